@@ -1,0 +1,25 @@
+-- taskapp: roles
+--
+-- Idempotent: `taskapp db upgrade` (and alembic's env.py) run this file before migrating,
+-- and a DBA may run it by hand:  psql "$DATABASE_ADMIN_URL" -v ON_ERROR_STOP=1 -f sql/00_roles.sql
+--
+-- Objects are owned by the role that runs migrations (the admin role). The application
+-- connects as taskapp_app, which owns nothing and can never bypass row-level security.
+
+-- ---------------------------------------------------------------------------
+-- taskapp_app: the runtime role
+-- ---------------------------------------------------------------------------
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskapp_app') THEN
+        CREATE ROLE taskapp_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    END IF;
+END
+$roles$;
+
+-- Re-asserted on every run, so a role created earlier by hand ends up the same.
+ALTER ROLE taskapp_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+
+-- No request may hold a connection, or a lock, forever.
+ALTER ROLE taskapp_app SET statement_timeout = '5s';
+ALTER ROLE taskapp_app SET idle_in_transaction_session_timeout = '15s';

@@ -1,0 +1,35 @@
+"""taskapp: a multi-user task API whose isolation between users is enforced by PostgreSQL."""
+
+from flask import Flask
+
+from taskapp.config import Config, check_secret, runtime_config, sqlalchemy_url
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application; `test_config` replaces the environment (tests)."""
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    if test_config is None:
+        app.config.from_object(runtime_config())
+    else:
+        app.config.from_mapping(test_config)
+    if isinstance(app.config["DATABASE_URL"], str):
+        app.config["DATABASE_URL"] = sqlalchemy_url(app.config["DATABASE_URL"])
+    check_secret(app.config["JWT_SECRET_KEY"])
+
+    from taskapp import auth, errors
+    from taskapp.api import api
+    from taskapp.db import db
+
+    db.init_app(app)
+    auth.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+
+    from taskapp import docs, health
+    from taskapp.tasks.resources import blp as tasks_blp
+
+    api.register_blueprint(health.blp)
+    api.register_blueprint(tasks_blp, parameters=[api.USER_ID_PARAMETER])
+    app.register_blueprint(docs.blp)
+    return app

@@ -1,0 +1,45 @@
+"""The flask-smorest Api: OpenAPI document, bearer-JWT security scheme, error answers."""
+
+from flask import Flask
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+
+from taskapp.errors import error_body
+
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A JWT whose `sub` is your user id (`taskapp token USER_ID` prints one).",
+}
+
+USER_ID_PARAMETER = {
+    "in": "path",
+    "name": "user_id",
+    "required": True,
+    "description": "Your token's `sub`, or `me`. Any other value is 403.",
+    "schema": {"type": "string"},
+}
+
+
+class TaskApi(Api):
+    """flask-smorest's Api, with every error given a message and its protocol headers kept."""
+
+    USER_ID_PARAMETER = USER_ID_PARAMETER
+
+    def init_app(self, app: Flask, *args, **kwargs) -> None:
+        app.config.setdefault("API_SPEC_OPTIONS", {"security": [{"bearerAuth": []}]})
+        super().init_app(app, *args, **kwargs)
+        self.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors", data.get("messages"))
+        headers = dict(data.get("headers") or {})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        message = None if isinstance(error, InternalServerError) else data.get("message")
+        return error_body(error.code, message, errors), error.code, headers
+
+
+api = TaskApi()

@@ -1,0 +1,82 @@
+"""Checking bearer tokens: who is calling, decided before any route does anything.
+
+Tokens come from any issuer that signs with the configured key; only `sub` (the identity)
+and `exp` are required. Every failure is a 401 JSON error with `WWW-Authenticate`.
+"""
+
+from flask import Flask, g, request
+from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError
+from jwt import ExpiredSignatureError, PyJWTError
+
+from taskapp.errors import error_response
+
+MAX_SUBJECT_LENGTH = 255
+PUBLIC_API_PATHS = ("/api/openapi.json", "/api/docs")
+
+jwt = JWTManager()
+
+
+class Unauthenticated(Exception):
+    """The request carries no usable token."""
+
+    def __init__(self, message: str, invalid: bool = True):
+        super().__init__(message)
+        self.message = message
+        self.invalid = invalid
+
+
+def unauthorized(message: str, invalid: bool = True):
+    """401 with the RFC 6750 challenge; `invalid` says a token was sent but refused."""
+    challenge = 'Bearer realm="taskapp"'
+    if invalid:
+        safe = message.replace('"', "'")
+        challenge += f', error="invalid_token", error_description="{safe}"'
+    return error_response(401, message, headers={"WWW-Authenticate": challenge})
+
+
+def identify() -> str:
+    """Verify the request's bearer token and return its subject."""
+    try:
+        verify_jwt_in_request()
+        claims = get_jwt()
+    except NoAuthorizationError:
+        raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).", False)
+    except ExpiredSignatureError:
+        raise Unauthenticated("The token has expired.")
+    except (JWTExtendedException, PyJWTError, ValueError, TypeError):
+        raise Unauthenticated("The token is not valid.")
+    if "exp" not in claims:
+        raise Unauthenticated("The token has no expiry (exp).")
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip():
+        raise Unauthenticated("The token has no subject (sub).")
+    if len(subject) > MAX_SUBJECT_LENGTH or "\x00" in subject:
+        raise Unauthenticated("The token's subject is not a valid user id.")
+    return subject
+
+
+def authenticate_api_request():
+    """Before anything else on /api/…: no valid token, no further answer than 401."""
+    if not request.path.startswith("/api/") or request.path.startswith(PUBLIC_API_PATHS):
+        return None
+    if request.method == "OPTIONS":
+        return None
+    try:
+        g.user_id = identify()
+    except Unauthenticated as exc:
+        return unauthorized(exc.message, exc.invalid)
+    return None
+
+
+def init_app(app: Flask) -> None:
+    jwt.init_app(app)
+    # flask-jwt-extended answers some failures with 422 and {"msg"}; make them all ours.
+    jwt.unauthorized_loader(lambda reason: unauthorized("A bearer token is required.", False))
+    jwt.invalid_token_loader(lambda reason: unauthorized("The token is not valid."))
+    jwt.expired_token_loader(lambda header, payload: unauthorized("The token has expired."))
+    jwt.token_verification_failed_loader(lambda h, p: unauthorized("The token is not valid."))
+    jwt.user_lookup_error_loader(lambda h, p: unauthorized("The token is not valid."))
+    jwt.revoked_token_loader(lambda h, p: unauthorized("The token has been revoked."))
+    jwt.needs_fresh_token_loader(lambda h, p: unauthorized("The token is not valid."))
+    app.before_request(authenticate_api_request)

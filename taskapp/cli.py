@@ -1,0 +1,92 @@
+"""The `taskapp` command: a Flask CLI group (so `taskapp routes` and `taskapp shell` work too)."""
+
+import sys
+
+import click
+from flask.cli import FlaskGroup
+from sqlalchemy.exc import OperationalError
+
+from taskapp.config import Config, ConfigError, check_secret, runtime_config
+from taskapp.tokens import DEFAULT_TTL_SECONDS, issue_token
+
+
+def build_app():
+    from taskapp import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=build_app, add_version_option=False)
+def cli():
+    """taskapp: a multi-user task API isolated by PostgreSQL row-level security."""
+
+
+@cli.group(name="db")
+def db_group():
+    """Database schema commands."""
+
+
+@db_group.command(name="upgrade", with_appcontext=False)
+def db_upgrade():
+    """Create the roles if missing, then migrate to head (DATABASE_ADMIN_URL; safe to repeat)."""
+    from taskapp import embedded
+    from taskapp.schema import head_revision, upgrade
+
+    config = Config.from_env()
+    if config.embedded:
+        embedded.configure(config)
+    elif config.DATABASE_ADMIN_URL is None:
+        raise ConfigError("DATABASE_ADMIN_URL is required for `taskapp db upgrade`")
+    else:
+        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD)
+    click.echo(f"Database is at revision {head_revision()}.")
+
+
+@cli.command(with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Threads per worker; DATABASE_POOL_SIZE should be at least this.")
+def serve(host, port, workers, threads):
+    """Serve the API with gunicorn (on the embedded PostgreSQL when nothing is configured)."""
+    from taskapp.serve import serve as run
+
+    config = runtime_config()
+    base = f"http://{host}:{port}"
+    click.echo(f"taskapp API:  {base}/api/me/tasks")
+    click.echo(f"Swagger UI:   {base}/api/docs")
+    if getattr(config, "EMBEDDED_DATABASE", None) is not None:
+        click.echo(f"Data folder:  {config.EMBEDDED_DATABASE.data_dir}")
+        token = issue_token("demo", config.JWT_SECRET_KEY)
+        click.echo(f"Token for user 'demo' (24 h): {token}")
+    run(config, host, port, workers, threads)
+
+
+@cli.command(with_appcontext=False)
+@click.argument("user_id")
+@click.option("--ttl", default=DEFAULT_TTL_SECONDS, show_default=True,
+              type=click.IntRange(min=1), help="Lifetime in seconds.")
+def token(user_id, ttl):
+    """Print a signed token for USER_ID (with the embedded default, its stored secret)."""
+    from taskapp import embedded
+
+    config = Config.from_env()
+    secret = config.JWT_SECRET_KEY
+    if secret is None and config.embedded:
+        secret = embedded.stored_secret(embedded.data_dir(config.TASKAPP_DATA_DIR))
+    if not user_id or len(user_id) > 255 or "\x00" in user_id:
+        raise click.BadParameter("must be 1 to 255 characters", param_hint="USER_ID")
+    click.echo(issue_token(user_id, check_secret(secret), ttl))
+
+
+def main():
+    try:
+        cli.main(prog_name="taskapp")
+    except ConfigError as exc:
+        click.echo(f"taskapp: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        click.echo(f"taskapp: cannot reach the database: {reason}", err=True)
+        sys.exit(2)

@@ -1,0 +1,134 @@
+"""Configuration: one class that reads the environment.
+
+Every variable is listed in the README's configuration table.
+"""
+
+import os
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import URL, make_url
+
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(Exception):
+    """Configuration is missing or wrong; the message is one line for the operator."""
+
+
+def sqlalchemy_url(url: str, variable: str = "DATABASE_URL") -> URL:
+    """Turn a libpq URL (as psql, Neon and Heroku write it) into SQLAlchemy's psycopg dialect."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        rest = url.split(":", 1)[1]
+        try:
+            return make_url("postgresql+psycopg:" + rest)
+        except Exception as exc:  # sqlalchemy raises ArgumentError for malformed URLs
+            raise ConfigError(f"{variable} is not a valid PostgreSQL URL: {exc}") from None
+    raise ConfigError(
+        f"{variable} must be a postgresql:// or postgres:// URL, not {scheme or 'an empty scheme'}://"
+    )
+
+
+def libpq_url(url: URL) -> str:
+    """The plain libpq form of a SQLAlchemy URL, for psql and psycopg."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def check_secret(secret: str | None) -> str:
+    """Refuse a missing JWT secret or one too short to resist brute force."""
+    if not secret:
+        raise ConfigError("JWT_SECRET_KEY is required when DATABASE_URL is set")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
+    return secret
+
+
+class Config:
+    """Settings read from the environment; `from_env` validates them."""
+
+    # flask-smorest / OpenAPI
+    API_TITLE = "taskapp"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    # The Swagger UI page is served by taskapp.docs from bundled assets (no CDN).
+    OPENAPI_SWAGGER_UI_PATH = None
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # flask-jwt-extended: tokens come from the Authorization header only.
+    JWT_TOKEN_LOCATION = ["headers"]
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_ALGORITHMS = ["HS256"]
+    JWT_IDENTITY_CLAIM = "sub"
+    JWT_ACCESS_TOKEN_EXPIRES = False  # `taskapp token` sets exp itself
+
+    # Defaults of the variables from_env reads.
+    DATABASE_URL = None
+    DATABASE_ADMIN_URL = None
+    JWT_SECRET_KEY = None
+    TASKAPP_APP_PASSWORD = None
+    TASKAPP_DATA_DIR = None
+    DATABASE_POOL_SIZE = 5
+    DATABASE_POOL_TIMEOUT = 5
+    DATABASE_CONNECT_TIMEOUT = 5
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        """Read and check every variable; raises ConfigError with one clear line."""
+        env = os.environ
+        database_url = env.get("DATABASE_URL") or None
+        admin_url = env.get("DATABASE_ADMIN_URL") or None
+        values = {
+            "DATABASE_URL": sqlalchemy_url(database_url) if database_url else None,
+            "DATABASE_ADMIN_URL": (
+                sqlalchemy_url(admin_url, "DATABASE_ADMIN_URL") if admin_url else None
+            ),
+            "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or None,
+            "TASKAPP_APP_PASSWORD": env.get("TASKAPP_APP_PASSWORD") or None,
+            "TASKAPP_DATA_DIR": env.get("TASKAPP_DATA_DIR") or None,
+            "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", cls.DATABASE_POOL_SIZE),
+            "DATABASE_POOL_TIMEOUT": _int("DATABASE_POOL_TIMEOUT", cls.DATABASE_POOL_TIMEOUT),
+            "DATABASE_CONNECT_TIMEOUT": _int(
+                "DATABASE_CONNECT_TIMEOUT", cls.DATABASE_CONNECT_TIMEOUT
+            ),
+        }
+        if values["JWT_SECRET_KEY"] is not None:
+            check_secret(values["JWT_SECRET_KEY"])
+        return cls(**values)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no database is configured: the embedded PostgreSQL is used."""
+        return self.DATABASE_URL is None and self.DATABASE_ADMIN_URL is None
+
+
+def runtime_config() -> Config:
+    """The configuration the server runs with; starts the embedded default when nothing is set."""
+    config = Config.from_env()
+    if config.embedded:
+        from taskapp import embedded
+
+        embedded.configure(config)
+    elif config.DATABASE_URL is None:
+        raise ConfigError(
+            "DATABASE_URL (the runtime role taskapp_app) is required when DATABASE_ADMIN_URL is set"
+        )
+    check_secret(config.JWT_SECRET_KEY)
+    return config

@@ -1,0 +1,81 @@
+"""The database layer: engine, per-request session, and the per-transaction identity hook.
+
+Views never build connections or set identity themselves: they ask for `get_session()`,
+whose every transaction begins with `set_request_identity`.
+"""
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from taskapp.schema import head_revision
+
+SET_IDENTITY = text("select set_config('app.user_id', :user_id, true)")
+
+
+def set_request_identity(session: Session, transaction, connection) -> None:
+    """First statement of every transaction: the caller's identity, transaction-local.
+
+    The third argument of set_config (`is_local = true`) ends the setting with the
+    transaction, so a pooled connection never carries one user's identity into the
+    next request. A session without identity sets nothing and RLS shows it no rows.
+    """
+    user_id = session.info.get("user_id")
+    if user_id is not None:
+        connection.execute(SET_IDENTITY, {"user_id": user_id})
+
+
+class Database:
+    """Flask extension owning the engine and the sessions built on it."""
+
+    def init_app(self, app: Flask) -> None:
+        engine = create_engine(
+            app.config["DATABASE_URL"],
+            pool_size=app.config["DATABASE_POOL_SIZE"],
+            max_overflow=0,
+            pool_timeout=app.config["DATABASE_POOL_TIMEOUT"],
+            # A connection that died with the server is replaced, not handed to a request.
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"],
+                "application_name": "taskapp",
+            },
+        )
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        event.listen(factory, "after_begin", set_request_identity)
+        app.extensions["taskapp.db"] = {"engine": engine, "sessionmaker": factory}
+        app.teardown_appcontext(close_session)
+
+    @staticmethod
+    def engine(app: Flask | None = None) -> Engine:
+        return (app or current_app).extensions["taskapp.db"]["engine"]
+
+
+db = Database()
+
+
+def get_session() -> Session:
+    """The request's session; its transactions carry the authenticated user's identity."""
+    if "db_session" not in g:
+        factory = current_app.extensions["taskapp.db"]["sessionmaker"]
+        g.db_session = factory(info={"user_id": g.get("user_id")})
+    return g.db_session
+
+
+def close_session(exc: BaseException | None = None) -> None:
+    """Close (and so roll back anything uncommitted) at the end of the request."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def migrated_revision() -> str | None:
+    """The revision the database is at, read as the runtime role."""
+    with Database.engine().connect() as connection:
+        return connection.execute(text("select version_num from alembic_version")).scalar()
+
+
+def is_ready() -> bool:
+    """The database answers and its schema is at the code's head."""
+    return migrated_revision() == head_revision()

@@ -1,0 +1,66 @@
+"""Strict marshmallow fields for task JSON: exact JSON types, text PostgreSQL can store, UTC out."""
+
+from datetime import datetime, timezone
+
+import marshmallow as ma
+
+
+def check_storable(text: str) -> str:
+    """PostgreSQL text holds no NUL, and UTF-8 holds no lone surrogate (JSON can carry both)."""
+    if "\x00" in text:
+        raise ma.ValidationError("Must not contain the NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ma.ValidationError("Must be valid Unicode text.") from None
+    return text
+
+
+class Text(ma.fields.String):
+    """A JSON string only (12 is not a string), storable in PostgreSQL, optionally trimmed."""
+
+    def __init__(self, *args, trim: bool = False, lower: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trim = trim
+        self.lower = lower
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        value = check_storable(value)
+        if self.trim:
+            value = value.strip()
+        if self.lower:
+            value = value.lower()
+        return value
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """Only JSON true and false: "yes", 1 and "true" are not booleans."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class UTCDateTime(ma.fields.AwareDateTime):
+    """RFC 3339 with an explicit offset in; UTC with a `Z` out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        check_storable(value)
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:
+            raise ma.ValidationError("Must be between years 1 and 9999 in UTC.") from None
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

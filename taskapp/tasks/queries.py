@@ -1,0 +1,81 @@
+"""SQL for tasks, as SQLAlchemy Core statements.
+
+None of these statements names an owner: row-level security decides which rows exist
+for the transaction, from the identity `taskapp.db` set at its start.
+"""
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    delete,
+    func,
+    insert,
+    not_,
+    select,
+    update,
+)
+
+metadata = MetaData()
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Text),
+    Column("title", Text),
+    Column("description", Text),
+    Column("completed", Boolean),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("priority", Enum("low", "medium", "high", name="task_priority", create_type=False)),
+    Column("due_at", DateTime(timezone=True)),
+    Column("tags", ARRAY(Text)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+LIST_LIMIT = 100
+
+
+def list_newest_first(limit: int = LIST_LIMIT):
+    return select(tasks).order_by(tasks.c.created_at.desc(), tasks.c.id.desc()).limit(limit)
+
+
+def get(task_id, *, for_update: bool = False):
+    statement = select(tasks).where(tasks.c.id == task_id)
+    return statement.with_for_update() if for_update else statement
+
+
+def create(values: dict):
+    return insert(tasks).values(**values).returning(*tasks.c)
+
+
+def change(task_id, values: dict):
+    # An empty PATCH is still a write: the stamp trigger moves updated_at whatever is set.
+    values = values or {"updated_at": tasks.c.updated_at}
+    return update(tasks).where(tasks.c.id == task_id).values(**values).returning(*tasks.c)
+
+
+def toggle_completed(task_id):
+    return change(task_id, {"completed": not_(tasks.c.completed)})
+
+
+def remove(task_id):
+    return delete(tasks).where(tasks.c.id == task_id).returning(*tasks.c)
+
+
+def counts():
+    """Total, open, completed and overdue, in one scan of the caller's rows."""
+    open_ = not_(tasks.c.completed)
+    return select(
+        func.count().label("total"),
+        func.count().filter(open_).label("open"),
+        func.count().filter(tasks.c.completed).label("completed"),
+        func.count().filter(open_ & (tasks.c.due_at < func.now())).label("overdue"),
+    ).select_from(tasks)

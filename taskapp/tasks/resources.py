@@ -1,0 +1,176 @@
+"""The tasks resource: `/api/{user_id}/tasks…` and `/api/{user_id}/summary`.
+
+Which rows exist is decided by PostgreSQL's row-level security for the caller's identity;
+nothing here filters by owner. A task another user owns is simply not found.
+"""
+
+import uuid
+from http import HTTPStatus
+
+from flask import g, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from taskapp.db import get_session
+from taskapp.errors import abort
+from taskapp.tasks import queries
+from taskapp.tasks.etags import check_if_match, etag_header, not_modified
+from taskapp.tasks.schemas import SummarySchema, TaskPatchSchema, TaskSchema, TaskWriteSchema
+
+blp = Blueprint(
+    "tasks",
+    __name__,
+    url_prefix="/api/<user_id>",
+    description="Your tasks. `{user_id}` is your token's `sub`, or `me`.",
+)
+
+BODY_FREE_ENDPOINTS = {"tasks.TaskCompletion"}
+ETAG_HEADER = {"ETag": {"description": "Version tag of the task", "schema": {"type": "string"}}}
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": "Optional: refuse the write with 412 unless the task still has this ETag.",
+    "schema": {"type": "string"},
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "description": "Answer 304 when the task still has this ETag.",
+    "schema": {"type": "string"},
+}
+
+
+def documents_errors(*codes):
+    """Document the error answers an operation can give, in the shared error shape."""
+
+    def decorator(func):
+        for code in codes:
+            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
+        return func
+
+    return decorator
+
+
+@blp.url_value_preprocessor
+def take_user_id(endpoint, values):
+    g.path_user_id = values.pop("user_id", None)
+
+
+@blp.before_request
+def only_your_own_tasks():
+    """`{user_id}` names the caller (or is `me`); bodies that write are JSON."""
+    if g.path_user_id not in ("me", g.user_id):
+        abort(403)
+    if (
+        request.method in ("POST", "PUT", "PATCH")
+        and request.endpoint not in BODY_FREE_ENDPOINTS
+        and not request.is_json
+    ):
+        abort(415)
+
+
+def task_uuid(task_id: str) -> uuid.UUID:
+    """A malformed id is just another task that does not exist."""
+    try:
+        return uuid.UUID(task_id)
+    except ValueError:
+        abort(404)
+
+
+def found(row):
+    if row is None:
+        abort(404)
+    return row
+
+
+def write(task_id: str, statement_for):
+    """Run one write on a task, honouring If-Match, and answer with the new version."""
+    task_id = task_uuid(task_id)
+    session = get_session()
+    if request.if_match:
+        # Lock the row so the version checked is the version changed.
+        check_if_match(found(session.execute(queries.get(task_id, for_update=True)).mappings().first()))
+    task = found(session.execute(statement_for(task_id)).mappings().first())
+    session.commit()
+    return task, etag_header(task)
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @blp.response(200, TaskSchema(many=True))
+    @documents_errors(401, 403)
+    def get(self):
+        """List your tasks, newest first (at most 100)"""
+        return get_session().execute(queries.list_newest_first()).mappings().all()
+
+    @blp.arguments(TaskWriteSchema)
+    @blp.response(201, TaskSchema, headers={
+        **ETAG_HEADER,
+        "Location": {"description": "URL of the new task", "schema": {"type": "string"}},
+    })
+    @documents_errors(401, 403, 413, 415)
+    def post(self, new_task):
+        """Create a task"""
+        session = get_session()
+        task = session.execute(queries.create(new_task)).mappings().one()
+        session.commit()
+        location = url_for("tasks.Task", user_id=g.path_user_id, task_id=task["id"])
+        return task, {"Location": location, **etag_header(task)}
+
+
+@blp.route("/tasks/<task_id>")
+class Task(MethodView):
+    @blp.doc(parameters=[IF_NONE_MATCH])
+    @blp.response(200, TaskSchema, headers=ETAG_HEADER)
+    @blp.alt_response(304, response="NOT_MODIFIED")
+    @documents_errors(401, 403, 404)
+    def get(self, task_id):
+        """Get one task"""
+        task = found(get_session().execute(queries.get(task_uuid(task_id))).mappings().first())
+        return not_modified(task) or (task, etag_header(task))
+
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.arguments(TaskWriteSchema)
+    @blp.response(200, TaskSchema, headers=ETAG_HEADER)
+    @documents_errors(401, 403, 404, 412, 413, 415)
+    def put(self, replacement, task_id):
+        """Replace a task: omitted optional fields go back to their defaults"""
+        return write(task_id, lambda id_: queries.change(id_, replacement))
+
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.arguments(TaskPatchSchema)
+    @blp.response(200, TaskSchema, headers=ETAG_HEADER)
+    @documents_errors(401, 403, 404, 412, 413, 415)
+    def patch(self, changes, task_id):
+        """Change some fields of a task; null clears description or due_at"""
+        return write(task_id, lambda id_: queries.change(id_, changes))
+
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.response(204)
+    @documents_errors(401, 403, 404, 412)
+    def delete(self, task_id):
+        """Delete a task"""
+        write(task_id, queries.remove)
+        return None
+
+
+@blp.route("/tasks/<task_id>/complete")
+class TaskCompletion(MethodView):
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.response(200, TaskSchema, headers=ETAG_HEADER)
+    @documents_errors(401, 403, 404, 412)
+    def patch(self, task_id):
+        """Toggle whether a task is completed"""
+        return write(task_id, queries.toggle_completed)
+
+
+@blp.route("/summary")
+class Summary(MethodView):
+    @blp.response(200, SummarySchema)
+    @documents_errors(401, 403)
+    def get(self):
+        """Count your tasks: total, open, completed and overdue"""
+        counts = get_session().execute(queries.counts()).mappings().one()
+        return {"user_id": g.user_id, "tasks": counts}

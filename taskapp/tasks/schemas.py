@@ -1,0 +1,119 @@
+"""One schema per job: the task as returned, the task as written, its partial update, the summary."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from taskapp.tasks.fields import StrictBoolean, Text, UTCDateTime
+
+PRIORITIES = ("low", "medium", "high")
+MAX_TAGS = 20
+
+
+def normalise_tags(tags: list[str]) -> list[str]:
+    """Lower-cased (by the field), duplicates dropped, first-seen order kept."""
+    return list(dict.fromkeys(tags))
+
+
+def title_field(**kwargs):
+    return Text(
+        trim=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "Trimmed; 1 to 255 characters."},
+        **kwargs,
+    )
+
+
+def description_field(**kwargs):
+    return Text(allow_none=True, validate=validate.Length(max=1000), **kwargs)
+
+
+def priority_field(**kwargs):
+    return Text(validate=validate.OneOf(PRIORITIES), **kwargs)
+
+
+def due_at_field(**kwargs):
+    return UTCDateTime(
+        allow_none=True,
+        metadata={"description": "RFC 3339 with a UTC offset, or null."},
+        **kwargs,
+    )
+
+
+def tags_field(**kwargs):
+    tag = Text(trim=True, lower=True, validate=validate.Length(min=1, max=40))
+    return ma.fields.List(
+        tag,
+        validate=validate.Length(max=MAX_TAGS),
+        metadata={
+            "description": "At most 20; each 1 to 40 characters after trimming, "
+            "stored lower-case, duplicates dropped, first-seen order kept."
+        },
+        **kwargs,
+    )
+
+
+class TaskSchema(ma.Schema):
+    """A task as the API returns it."""
+
+    id = ma.fields.UUID(dump_only=True)
+    user_id = ma.fields.String(dump_only=True, metadata={"description": "The owner's `sub`."})
+    title = ma.fields.String()
+    description = ma.fields.String(allow_none=True)
+    completed = ma.fields.Boolean()
+    completed_at = UTCDateTime(dump_only=True, allow_none=True)
+    priority = ma.fields.String(validate=validate.OneOf(PRIORITIES))
+    due_at = UTCDateTime(allow_none=True)
+    tags = ma.fields.List(ma.fields.String())
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
+
+
+class TaskInput(ma.Schema):
+    """What every body that writes a task shares: unknown and read-only fields are refused."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    @ma.post_load
+    def clean_tags(self, data, **kwargs):
+        if "tags" in data:
+            data["tags"] = normalise_tags(data["tags"])
+        return data
+
+
+class TaskWriteSchema(TaskInput):
+    """A whole task as a client writes it (POST, PUT): omitted fields take their defaults."""
+
+    title = title_field(required=True)
+    description = description_field(load_default=None)
+    completed = StrictBoolean(load_default=False)
+    priority = priority_field(load_default="medium")
+    due_at = due_at_field(load_default=None)
+    tags = tags_field(load_default=list)
+
+
+class TaskPatchSchema(TaskInput):
+    """A partial update: only the fields sent change; null clears description and due_at."""
+
+    title = title_field()
+    description = description_field()
+    completed = StrictBoolean()
+    priority = priority_field()
+    due_at = due_at_field()
+    tags = tags_field()
+
+
+class TaskCountsSchema(ma.Schema):
+    total = ma.fields.Integer()
+    open = ma.fields.Integer()
+    completed = ma.fields.Integer()
+    overdue = ma.fields.Integer(
+        metadata={"description": "Not completed and due_at in the past."}
+    )
+
+
+class SummarySchema(ma.Schema):
+    """How many tasks the caller has, by state."""
+
+    user_id = ma.fields.String()
+    tasks = ma.fields.Nested(TaskCountsSchema)
