@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Enum,
+    FetchedValue,
     MetaData,
     Table,
     Text,
@@ -24,10 +25,13 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Mirrors the migrated table for building statements; the schema itself lives in the
+# migrations (and sql/). Defaults, stamps and the owner come from the database.
+
 tasks = Table(
     "tasks",
     metadata,
-    Column("id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
     Column("user_id", Text),
     Column("title", Text),
     Column("description", Text),

@@ -1,0 +1,179 @@
+"""Fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_ADMIN_URL), a migrated database,
+the app connected as taskapp_app, and users with tokens.
+
+Every test makes its own users (random `sub`), so row-level security alone keeps tests
+apart: no table is ever truncated between them.
+"""
+
+import os
+import tempfile
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+
+import jwt
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from taskapp import create_app
+from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.schema import upgrade
+
+SECRET = "taskapp-test-secret-" + "0123456789abcdef" * 4
+APP_PASSWORD = os.environ.get("TEST_TASKAPP_APP_PASSWORD", "taskapp-test-password")
+
+
+@dataclass(frozen=True)
+class MigratedDatabase:
+    admin_url: str  # libpq URL of the owner (migrations)
+    app_url: str  # libpq URL of taskapp_app
+
+
+@pytest.fixture(scope="session")
+def server_admin_url():
+    """A superuser URL of a real PostgreSQL server: TEST_DATABASE_ADMIN_URL or an embedded one."""
+    configured = os.environ.get("TEST_DATABASE_ADMIN_URL")
+    if configured:
+        yield configured
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+    folder = tempfile.mkdtemp(prefix="taskapp-test-")
+    server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def with_database(url: str, name: str, user: str | None = None, password: str | None = None):
+    parsed = sqlalchemy_url(url).set(database=name)
+    if user is not None:
+        parsed = parsed.set(username=user, password=password)
+    return libpq_url(parsed)
+
+
+def create_database(server_admin_url: str, name: str) -> str:
+    with psycopg.connect(server_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(server_admin_url, name)
+
+
+def drop_database(server_admin_url: str, name: str) -> None:
+    with psycopg.connect(server_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def fresh_database(server_admin_url):
+    """Factory: an empty database on the test server, dropped at the end of the session."""
+    names = []
+
+    def make() -> str:
+        name = f"taskapp_test_{uuid.uuid4().hex[:12]}"
+        names.append(name)
+        return create_database(server_admin_url, name)
+
+    yield make
+    for name in names:
+        drop_database(server_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def database(fresh_database) -> MigratedDatabase:
+    """A database migrated to head exactly as `taskapp db upgrade` does it."""
+    admin_url = fresh_database()
+    upgrade(sqlalchemy_url(admin_url), APP_PASSWORD)
+    name = make_url(sqlalchemy_url(admin_url)).database
+    return MigratedDatabase(
+        admin_url=admin_url,
+        app_url=with_database(admin_url, name, "taskapp_app", APP_PASSWORD),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_app(database):
+    """Factory: an app connected as taskapp_app, with config overrides."""
+
+    def make(**overrides):
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": database.app_url,
+            "JWT_SECRET_KEY": SECRET,
+        }
+        config.update(overrides)
+        return create_app(config)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def make_token(claims: dict | None = None, secret: str = SECRET, algorithm: str = "HS256", **kw):
+    """A token as any issuer signing with the shared key would make it."""
+    now = int(time.time())
+    payload = {"iat": now, "exp": now + 600}
+    payload.update(claims or {})
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, secret, algorithm=algorithm, **kw)
+
+
+@dataclass(frozen=True)
+class User:
+    sub: str
+    token: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def new_user(prefix: str = "user") -> User:
+    sub = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    return User(sub=sub, token=make_token({"sub": sub}))
+
+
+@pytest.fixture()
+def alice() -> User:
+    return new_user("alice")
+
+
+@pytest.fixture()
+def bob() -> User:
+    return new_user("bob")
+
+
+@pytest.fixture()
+def create_task(client):
+    """Create a task through the API as `user` and return its JSON."""
+
+    def create(user: User, **fields):
+        fields.setdefault("title", "A task")
+        response = client.post("/api/me/tasks", json=fields, headers=user.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return create
+
+
+@pytest.fixture()
+def app_sql(database):
+    """A psycopg connection as taskapp_app, exactly as the app connects; rolled back after."""
+    with psycopg.connect(database.app_url) as conn:
+        yield conn
+        conn.rollback()
+
+
+@pytest.fixture()
+def admin_sql(database):
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        yield conn
