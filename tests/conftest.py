@@ -96,6 +96,8 @@ def database(fresh_database) -> MigratedDatabase:
 def make_app(database):
     """Factory: an app connected as taskapp_app, with config overrides."""
 
+    apps = []
+
     def make(**overrides):
         config = {
             "TESTING": True,
@@ -103,9 +105,12 @@ def make_app(database):
             "JWT_SECRET_KEY": SECRET,
         }
         config.update(overrides)
-        return create_app(config)
+        apps.append(create_app(config))
+        return apps[-1]
 
-    return make
+    yield make
+    for made in apps:
+        made.extensions["taskapp.db"]["engine"].dispose()
 
 
 @pytest.fixture(scope="session")

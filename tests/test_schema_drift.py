@@ -1,0 +1,77 @@
+"""sql/ (what a DBA reads) and the migrations (what runs) declare the same database."""
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from taskapp.schema import SQL_DIR
+
+SETUP_FILES = ["00_roles.sql", "01_schema.sql", "02_policies.sql", "03_privileges.sql"]
+
+CATALOG = {
+    "columns": """
+        select column_name, data_type, udt_name, is_nullable, column_default
+        from information_schema.columns where table_schema = 'public' and table_name = 'tasks'
+        order by column_name""",
+    "constraints": """
+        select conname, pg_get_constraintdef(oid) from pg_constraint
+        where conrelid = 'public.tasks'::regclass order by conname""",
+    "indexes": """
+        select indexname, indexdef from pg_indexes
+        where schemaname = 'public' and tablename = 'tasks' order by indexname""",
+    "rls": """
+        select relrowsecurity, relforcerowsecurity from pg_class where oid = 'public.tasks'::regclass""",
+    "policies": """
+        select policyname, permissive, roles::text, cmd, qual, with_check from pg_policies
+        where schemaname = 'public' and tablename = 'tasks' order by policyname""",
+    "table grants": """
+        select grantee, privilege_type from information_schema.role_table_grants
+        where table_schema = 'public' and table_name = 'tasks' order by grantee, privilege_type""",
+    "acl": """
+        select c.relname, c.relacl::text from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'public' and c.relname <> 'alembic_version' and c.relkind in ('r', 'v', 'm')
+        order by c.relname""",
+    "types": """
+        select t.typname, t.typacl::text, array_agg(e.enumlabel order by e.enumsortorder)::text
+        from pg_type t join pg_enum e on e.enumtypid = t.oid group by t.typname, t.typacl::text""",
+    "functions": """
+        select p.proname, p.prosrc, p.proacl::text, p.prosecdef, p.proleakproof from pg_proc p
+        join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' order by p.proname""",
+    "triggers": """
+        select tgname, pg_get_triggerdef(oid) from pg_trigger
+        where tgrelid = 'public.tasks'::regclass and not tgisinternal order by tgname""",
+    "schema usage": """
+        select has_schema_privilege('taskapp_app', 'public', 'USAGE')""",
+}
+
+
+def snapshot(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in CATALOG.items()}
+
+
+@pytest.fixture(scope="module")
+def from_sql_files(fresh_database):
+    url = fresh_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in SETUP_FILES:
+            conn.execute(Path(SQL_DIR / name).read_text())
+    return snapshot(url)
+
+
+@pytest.fixture(scope="module")
+def from_migrations(database):
+    return snapshot(database.admin_url)
+
+
+@pytest.mark.parametrize("aspect", CATALOG)
+def test_sql_files_and_migrations_declare_the_same(from_sql_files, from_migrations, aspect):
+    assert from_sql_files[aspect] == from_migrations[aspect]
+    assert from_migrations[aspect], f"{aspect}: nothing to compare"
+
+
+def test_the_runtime_role_may_read_the_migration_revision(database):
+    with psycopg.connect(database.app_url) as conn:
+        assert conn.execute("select version_num from alembic_version").fetchone()[0]
