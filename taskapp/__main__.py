@@ -1,0 +1,5 @@
+"""`python -m taskapp` is the `taskapp` command."""
+
+from taskapp.cli import main
+
+main()

@@ -1,0 +1,103 @@
+"""The `taskapp` command: tokens, migrations, and one clear line for bad configuration."""
+
+import os
+import subprocess
+import sys
+
+import jwt
+import psycopg
+import pytest
+
+from conftest import SECRET
+from taskapp.config import ConfigError, sqlalchemy_url
+
+CONFIG_VARIABLES = (
+    "DATABASE_URL", "DATABASE_ADMIN_URL", "JWT_SECRET_KEY", "TASKAPP_APP_PASSWORD", "TASKAPP_DATA_DIR",
+)
+
+
+def taskapp(*args, timeout=120, **env):
+    """Run `taskapp ARGS` with exactly the configuration given."""
+    clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "taskapp", *args], env=clean, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_token_prints_a_token_the_api_accepts(client):
+    result = taskapp("token", "carol", "--ttl", "120", JWT_SECRET_KEY=SECRET)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "carol"
+    assert 0 < claims["exp"] - claims["iat"] <= 120
+    assert client.get("/api/carol/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"DATABASE_URL": "postgresql://u@localhost/db", "JWT_SECRET_KEY": "short"}, "at least 32 bytes"),
+        ({"DATABASE_URL": "postgresql://u@localhost/db"}, "JWT_SECRET_KEY is required"),
+        ({"DATABASE_URL": "mysql://u@localhost/db", "JWT_SECRET_KEY": SECRET}, "postgresql://"),
+        ({"DATABASE_ADMIN_URL": "postgresql://u@localhost/db", "JWT_SECRET_KEY": SECRET}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://u@localhost/db", "JWT_SECRET_KEY": SECRET,
+          "DATABASE_POOL_SIZE": "many"}, "DATABASE_POOL_SIZE"),
+    ],
+    ids=["short secret", "no secret", "not postgres", "admin url only", "bad pool size"],
+)
+def test_bad_configuration_stops_serve_with_one_clear_line(env, fragment):
+    result = taskapp("serve", "--port", "1", **env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_db_upgrade_needs_the_admin_url():
+    result = taskapp("db", "upgrade", DATABASE_URL="postgresql://u@localhost/db")
+    assert result.returncode == 2
+    assert "DATABASE_ADMIN_URL is required" in result.stderr
+
+
+def test_db_upgrade_reports_an_unreachable_database_in_one_line():
+    result = taskapp("db", "upgrade", DATABASE_ADMIN_URL="postgresql://postgres@127.0.0.1:9/none?connect_timeout=2")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("taskapp: cannot reach the database")
+
+
+def test_db_upgrade_creates_everything_and_is_safe_to_run_twice(fresh_database):
+    admin_url = fresh_database()
+    for _ in range(2):
+        result = taskapp("db", "upgrade", DATABASE_ADMIN_URL=admin_url)
+        assert result.returncode == 0, result.stderr
+        assert "revision 0001" in result.stdout
+    with psycopg.connect(admin_url) as conn:
+        assert conn.execute("select relforcerowsecurity from pg_class where relname = 'tasks'").fetchone()[0]
+        assert conn.execute("select count(*) from pg_policies where tablename = 'tasks'").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize(
+    "url, driver_query",
+    [
+        ("postgres://u:p@db.example.com:5433/app", {}),
+        ("postgresql://u:p@db.example.com/app?sslmode=require", {"sslmode": "require"}),
+        (
+            "postgresql://u:p@ep-x.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require",
+            {"sslmode": "require", "channel_binding": "require"},
+        ),
+        ("postgresql://u@/app?host=/var/run/postgresql", {"host": "/var/run/postgresql"}),
+    ],
+)
+def test_libpq_urls_become_psycopg_urls(url, driver_query):
+    converted = sqlalchemy_url(url)
+    assert converted.drivername == "postgresql+psycopg"
+    assert dict(converted.query) == driver_query
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "sqlite:///x.db", "http://h", "no scheme"])
+def test_other_urls_are_refused(url):
+    with pytest.raises(ConfigError):
+        sqlalchemy_url(url)

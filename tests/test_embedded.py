@@ -1,0 +1,97 @@
+"""The embedded default, end to end: `taskapp serve` with nothing configured, as an operator runs it."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from test_cli import CONFIG_VARIABLES, taskapp
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(method, url, token=None, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+class Server:
+    """`taskapp serve` in a subprocess, with only TASKAPP_DATA_DIR set."""
+
+    def __init__(self, data_dir):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+        env["TASKAPP_DATA_DIR"] = str(data_dir)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "taskapp", "serve", "--port", str(self.port), "--workers", "1"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.output = []
+        self.token = None
+        deadline = time.monotonic() + 120
+        while self.token is None:
+            line = self.process.stdout.readline()
+            assert line or self.process.poll() is None, "".join(self.output)
+            self.output.append(line)
+            found = re.search(r"Token for user '(\w+)'.*: (\S+)", line)
+            if found:
+                self.user, self.token = found.groups()
+            assert time.monotonic() < deadline, "".join(self.output)
+        while True:
+            try:
+                if request("GET", self.base + "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "".join(self.output)
+            time.sleep(0.2)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=60) == 0
+        self.process.stdout.close()
+
+
+def test_serve_starts_on_embedded_postgres_and_data_survives_a_restart(tmp_path):
+    data_dir = tmp_path
+    server = Server(data_dir)
+    try:
+        assert any("Swagger UI:" in line for line in server.output)
+        status, task = request("POST", server.base + "/api/me/tasks", server.token, {"title": "survive"})
+        assert status == 201
+        status, tasks = request("GET", server.base + "/api/me/tasks", server.token)
+        assert status == 200 and [t["id"] for t in tasks] == [task["id"]]
+    finally:
+        server.stop()
+
+    # `taskapp token` signs with the secret the server stored in the data folder.
+    result = taskapp("token", server.user, TASKAPP_DATA_DIR=str(data_dir))
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+
+    restarted = Server(data_dir)
+    try:
+        status, tasks = request("GET", restarted.base + "/api/me/tasks", token)
+        assert status == 200
+        assert [(t["id"], t["title"]) for t in tasks] == [(task["id"], "survive")]
+    finally:
+        restarted.stop()
