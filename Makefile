@@ -1,0 +1,13 @@
+# Shortcuts for the two README commands (which need nothing but Python 3.11+).
+.PHONY: serve test openapi
+
+serve:
+	python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/taskapp serve
+
+test:
+	python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest
+
+# Re-export specs/openapi.json after changing the API (tests/test_openapi.py checks it).
+openapi:
+	DATABASE_URL=postgresql://localhost/unused JWT_SECRET_KEY=export-only-key-0123456789abcdef0123 \
+		.venv/bin/taskapp openapi write --format json specs/openapi.json
