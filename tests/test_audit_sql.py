@@ -1,0 +1,49 @@
+"""sql/audit.sql, run with psql as a DBA would, passes a sound database and fails a weakened one."""
+
+import subprocess
+import warnings
+
+import psycopg
+
+from taskapp.config import sqlalchemy_url
+from taskapp.schema import SQL_DIR, upgrade
+
+
+def psql_binary() -> str:
+    """pgserver ships psql beside its server, so the audit runs wherever the tests run."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH
+    return str(POSTGRES_BIN_PATH / "psql")
+
+
+def audit(url: str) -> str:
+    result = subprocess.run(
+        [psql_binary(), url, "-X", "-v", "ON_ERROR_STOP=1", "-f", str(SQL_DIR / "audit.sql")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_audit_passes_the_migrated_database(database):
+    report = audit(database.admin_url)
+    assert "VERDICT: PASS" in report
+    for policy in ("Tasks are visible to their owner", "Tasks can be deleted by their owner"):
+        assert policy in report
+    assert "current_setting('app.user_id'" in report
+
+
+def test_the_audit_fails_a_weakened_database(fresh_database):
+    url = fresh_database()
+    upgrade(sqlalchemy_url(url))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter table tasks no force row level security")
+        conn.execute("grant truncate on tasks to taskapp_app")
+        conn.execute('drop policy "Tasks can be deleted by their owner" on tasks')
+    report = audit(url)
+    verdict = next(line for line in report.splitlines() if "VERDICT" in line)
+    assert "FAIL" in verdict
+    assert "not forced" in verdict
+    assert "taskapp_app may TRUNCATE tasks" in verdict
+    assert "no DELETE policy" in verdict
