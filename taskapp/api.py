@@ -1,7 +1,11 @@
 """The flask-smorest Api: OpenAPI document, bearer-JWT security scheme, error answers."""
 
+import json
+
+import flask_smorest
 from flask import Flask
 from flask_smorest import Api
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from taskapp.errors import error_body
@@ -20,6 +24,22 @@ USER_ID_PARAMETER = {
     "description": "Your token's `sub`, or `me`. Any other value is 403.",
     "schema": {"type": "string"},
 }
+
+
+class JSONBodyParser(FlaskParser):
+    """webargs' parser, with JSON nested deeper than Python can parse counted as invalid JSON (400)."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            raise json.JSONDecodeError("JSON nested too deeply", doc="-", pos=0) from None
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, parsing bodies with JSONBodyParser."""
+
+    ARGUMENTS_PARSER = JSONBodyParser()
 
 
 class TaskApi(Api):

@@ -41,11 +41,11 @@ def identify() -> str:
         verify_jwt_in_request()
         claims = get_jwt()
     except NoAuthorizationError:
-        raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).", False)
+        raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).", False) from None
     except ExpiredSignatureError:
-        raise Unauthenticated("The token has expired.")
+        raise Unauthenticated("The token has expired.") from None
     except (JWTExtendedException, PyJWTError, ValueError, TypeError):
-        raise Unauthenticated("The token is not valid.")
+        raise Unauthenticated("The token is not valid.") from None
     if "exp" not in claims:
         raise Unauthenticated("The token has no expiry (exp).")
     subject = claims.get("sub")

@@ -1,13 +1,13 @@
 """Liveness and readiness probes; no authentication."""
 
 import marshmallow as ma
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskapp.db import is_ready
 from taskapp.errors import RETRY_AFTER_SECONDS, abort
+
 
 class StatusSchema(ma.Schema):
     status = ma.fields.String()

@@ -3,10 +3,9 @@
 import time
 
 import pytest
+from conftest import make_token
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from conftest import SECRET, make_token
 
 NOW = int(time.time())
 

@@ -7,8 +7,8 @@ import sys
 import jwt
 import psycopg
 import pytest
-
 from conftest import SECRET
+
 from taskapp.config import ConfigError, sqlalchemy_url
 
 CONFIG_VARIABLES = (

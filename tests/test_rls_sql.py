@@ -61,7 +61,7 @@ def test_every_policy_reads_the_transaction_identity(admin_sql):
         "select policyname, cmd, qual, with_check from pg_policies where tablename = 'tasks'"
     ).fetchall()
     assert {cmd for _, cmd, _, _ in policies} == {"SELECT", "INSERT", "UPDATE", "DELETE"}
-    for name, cmd, using, check in policies:
+    for name, _cmd, using, check in policies:
         for expression in (using, check):
             if expression is not None:
                 assert "current_setting('app.user_id'::text, true)" in expression, name

@@ -126,7 +126,8 @@ def test_completing_sets_completed_at_and_reopening_clears_it(client, create_tas
     task = create_task(alice)
     done = client.patch(f"/api/me/tasks/{task['id']}", json={"completed": True}, headers=alice.headers).json
     assert done["completed_at"] is not None
-    again = client.patch(f"/api/me/tasks/{task['id']}", json={"completed": True, "title": "x"}, headers=alice.headers).json
+    url = f"/api/me/tasks/{task['id']}"
+    again = client.patch(url, json={"completed": True, "title": "x"}, headers=alice.headers).json
     assert again["completed_at"] == done["completed_at"], "staying completed keeps the first time"
     reopened = client.patch(f"/api/me/tasks/{task['id']}", json={"completed": False}, headers=alice.headers).json
     assert reopened["completed_at"] is None

@@ -108,7 +108,10 @@ def test_boundary_values_are_accepted(create_task, alice):
     assert task["due_at"] == "9999-12-31T23:59:59Z"
 
 
-@pytest.mark.parametrize("raw", ["{", '{"title": }', "not json", "\xff\xfe"])
+@pytest.mark.parametrize(
+    "raw", ["{", '{"title": }', "not json", "\xff\xfe", "[" * 100_000 + "]" * 100_000],
+    ids=["unclosed", "missing value", "not json", "not utf-8", "nested too deeply"],
+)
 def test_invalid_json_is_a_4xx_json_error(client, alice, raw):
     response = client.post(
         "/api/me/tasks", data=raw.encode("latin-1"), content_type="application/json", headers=alice.headers

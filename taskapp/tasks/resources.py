@@ -9,8 +9,8 @@ from http import HTTPStatus
 
 from flask import g, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from taskapp.api import Blueprint
 from taskapp.db import get_session
 from taskapp.errors import abort
 from taskapp.tasks import queries
