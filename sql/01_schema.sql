@@ -30,11 +30,31 @@ CREATE TABLE tasks (
     CONSTRAINT tasks_title_length CHECK (char_length(title) BETWEEN 1 AND 255),
     CONSTRAINT tasks_description_length CHECK (char_length(description) <= 1000),
     CONSTRAINT tasks_tags_count CHECK (cardinality(tags) <= 20),
-    CONSTRAINT tasks_completed_at_matches CHECK (completed = (completed_at IS NOT NULL))
+    CONSTRAINT tasks_completed_at_matches CHECK (completed = (completed_at IS NOT NULL)),
+    -- Full-text search over title and description (`q`). The 'simple' configuration does
+    -- not stem and keeps words of any script, lower-cased.
+    search       tsvector      NOT NULL GENERATED ALWAYS AS (
+        to_tsvector('simple'::regconfig, title || ' ' || coalesce(description, ''))
+    ) STORED
 );
 
--- The list query: one user's tasks, newest first.
+-- ---------------------------------------------------------------------------
+-- Indexes
+-- ---------------------------------------------------------------------------
+-- One per sort order, each leading with the owner column: row-level security adds
+-- `user_id = <identity>`, and the index then yields that user's tasks already in order,
+-- forwards or backwards. Ties are broken by id so the order is total (keyset pagination).
 CREATE INDEX tasks_user_id_created_at_idx ON tasks (user_id, created_at DESC, id DESC);
+CREATE INDEX tasks_user_id_updated_at_idx ON tasks (user_id, updated_at DESC, id DESC);
+-- Tasks without due_at come last in both directions, so each direction has its index.
+CREATE INDEX tasks_user_id_due_at_asc_idx ON tasks (user_id, due_at ASC NULLS LAST, id ASC);
+CREATE INDEX tasks_user_id_due_at_desc_idx ON tasks (user_id, due_at DESC NULLS LAST, id DESC);
+CREATE INDEX tasks_user_id_priority_idx ON tasks (user_id, priority DESC, id DESC);
+-- Titles sort by code point (collation "C"): the same order for every server locale.
+CREATE INDEX tasks_user_id_title_idx ON tasks (user_id, (title COLLATE "C") DESC, id DESC);
+
+CREATE INDEX tasks_search_idx ON tasks USING gin (search);
+CREATE INDEX tasks_tags_idx ON tasks USING gin (tags);
 
 -- ---------------------------------------------------------------------------
 -- Timestamps kept by the database

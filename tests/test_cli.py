@@ -10,6 +10,7 @@ import pytest
 from conftest import SECRET
 
 from taskapp.config import ConfigError, sqlalchemy_url
+from taskapp.schema import head_revision
 
 CONFIG_VARIABLES = (
     "DATABASE_URL", "DATABASE_ADMIN_URL", "JWT_SECRET_KEY", "TASKAPP_APP_PASSWORD", "TASKAPP_DATA_DIR",
@@ -73,7 +74,7 @@ def test_db_upgrade_creates_everything_and_is_safe_to_run_twice(fresh_database):
     for _ in range(2):
         result = taskapp("db", "upgrade", DATABASE_ADMIN_URL=admin_url)
         assert result.returncode == 0, result.stderr
-        assert "revision 0001" in result.stdout
+        assert f"revision {head_revision()}" in result.stdout
     with psycopg.connect(admin_url) as conn:
         assert conn.execute("select relforcerowsecurity from pg_class where relname = 'tasks'").fetchone()[0]
         assert conn.execute("select count(*) from pg_policies where tablename = 'tasks'").fetchone()[0] == 4

@@ -64,3 +64,14 @@ class UTCDateTime(ma.fields.AwareDateTime):
         if value is None:
             return None
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class QueryBoolean(ma.fields.Boolean):
+    """A boolean in a query string: exactly `true` or `false`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == "true":
+            return True
+        if value == "false":
+            return False
+        raise self.make_error("invalid")

@@ -23,6 +23,8 @@ from sqlalchemy import (
     update,
 )
 
+PRIORITIES = ("low", "medium", "high")  # in rank order, as the task_priority enum
+
 metadata = MetaData()
 
 # Mirrors the migrated table for building statements; the schema itself lives in the
@@ -37,19 +39,12 @@ tasks = Table(
     Column("description", Text),
     Column("completed", Boolean),
     Column("completed_at", DateTime(timezone=True)),
-    Column("priority", Enum("low", "medium", "high", name="task_priority", create_type=False)),
+    Column("priority", Enum(*PRIORITIES, name="task_priority", create_type=False)),
     Column("due_at", DateTime(timezone=True)),
     Column("tags", ARRAY(Text)),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
 )
-
-LIST_LIMIT = 100
-
-
-def list_newest_first(limit: int = LIST_LIMIT):
-    return select(tasks).order_by(tasks.c.created_at.desc(), tasks.c.id.desc()).limit(limit)
-
 
 def get(task_id, *, for_update: bool = False):
     statement = select(tasks).where(tasks.c.id == task_id)

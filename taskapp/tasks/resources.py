@@ -6,8 +6,9 @@ nothing here filters by owner. A task another user owns is simply not found.
 
 import uuid
 from http import HTTPStatus
+from urllib.parse import urlencode
 
-from flask import g, request, url_for
+from flask import current_app, g, request, url_for
 from flask.views import MethodView
 
 from taskapp.api import Blueprint
@@ -15,7 +16,8 @@ from taskapp.db import get_session
 from taskapp.errors import abort
 from taskapp.tasks import queries
 from taskapp.tasks.etags import check_if_match, etag_header, not_modified
-from taskapp.tasks.schemas import SummarySchema, TaskPatchSchema, TaskSchema, TaskWriteSchema
+from taskapp.tasks.listing import SORT_ORDERS, BadCursor, Cursors, fingerprint, page_statement
+from taskapp.tasks.schemas import SummarySchema, TaskPatchSchema, TaskQueryArgs, TaskSchema, TaskWriteSchema
 
 blp = Blueprint(
     "tasks",
@@ -26,6 +28,12 @@ blp = Blueprint(
 
 BODY_FREE_ENDPOINTS = {"tasks.TaskCompletion"}
 ETAG_HEADER = {"ETag": {"description": "Version tag of the task", "schema": {"type": "string"}}}
+LINK_HEADER = {
+    "Link": {
+        "description": 'RFC 8288 `<url>; rel="next"` to the next page; absent on the last page.',
+        "schema": {"type": "string"},
+    }
+}
 IF_MATCH = {
     "in": "header",
     "name": "If-Match",
@@ -71,6 +79,20 @@ def only_your_own_tasks():
         abort(415)
 
 
+def page_cursors() -> Cursors:
+    extensions = current_app.extensions
+    if "taskapp.cursors" not in extensions:
+        extensions["taskapp.cursors"] = Cursors(current_app.config["JWT_SECRET_KEY"])
+    return extensions["taskapp.cursors"]
+
+
+def next_page_url(cursor: str) -> str:
+    """This request's URL with the next page's cursor (RFC 8288 target, path-absolute)."""
+    args = request.args.copy()
+    args.setlist("cursor", [cursor])
+    return f"{request.path}?{urlencode(list(args.items(multi=True)))}"
+
+
 def task_uuid(task_id: str) -> uuid.UUID:
     """A malformed id is just another task that does not exist."""
     try:
@@ -99,11 +121,26 @@ def write(task_id: str, statement_for):
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @blp.response(200, TaskSchema(many=True))
-    @documents_errors(401, 403)
-    def get(self):
-        """List your tasks, newest first (at most 100)"""
-        return get_session().execute(queries.list_newest_first()).mappings().all()
+    @blp.arguments(TaskQueryArgs, location="query")
+    @blp.response(200, TaskSchema(many=True), headers=LINK_HEADER)
+    @documents_errors(400, 401, 403)
+    def get(self, args):
+        """List your tasks: filter, search, sort and page (newest first by default)"""
+        order = SORT_ORDERS[args["sort"]]
+        bound_to = fingerprint(args, g.user_id)
+        after = None
+        if "cursor" in args:
+            try:
+                after = page_cursors().read(args["cursor"], order, bound_to)
+            except BadCursor as exc:
+                abort(400, str(exc))
+        statement = page_statement(args, order, after, args["limit"])
+        rows = get_session().execute(statement).mappings().all()
+        if len(rows) <= args["limit"]:
+            return rows
+        rows = rows[: args["limit"]]
+        cursor = page_cursors().make(order, bound_to, rows[-1])
+        return rows, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
 
     @blp.arguments(TaskWriteSchema)
     @blp.response(201, TaskSchema, headers={

@@ -3,9 +3,10 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from taskapp.tasks.fields import StrictBoolean, Text, UTCDateTime
+from taskapp.tasks.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime
+from taskapp.tasks.listing import DEFAULT_SORT, SORT_NAMES
+from taskapp.tasks.queries import PRIORITIES
 
-PRIORITIES = ("low", "medium", "high")
 MAX_TAGS = 20
 
 
@@ -101,6 +102,36 @@ class TaskPatchSchema(TaskInput):
     priority = priority_field()
     due_at = due_at_field()
     tags = tags_field()
+
+
+class TaskQueryArgs(ma.Schema):
+    """Filters, sort order and page of `GET /api/{user_id}/tasks`; unknown parameters are ignored."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    completed = QueryBoolean(metadata={"description": "`true` or `false`."})
+    priority = priority_field()
+    tag = ma.fields.List(
+        Text(trim=True, lower=True, validate=validate.Length(min=1, max=40)),
+        validate=validate.Length(max=MAX_TAGS),
+        metadata={"description": "Repeatable; a task must carry every tag given (case-insensitive)."},
+    )
+    q = Text(
+        validate=validate.Length(max=500),
+        metadata={"description": "Full-text search over title and description: every word must match."},
+    )
+    due_before = UTCDateTime(metadata={"description": "Tasks due strictly before this time (RFC 3339)."})
+    due_after = UTCDateTime(metadata={"description": "Tasks due strictly after this time (RFC 3339)."})
+    sort = Text(
+        load_default=DEFAULT_SORT,
+        validate=validate.OneOf(SORT_NAMES),
+        metadata={"description": "Sort key, `-` for descending; ties are broken by id."},
+    )
+    limit = ma.fields.Integer(
+        load_default=100, validate=validate.Range(min=1, max=500), metadata={"description": "Page size."}
+    )
+    cursor = Text(metadata={"description": "Opaque token from the previous page's `Link: rel=\"next\"`."})
 
 
 class TaskCountsSchema(ma.Schema):
