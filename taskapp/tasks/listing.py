@@ -14,7 +14,7 @@ from datetime import datetime
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, func, or_, select, tuple_
 
-from taskapp.tasks.queries import PRIORITIES, tasks
+from taskapp.tasks.queries import PRIORITIES, TASK, tasks
 
 CURSOR_SALT = "taskapp.tasks.cursor"
 
@@ -152,7 +152,7 @@ class Cursors:
 
 def page_statement(args: dict, order: SortOrder, after=None, limit: int = 100):
     """One page (plus one row, to know whether another page follows)."""
-    statement = select(tasks).where(*filter_conditions(args))
+    statement = select(*TASK).where(*filter_conditions(args))
     if after is not None:
         statement = statement.where(order.after(*after))
     return statement.order_by(*order.expressions).limit(limit + 1)

@@ -5,7 +5,6 @@ for the transaction, from the identity `taskapp.db` set at its start.
 """
 
 from sqlalchemy import (
-    ARRAY,
     Boolean,
     Column,
     DateTime,
@@ -22,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 
 PRIORITIES = ("low", "medium", "high")  # in rank order, as the task_priority enum
 
@@ -44,21 +44,25 @@ tasks = Table(
     Column("tags", ARRAY(Text)),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
+    Column("search", TSVECTOR),  # generated from title and description; only searched
 )
 
+# What a statement returns: every column but the search vector.
+TASK = [column for column in tasks.c if column.name != "search"]
+
 def get(task_id, *, for_update: bool = False):
-    statement = select(tasks).where(tasks.c.id == task_id)
+    statement = select(*TASK).where(tasks.c.id == task_id)
     return statement.with_for_update() if for_update else statement
 
 
 def create(values: dict):
-    return insert(tasks).values(**values).returning(*tasks.c)
+    return insert(tasks).values(**values).returning(*TASK)
 
 
 def change(task_id, values: dict):
     # An empty PATCH is still a write: the stamp trigger moves updated_at whatever is set.
     values = values or {"updated_at": tasks.c.updated_at}
-    return update(tasks).where(tasks.c.id == task_id).values(**values).returning(*tasks.c)
+    return update(tasks).where(tasks.c.id == task_id).values(**values).returning(*TASK)
 
 
 def toggle_completed(task_id):
@@ -66,7 +70,7 @@ def toggle_completed(task_id):
 
 
 def remove(task_id):
-    return delete(tasks).where(tasks.c.id == task_id).returning(*tasks.c)
+    return delete(tasks).where(tasks.c.id == task_id).returning(*TASK)
 
 
 def counts():
