@@ -4,13 +4,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+from conftest import new_user
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_listing import next_link
 
-from conftest import new_user
 from taskapp.tasks.listing import SORT_NAMES
 from taskapp.tasks.queries import PRIORITIES
-from test_listing import next_link
 
 WORDS = ["alpha", "beta", "gamma", "delta", "Omega"]
 TAGS = ["work", "home", "urgent"]

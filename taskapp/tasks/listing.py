@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, func, literal, or_, select, tuple_
 
 from taskapp.tasks.queries import PRIORITIES, TASK, tasks
 
@@ -43,10 +43,11 @@ class SortOrder:
         """The rows strictly after (key, last_id) in this order."""
         later = (lambda a, b: a < b) if self.descending else (lambda a, b: a > b)
         column = self.column
-        if not self.nulls_last:
-            return later(tuple_(column, tasks.c.id), tuple_(key, last_id))
         if key is None:  # already among the trailing NULLs
             return and_(column.is_(None), later(tasks.c.id, last_id))
+        key = literal(key, type_=column.type)  # typed as the column (an enum for priority)
+        if not self.nulls_last:
+            return later(tuple_(column, tasks.c.id), tuple_(key, last_id))
         return or_(
             later(column, key),
             and_(column == key, later(tasks.c.id, last_id)),
