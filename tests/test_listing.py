@@ -116,6 +116,12 @@ def test_search_text_is_just_text(client, chores, q):
     assert isinstance(response.json, list)
 
 
+@pytest.mark.parametrize("q", ["", "   ", "!!!", "& | !"])
+def test_a_search_without_words_filters_nothing(client, chores, q):
+    response = client.get("/api/me/tasks", query_string={"q": q}, headers=chores.headers)
+    assert [t["title"] for t in response.json] == titles(client, chores)
+
+
 def test_search_finds_non_latin_words(client, create_task, alice):
     create_task(alice, title="Оплатить счёт", description="до пятницы")
     create_task(alice, title="请 支付 发票")

@@ -74,3 +74,14 @@ def test_swagger_ui_loads_only_assets_the_app_serves(client):
 @pytest.mark.parametrize("name", ["../../../etc/passwd", "index.html", "swagger-ui.js.map"])
 def test_only_the_listed_swagger_assets_are_served(client, name):
     assert client.get(f"/api/docs/assets/{name}").status_code == 404
+
+
+def test_the_list_operation_documents_every_parameter_and_the_link_header(client):
+    operation = client.get("/api/openapi.json").json["paths"]["/api/{user_id}/tasks"]["get"]
+    names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    assert names == {"completed", "priority", "tag", "q", "due_before", "due_after", "sort", "limit", "cursor"}
+    assert "Link" in operation["responses"]["200"]["headers"]
+    sort = next(p for p in operation["parameters"] if p["name"] == "sort")
+    assert set(sort["schema"]["enum"]) >= {"created_at", "-due_at", "priority", "-title"}
+    limit = next(p for p in operation["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 500)

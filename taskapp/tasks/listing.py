@@ -90,8 +90,10 @@ def filter_conditions(args: dict) -> list:
         conditions.append(tasks.c.tags.contains(list(dict.fromkeys(args["tag"]))))
     if args.get("q") is not None:
         # plainto_tsquery treats its input as plain words, ANDed: no operator or quote
-        # in `q` can change the query, and no input makes it fail.
-        conditions.append(tasks.c.search.op("@@")(func.plainto_tsquery("simple", args["q"])))
+        # in `q` can change the query, and no input makes it fail. A `q` without any word
+        # (blank, or punctuation only) asks for nothing, so it filters nothing.
+        words = func.plainto_tsquery("simple", args["q"])
+        conditions.append(or_(func.numnode(words) == 0, tasks.c.search.op("@@")(words)))
     if "due_before" in args:
         conditions.append(tasks.c.due_at < args["due_before"])
     if "due_after" in args:
