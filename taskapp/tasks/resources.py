@@ -27,27 +27,18 @@ blp = Blueprint(
 )
 
 BODY_FREE_ENDPOINTS = {"tasks.TaskCompletion"}
-ETAG_HEADER = {"ETag": {"description": "Version tag of the task", "schema": {"type": "string"}}}
-LINK_HEADER = {
-    "Link": {
-        "description": 'RFC 8288 `<url>; rel="next"` to the next page; absent on the last page.',
-        "schema": {"type": "string"},
-    }
-}
-IF_MATCH = {
-    "in": "header",
-    "name": "If-Match",
-    "required": False,
-    "description": "Optional: refuse the write with 412 unless the task still has this ETag.",
-    "schema": {"type": "string"},
-}
-IF_NONE_MATCH = {
-    "in": "header",
-    "name": "If-None-Match",
-    "required": False,
-    "description": "Answer 304 when the task still has this ETag.",
-    "schema": {"type": "string"},
-}
+
+
+def string_header(description: str, name: str | None = None) -> dict:
+    """An OpenAPI string header: a response header, or a request parameter when named."""
+    header = {"description": description, "schema": {"type": "string"}}
+    return {"in": "header", "name": name, "required": False, **header} if name else header
+
+
+ETAG_HEADER = {"ETag": string_header("Version tag of the task")}
+LINK_HEADER = {"Link": string_header('RFC 8288 `<url>; rel="next"` to the next page; absent on the last page.')}
+IF_MATCH = string_header("Optional: refuse the write with 412 unless the task still has this ETag.", "If-Match")
+IF_NONE_MATCH = string_header("Answer 304 when the task still has this ETag.", "If-None-Match")
 
 
 def documents_errors(*codes):
