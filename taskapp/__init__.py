@@ -32,4 +32,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks_blp, parameters=[api.USER_ID_PARAMETER])
     app.register_blueprint(docs.blp)
+
+    if test_config is None:
+        from taskapp.safety import refuse_unsafe
+
+        refuse_unsafe(db.engine(app))
     return app

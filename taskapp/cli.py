@@ -53,6 +53,7 @@ def serve(host, port, workers, threads):
     from taskapp.serve import serve as run
 
     config = runtime_config()
+    check_runtime_connection(config)
     base = f"http://{host}:{port}"
     click.echo(f"taskapp API:  {base}/api/me/tasks")
     click.echo(f"Swagger UI:   {base}/api/docs")
@@ -61,6 +62,23 @@ def serve(host, port, workers, threads):
         token = issue_token("demo", config.JWT_SECRET_KEY)
         click.echo(f"Token for user 'demo' (24 h): {token}")
     run(config, host, port, workers, threads)
+
+
+def check_runtime_connection(config: Config) -> None:
+    """Refuse to start gunicorn when the runtime connection could bypass row-level security."""
+    from sqlalchemy import create_engine, pool
+
+    from taskapp.safety import refuse_unsafe
+
+    engine = create_engine(
+        config.DATABASE_URL,
+        poolclass=pool.NullPool,
+        connect_args={"connect_timeout": config.DATABASE_CONNECT_TIMEOUT},
+    )
+    try:
+        refuse_unsafe(engine)
+    finally:
+        engine.dispose()
 
 
 @cli.command(with_appcontext=False)

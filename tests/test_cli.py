@@ -102,3 +102,33 @@ def test_libpq_urls_become_psycopg_urls(url, driver_query):
 def test_other_urls_are_refused(url):
     with pytest.raises(ConfigError):
         sqlalchemy_url(url)
+
+
+def test_serve_refuses_a_superuser_connection(database):
+    result = taskapp("serve", "--port", "1", DATABASE_URL=database.admin_url, JWT_SECRET_KEY=SECRET)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing to serve" in lines[0] and "superuser" in lines[0], result.stderr
+
+
+def test_serve_refuses_when_tasks_is_not_forced(fresh_database):
+    from conftest import APP_PASSWORD, with_database
+    from sqlalchemy.engine import make_url
+
+    from taskapp.schema import upgrade
+
+    admin_url = fresh_database()
+    upgrade(sqlalchemy_url(admin_url))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("alter table tasks no force row level security")
+    name = make_url(sqlalchemy_url(admin_url)).database
+    app_url = with_database(admin_url, name, "taskapp_app", APP_PASSWORD)
+    result = taskapp("serve", "--port", "1", DATABASE_URL=app_url, JWT_SECRET_KEY=SECRET)
+    assert result.returncode == 2
+    assert "tasks does not have row-level security enabled and forced" in result.stderr
+
+
+def test_the_safety_check_passes_the_runtime_role(app):
+    from taskapp.safety import problems
+
+    assert problems(app.extensions["taskapp.db"]["engine"]) == []
