@@ -17,7 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] = sqlalchemy_url(app.config["DATABASE_URL"])
     check_secret(app.config["JWT_SECRET_KEY"])
 
-    from taskapp import auth, errors
+    from taskapp import auth, browsers, errors
     from taskapp.api import api
     from taskapp.db import db
 
@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     api.init_app(app)
     errors.init_app(app)
+    browsers.init_app(app)
 
     from taskapp import docs, health
     from taskapp.tasks.resources import blp as tasks_blp

@@ -47,6 +47,16 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def cors_origins(raw: str | None) -> list[str]:
+    """CORS_ORIGINS: exact origins, comma-separated (`https://app.example.com,http://localhost:5173`)."""
+    origins = [item.strip().rstrip("/") for item in (raw or "").split(",") if item.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            raise ConfigError(f"CORS_ORIGINS takes exact origins like https://app.example.com, not {origin!r}")
+    return origins
+
+
 def check_secret(secret: str | None) -> str:
     """Refuse a missing JWT secret or one too short to resist brute force."""
     if not secret:
@@ -85,6 +95,7 @@ class Config:
     DATABASE_POOL_SIZE = 5
     DATABASE_POOL_TIMEOUT = 5
     DATABASE_CONNECT_TIMEOUT = 5
+    CORS_ORIGINS: list[str] = []
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -108,6 +119,7 @@ class Config:
             "DATABASE_CONNECT_TIMEOUT": _int(
                 "DATABASE_CONNECT_TIMEOUT", cls.DATABASE_CONNECT_TIMEOUT
             ),
+            "CORS_ORIGINS": cors_origins(env.get("CORS_ORIGINS")),
         }
         if values["JWT_SECRET_KEY"] is not None:
             check_secret(values["JWT_SECRET_KEY"])
