@@ -3,6 +3,7 @@
 import sys
 
 import click
+import psycopg
 from flask.cli import FlaskGroup
 from sqlalchemy.exc import OperationalError
 
@@ -64,6 +65,24 @@ def serve(host, port, workers, threads):
     run(config, host, port, workers, threads)
 
 
+@cli.command(with_appcontext=False)
+def audit():
+    """Print the isolation audit of sql/audit.sql; exit status 1 unless its verdict is PASS."""
+    from taskapp import embedded
+    from taskapp.audit import run
+    from taskapp.config import libpq_url
+
+    config = Config.from_env()
+    if config.embedded:
+        embedded.configure(config)
+    url = config.DATABASE_ADMIN_URL or config.DATABASE_URL
+    if url is None:
+        raise ConfigError("DATABASE_ADMIN_URL (or DATABASE_URL) is required for `taskapp audit`")
+    report, passed = run(libpq_url(url))
+    click.echo(report)
+    sys.exit(0 if passed else 1)
+
+
 def check_runtime_connection(config: Config) -> None:
     """Refuse to start gunicorn when the runtime connection could bypass row-level security."""
     from sqlalchemy import create_engine, pool
@@ -104,7 +123,7 @@ def main():
     except ConfigError as exc:
         click.echo(f"taskapp: configuration error: {exc}", err=True)
         sys.exit(2)
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    except (OperationalError, psycopg.OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         click.echo(f"taskapp: cannot reach the database: {reason}", err=True)
         sys.exit(2)

@@ -47,3 +47,29 @@ def test_the_audit_fails_a_weakened_database(fresh_database):
     assert "not forced" in verdict
     assert "taskapp_app may TRUNCATE tasks" in verdict
     assert "no DELETE policy" in verdict
+
+
+def test_taskapp_audit_prints_the_report_and_passes(database):
+    from test_cli import taskapp
+
+    result = taskapp("audit", DATABASE_ADMIN_URL=database.admin_url)
+    assert result.returncode == 0, result.stderr
+    assert "Tasks can be changed by their owner and stay theirs" in result.stdout
+    assert "== Grants on tasks" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "VERDICT: PASS"
+
+
+def test_taskapp_audit_exits_non_zero_on_a_weakened_database(fresh_database):
+    from test_cli import taskapp
+
+    url = fresh_database()
+    upgrade(sqlalchemy_url(url))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter role taskapp_app bypassrls")
+    try:
+        result = taskapp("audit", DATABASE_ADMIN_URL=url)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("alter role taskapp_app nobypassrls")
+    assert result.returncode == 1
+    assert "taskapp_app can bypass row-level security" in result.stdout.strip().splitlines()[-1]
