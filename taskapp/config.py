@@ -57,6 +57,17 @@ def cors_origins(raw: str | None) -> list[str]:
     return origins
 
 
+def _switch(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, not {raw!r}")
+
+
 def check_secret(secret: str | None) -> str:
     """Refuse a missing JWT secret or one too short to resist brute force."""
     if not secret:
@@ -96,6 +107,7 @@ class Config:
     DATABASE_POOL_TIMEOUT = 5
     DATABASE_CONNECT_TIMEOUT = 5
     CORS_ORIGINS: list[str] = []
+    DATABASE_PREPARED_STATEMENTS = True
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -120,6 +132,7 @@ class Config:
                 "DATABASE_CONNECT_TIMEOUT", cls.DATABASE_CONNECT_TIMEOUT
             ),
             "CORS_ORIGINS": cors_origins(env.get("CORS_ORIGINS")),
+            "DATABASE_PREPARED_STATEMENTS": _switch("DATABASE_PREPARED_STATEMENTS", True),
         }
         if values["JWT_SECRET_KEY"] is not None:
             check_secret(values["JWT_SECRET_KEY"])

@@ -40,6 +40,9 @@ class Database:
             connect_args={
                 "connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"],
                 "application_name": "taskapp",
+                # psycopg prepares a statement server-side after 5 runs; PgBouncer before
+                # 1.21 in transaction mode cannot follow that (DATABASE_PREPARED_STATEMENTS=off).
+                "prepare_threshold": 5 if app.config["DATABASE_PREPARED_STATEMENTS"] else None,
             },
         )
         factory = sessionmaker(bind=engine, expire_on_commit=False)
