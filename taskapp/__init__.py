@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from taskapp.config import Config, check_secret, runtime_config, sqlalchemy_url
+from taskapp.config import Config, check_secret, check_token_settings, needs_secret, runtime_config, sqlalchemy_url
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -15,7 +15,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if isinstance(app.config["DATABASE_URL"], str):
         app.config["DATABASE_URL"] = sqlalchemy_url(app.config["DATABASE_URL"])
-    check_secret(app.config["JWT_SECRET_KEY"])
+    check_token_settings(app.config)
+    if needs_secret(app.config["JWT_ALGORITHM"]):
+        check_secret(app.config["JWT_SECRET_KEY"])
 
     from taskapp import auth, browsers, errors
     from taskapp.api import api

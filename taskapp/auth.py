@@ -1,15 +1,22 @@
 """Checking bearer tokens: who is calling, decided before any route does anything.
 
-Tokens come from any issuer that signs with the configured key; only `sub` (the identity)
-and `exp` are required. Every failure is a 401 JSON error with `WWW-Authenticate`.
+Tokens come from any issuer that signs with the configured key (taskapp.signing_keys) in the
+one configured algorithm; only `sub` (the identity) and `exp` are required, plus `aud` and
+`iss` when JWT_AUDIENCE and JWT_ISSUER are set. Every failure is a 401 JSON error with
+`WWW-Authenticate`; keys that cannot be fetched are the server's condition, a 503.
 """
 
-from flask import Flask, g, request
+import logging
+
+from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError
-from jwt import ExpiredSignatureError, PyJWTError
+from jwt import ExpiredSignatureError, InvalidAudienceError, InvalidIssuerError, MissingRequiredClaimError, PyJWTError
 
-from taskapp.errors import error_response
+from taskapp.errors import RETRY_AFTER_SECONDS, error_response
+from taskapp.signing_keys import KeysUnavailable, UnknownKey, key_source
+
+log = logging.getLogger(__name__)
 
 MAX_SUBJECT_LENGTH = 255
 PUBLIC_API_PATHS = ("/api/openapi.json", "/api/docs")
@@ -44,6 +51,14 @@ def identify() -> str:
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).", False) from None
     except ExpiredSignatureError:
         raise Unauthenticated("The token has expired.") from None
+    except UnknownKey:
+        raise Unauthenticated("The token is signed with a key (kid) the identity provider does not publish.") from None
+    except InvalidAudienceError:
+        raise Unauthenticated("The token is not meant for this API (aud).") from None
+    except InvalidIssuerError:
+        raise Unauthenticated("The token comes from an issuer this API does not trust (iss).") from None
+    except MissingRequiredClaimError as exc:
+        raise Unauthenticated(f"The token has no {exc.claim} claim.") from None
     except (JWTExtendedException, PyJWTError, ValueError, TypeError):
         raise Unauthenticated("The token is not valid.") from None
     if "exp" not in claims:
@@ -66,11 +81,29 @@ def authenticate_api_request():
         g.user_id = identify()
     except Unauthenticated as exc:
         return unauthorized(exc.message, exc.invalid)
+    except KeysUnavailable as exc:
+        log.warning("cannot verify tokens: %s", exc)
+        return error_response(
+            503, "The identity provider's keys cannot be fetched; try again shortly.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     return None
 
 
+def verifying_key(header: dict, claims: dict):
+    """flask-jwt-extended's decode key: the configured secret, public key or JWKS key by `kid`."""
+    return current_app.extensions["taskapp.keys"].key_for(header)
+
+
 def init_app(app: Flask) -> None:
+    config = app.config
+    config["JWT_DECODE_ALGORITHMS"] = [config["JWT_ALGORITHM"]]
+    config["JWT_DECODE_AUDIENCE"] = config.get("JWT_AUDIENCE") or None
+    config["JWT_DECODE_ISSUER"] = config.get("JWT_ISSUER") or None
+    config["JWT_DECODE_LEEWAY"] = config.get("JWT_LEEWAY") or 0
+    app.extensions["taskapp.keys"] = key_source(config)
     jwt.init_app(app)
+    jwt.decode_key_loader(verifying_key)
     # flask-jwt-extended answers some failures with 422 and {"msg"}; make them all ours.
     jwt.unauthorized_loader(lambda reason: unauthorized("A bearer token is required.", False))
     jwt.invalid_token_loader(lambda reason: unauthorized("The token is not valid."))

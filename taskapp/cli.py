@@ -7,8 +7,8 @@ import psycopg
 from flask.cli import FlaskGroup
 from sqlalchemy.exc import OperationalError
 
-from taskapp.config import Config, ConfigError, check_secret, runtime_config
-from taskapp.tokens import DEFAULT_TTL_SECONDS, issue_token
+from taskapp.config import Config, ConfigError, check_secret, needs_secret, runtime_config
+from taskapp.tokens import DEFAULT_TTL_SECONDS, issue_for
 
 
 def build_app():
@@ -60,8 +60,9 @@ def serve(host, port, workers, threads):
     click.echo(f"Swagger UI:   {base}/api/docs")
     if getattr(config, "EMBEDDED_DATABASE", None) is not None:
         click.echo(f"Data folder:  {config.EMBEDDED_DATABASE.data_dir}")
-        token = issue_token("demo", config.JWT_SECRET_KEY)
-        click.echo(f"Token for user 'demo' (24 h): {token}")
+        if needs_secret(config.JWT_ALGORITHM):
+            token = issue_for(config, "demo")
+            click.echo(f"Token for user 'demo' (24 h): {token}")
     run(config, host, port, workers, threads)
 
 
@@ -109,12 +110,17 @@ def token(user_id, ttl):
     from taskapp import embedded
 
     config = Config.from_env()
-    secret = config.JWT_SECRET_KEY
-    if secret is None and config.embedded:
-        secret = embedded.stored_secret(embedded.data_dir(config.TASKAPP_DATA_DIR))
+    if not needs_secret(config.JWT_ALGORITHM):
+        raise ConfigError(
+            f"`taskapp token` signs with JWT_SECRET_KEY; with JWT_ALGORITHM={config.JWT_ALGORITHM} "
+            "tokens come from your identity provider"
+        )
+    if config.JWT_SECRET_KEY is None and config.embedded:
+        config.JWT_SECRET_KEY = embedded.stored_secret(embedded.data_dir(config.TASKAPP_DATA_DIR))
+    check_secret(config.JWT_SECRET_KEY)
     if not user_id or len(user_id) > 255 or "\x00" in user_id:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="USER_ID")
-    click.echo(issue_token(user_id, check_secret(secret), ttl))
+    click.echo(issue_for(config, user_id, ttl))
 
 
 def main():

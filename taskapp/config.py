@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
+from taskapp.signing_keys import ALGORITHMS, SYMMETRIC, check_jwks_url, load_public_key
+
 MIN_SECRET_BYTES = 32
 
 
@@ -77,6 +79,43 @@ def check_secret(secret: str | None) -> str:
     return secret
 
 
+def _audience(raw: str | None) -> str | list[str] | None:
+    """JWT_AUDIENCE: one audience, or several comma-separated (a token naming any of them passes)."""
+    items = [item.strip() for item in (raw or "").split(",") if item.strip()]
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else items
+
+
+def check_token_settings(settings) -> None:
+    """Refuse token settings that could verify nothing (settings: a mapping of the JWT_* values)."""
+    algorithm = settings.get("JWT_ALGORITHM")
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
+    public_key, jwks_url = settings.get("JWT_PUBLIC_KEY"), settings.get("JWT_JWKS_URL")
+    if algorithm in SYMMETRIC:
+        if public_key or jwks_url:
+            raise ConfigError(
+                f"JWT_PUBLIC_KEY and JWT_JWKS_URL need an asymmetric JWT_ALGORITHM (RS256, ES256, EdDSA), "
+                f"not {algorithm}"
+            )
+        return
+    if bool(public_key) == bool(jwks_url):
+        raise ConfigError(f"JWT_ALGORITHM={algorithm} needs exactly one of JWT_PUBLIC_KEY or JWT_JWKS_URL")
+    try:
+        if public_key:
+            load_public_key(public_key, algorithm)
+        else:
+            check_jwks_url(jwks_url)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def needs_secret(algorithm: str) -> bool:
+    """HS256/384/512 verify with JWT_SECRET_KEY; the asymmetric algorithms need no secret."""
+    return algorithm in SYMMETRIC
+
+
 class Config:
     """Settings read from the environment; `from_env` validates them."""
 
@@ -92,8 +131,7 @@ class Config:
 
     # flask-jwt-extended: tokens come from the Authorization header only.
     JWT_TOKEN_LOCATION = ["headers"]
-    JWT_ALGORITHM = "HS256"
-    JWT_DECODE_ALGORITHMS = ["HS256"]
+    JWT_ALGORITHM = "HS256"  # and only this one: taskapp.auth sets JWT_DECODE_ALGORITHMS to it
     JWT_IDENTITY_CLAIM = "sub"
     JWT_ACCESS_TOKEN_EXPIRES = False  # `taskapp token` sets exp itself
 
@@ -108,6 +146,11 @@ class Config:
     DATABASE_CONNECT_TIMEOUT = 5
     CORS_ORIGINS: list[str] = []
     DATABASE_PREPARED_STATEMENTS = True
+    JWT_PUBLIC_KEY = None
+    JWT_JWKS_URL = None
+    JWT_AUDIENCE = None
+    JWT_ISSUER = None
+    JWT_LEEWAY = 0
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -133,7 +176,14 @@ class Config:
             ),
             "CORS_ORIGINS": cors_origins(env.get("CORS_ORIGINS")),
             "DATABASE_PREPARED_STATEMENTS": _switch("DATABASE_PREPARED_STATEMENTS", True),
+            "JWT_ALGORITHM": (env.get("JWT_ALGORITHM") or "").strip() or cls.JWT_ALGORITHM,
+            "JWT_PUBLIC_KEY": env.get("JWT_PUBLIC_KEY") or None,
+            "JWT_JWKS_URL": (env.get("JWT_JWKS_URL") or "").strip() or None,
+            "JWT_AUDIENCE": _audience(env.get("JWT_AUDIENCE")),
+            "JWT_ISSUER": (env.get("JWT_ISSUER") or "").strip() or None,
+            "JWT_LEEWAY": _int("JWT_LEEWAY", cls.JWT_LEEWAY, minimum=0),
         }
+        check_token_settings(values)
         if values["JWT_SECRET_KEY"] is not None:
             check_secret(values["JWT_SECRET_KEY"])
         return cls(**values)
@@ -155,5 +205,6 @@ def runtime_config() -> Config:
         raise ConfigError(
             "DATABASE_URL (the runtime role taskapp_app) is required when DATABASE_ADMIN_URL is set"
         )
-    check_secret(config.JWT_SECRET_KEY)
+    if needs_secret(config.JWT_ALGORITHM):
+        check_secret(config.JWT_SECRET_KEY)
     return config

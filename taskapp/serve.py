@@ -27,7 +27,8 @@ class TaskServer(BaseApplication):
 def export_for_workers(config: Config) -> None:
     """Workers build their app from the environment: hand them what the master resolved."""
     os.environ["DATABASE_URL"] = libpq_url(config.DATABASE_URL)
-    os.environ["JWT_SECRET_KEY"] = config.JWT_SECRET_KEY
+    if config.JWT_SECRET_KEY is not None:
+        os.environ["JWT_SECRET_KEY"] = config.JWT_SECRET_KEY
 
 
 def serve(config: Config, host: str, port: int, workers: int, threads: int) -> None:

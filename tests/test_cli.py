@@ -14,7 +14,9 @@ from taskapp.schema import head_revision
 
 CONFIG_VARIABLES = (
     "DATABASE_URL", "DATABASE_ADMIN_URL", "JWT_SECRET_KEY", "TASKAPP_APP_PASSWORD", "TASKAPP_DATA_DIR",
+    "JWT_ALGORITHM", "JWT_PUBLIC_KEY", "JWT_JWKS_URL", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_LEEWAY",
 )
+DATABASE = "postgresql://u@localhost/db"
 
 
 def taskapp(*args, timeout=120, **env):
@@ -45,8 +47,12 @@ def test_token_prints_a_token_the_api_accepts(client):
         ({"DATABASE_ADMIN_URL": "postgresql://u@localhost/db", "JWT_SECRET_KEY": SECRET}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgresql://u@localhost/db", "JWT_SECRET_KEY": SECRET,
           "DATABASE_POOL_SIZE": "many"}, "DATABASE_POOL_SIZE"),
+        ({"DATABASE_URL": DATABASE, "JWT_ALGORITHM": "RS256"}, "needs exactly one of JWT_PUBLIC_KEY or JWT_JWKS_URL"),
+        ({"DATABASE_URL": DATABASE, "JWT_ALGORITHM": "none", "JWT_SECRET_KEY": SECRET}, "JWT_ALGORITHM must be"),
+        ({"DATABASE_URL": DATABASE, "JWT_ALGORITHM": "ES256", "JWT_PUBLIC_KEY": "not a key"}, "JWT_PUBLIC_KEY"),
     ],
-    ids=["short secret", "no secret", "not postgres", "admin url only", "bad pool size"],
+    ids=["short secret", "no secret", "not postgres", "admin url only", "bad pool size", "asymmetric without key",
+         "unknown algorithm", "bad public key"],
 )
 def test_bad_configuration_stops_serve_with_one_clear_line(env, fragment):
     result = taskapp("serve", "--port", "1", **env)
@@ -54,6 +60,21 @@ def test_bad_configuration_stops_serve_with_one_clear_line(env, fragment):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_token_refuses_when_tokens_come_from_an_identity_provider():
+    result = taskapp("token", "carol", JWT_ALGORITHM="RS256", JWT_JWKS_URL="https://auth.example.com/jwks")
+    assert result.returncode == 2
+    assert "tokens come from your identity provider" in result.stderr
+
+
+def test_token_carries_the_configured_audience_and_issuer(make_app):
+    settings = {"JWT_AUDIENCE": "https://tasks.example.com", "JWT_ISSUER": "https://tasks.example.com/auth"}
+    result = taskapp("token", "carol", JWT_SECRET_KEY=SECRET, **settings)
+    assert result.returncode == 0, result.stderr
+    app = make_app(**settings)
+    headers = {"Authorization": f"Bearer {result.stdout.strip()}"}
+    assert app.test_client().get("/api/me/tasks", headers=headers).status_code == 200
 
 
 def test_db_upgrade_needs_the_admin_url():
