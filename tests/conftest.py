@@ -6,6 +6,7 @@ apart: no table is ever truncated between them.
 """
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -45,6 +46,7 @@ def server_admin_url():
     server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_database(url: str, name: str, user: str | None = None, password: str | None = None):

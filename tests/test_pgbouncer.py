@@ -1,0 +1,198 @@
+"""Behind PgBouncer in transaction mode, as Neon's pooled endpoint and most deployments run it.
+
+Transaction pooling hands each transaction whichever server connection is free, so anything
+an identity leaves on a connection would reach the next client. Identity set with
+set_config(…, true) lives and dies with its transaction, which is what makes this safe; these
+tests run a real pgbouncer in front of the test database and prove it.
+"""
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import APP_PASSWORD, new_user
+from psycopg.conninfo import conninfo_to_dict
+
+PGBOUNCER = shutil.which("pgbouncer") or next(
+    (path for path in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(path, os.X_OK)), None
+)
+pytestmark = pytest.mark.skipif(
+    PGBOUNCER is None, reason="pgbouncer is not installed (Debian: apt-get install pgbouncer; .ci/run installs it)"
+)
+SERVER_CONNECTIONS = 3  # far fewer than the clients below: server connections are shared
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_as(host: str) -> list[str]:
+    """pgbouncer refuses to run as root: run it as whoever can reach the server's socket."""
+    if os.geteuid() != 0:
+        return []
+    owner = pwd.getpwuid(os.stat(host).st_uid).pw_name if host.startswith("/") else "nobody"
+    return ["-u", owner]
+
+
+@pytest.fixture(scope="module")
+def pgbouncer(database):
+    """A pgbouncer in pool_mode=transaction in front of the test database; yields its taskapp_app URL."""
+    target = conninfo_to_dict(database.app_url)
+    host = target.get("host") or "/tmp"
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix="taskapp-pgbouncer-"))
+    folder.chmod(0o755)
+    (folder / "users.txt").write_text(f'"taskapp_app" "{APP_PASSWORD}"\n')
+    (folder / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"taskapp = host={host} port={target.get('port') or 5432} dbname={target['dbname']}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = plain\nauth_file = {folder / 'users.txt'}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {SERVER_CONNECTIONS}\nmax_client_conn = 200\n"
+        "server_connect_timeout = 5\nquery_wait_timeout = 30\nserver_login_retry = 1\n"
+        "ignore_startup_parameters = extra_float_digits\n"
+    )
+    for name in ("users.txt", "pgbouncer.ini"):
+        (folder / name).chmod(0o644)
+    log = open(folder / "pgbouncer.log", "w")
+    process = subprocess.Popen(
+        [PGBOUNCER, *run_as(host), str(folder / "pgbouncer.ini")], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"postgresql://taskapp_app:{APP_PASSWORD}@127.0.0.1:{port}/taskapp?connect_timeout=5"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"pgbouncer exited: {(folder / 'pgbouncer.log').read_text()}")
+            try:
+                with psycopg.connect(url, prepare_threshold=None) as conn:
+                    conn.execute("select 1")
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def connect(url):
+    return psycopg.connect(url, prepare_threshold=None, autocommit=True)
+
+
+def backend_pids(url, clients: int) -> set[int]:
+    """The server connections that `clients` simultaneous client connections land on."""
+    conns = [connect(url) for _ in range(clients)]
+    try:
+        return {conn.execute("select pg_backend_pid()").fetchone()[0] for conn in conns}
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_the_pooler_really_shares_server_connections_between_clients(pgbouncer):
+    """The fixture is meaningful: a session-level SET by one client reaches another client."""
+    assert len(backend_pids(pgbouncer, 10)) <= SERVER_CONNECTIONS
+    with connect(pgbouncer) as first, connect(pgbouncer) as second:
+        first.execute("set app.user_id = 'leaked-identity'")
+        seen = {second.execute("select current_setting('app.user_id', true)").fetchone()[0] for _ in range(20)}
+        first.execute("reset app.user_id")
+    assert "leaked-identity" in seen, "a session-level SET would leak: that is why identity is per transaction"
+
+
+@pytest.fixture(scope="module")
+def pooled_app(make_app, pgbouncer):
+    return make_app(DATABASE_URL=pgbouncer, DATABASE_PREPARED_STATEMENTS=False, DATABASE_POOL_SIZE=8,
+                    DATABASE_POOL_TIMEOUT=60)
+
+
+def test_the_api_through_pgbouncer_keeps_every_user_to_their_own_tasks(pooled_app):
+    client = pooled_app.test_client()
+    alice, bob = new_user("pooled-alice"), new_user("pooled-bob")
+    created = client.post("/api/me/tasks", json={"title": "alice's, via the pooler"}, headers=alice.headers)
+    assert created.status_code == 201, created.json
+    assert client.post("/api/me/tasks", json={"title": "bob's"}, headers=bob.headers).status_code == 201
+    url = f"/api/me/tasks/{created.json['id']}"
+    for method, suffix, body in (("GET", "", None), ("PATCH", "", {"title": "taken"}), ("PUT", "", {"title": "taken"}),
+                                 ("PATCH", "/complete", None), ("DELETE", "", None)):
+        assert client.open(url + suffix, method=method, json=body, headers=bob.headers).status_code == 404
+    assert client.get(url, headers=alice.headers).json == created.json
+    assert [t["title"] for t in client.get("/api/me/tasks", headers=alice.headers).json] == ["alice's, via the pooler"]
+    assert [t["title"] for t in client.get("/api/me/tasks", headers=bob.headers).json] == ["bob's"]
+    assert client.get("/api/me/summary", headers=bob.headers).json["tasks"]["total"] == 1
+
+
+def test_32_threads_through_the_api_and_pgbouncer_see_only_their_own_tasks(pooled_app):
+    users = [new_user("pooled-race") for _ in range(4)]
+    setup = pooled_app.test_client()
+    for index, user in enumerate(users):
+        for n in range(index + 1):
+            assert setup.post("/api/me/tasks", json={"title": f"{n}"}, headers=user.headers).status_code == 201
+    failures = []
+
+    def worker(number):
+        client = pooled_app.test_client()
+        for turn in range(40):
+            index = (number + turn) % len(users)
+            if turn % 10 == 0:  # writes in between: a created task must land with its creator only
+                created = client.post("/api/me/tasks", json={"title": "w"}, headers=users[index].headers)
+                client.delete(f"/api/me/tasks/{created.json['id']}", headers=users[index].headers)
+            response = client.get("/api/me/tasks?limit=100", headers=users[index].headers)
+            mine = [task for task in response.json if task["title"] != "w"] if response.status_code == 200 else None
+            if mine is None or {t["user_id"] for t in response.json} != {users[index].sub} or len(mine) != index + 1:
+                failures.append((number, turn, response.status_code))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+
+
+def test_thousands_of_transactions_over_pgbouncer_never_carry_an_identity_over(pgbouncer, database, create_task):
+    """SQL level: 32 client connections on 3 server connections, identity set per transaction."""
+    users = [new_user("pooled-sql") for _ in range(4)]
+    with psycopg.connect(database.admin_url, autocommit=True) as admin:
+        for index, user in enumerate(users):
+            for n in range(index + 1):
+                admin.execute("insert into tasks (user_id, title) values (%s, %s)", (user.sub, f"{n}"))
+    failures = []
+
+    def worker(number):
+        with psycopg.connect(pgbouncer, prepare_threshold=None) as conn:
+            for turn in range(100):
+                index = (number + turn) % len(users)
+                with conn.transaction():
+                    before = conn.execute("select current_setting('app.user_id', true)").fetchone()[0]
+                    conn.execute("select set_config('app.user_id', %s, true)", (users[index].sub,))
+                    owners = [row[0] for row in conn.execute("select user_id from tasks")]
+                if before not in (None, "") or set(owners) != {users[index].sub} or len(owners) != index + 1:
+                    failures.append((number, turn, before, len(owners)))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
