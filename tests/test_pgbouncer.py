@@ -94,6 +94,15 @@ def pgbouncer(database):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def run_in_threads(worker, count: int) -> None:
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
+
+
 def connect(url):
     return psycopg.connect(url, prepare_threshold=None, autocommit=True)
 
@@ -160,12 +169,7 @@ def test_32_threads_through_the_api_and_pgbouncer_see_only_their_own_tasks(poole
             if mine is None or {t["user_id"] for t in response.json} != {users[index].sub} or len(mine) != index + 1:
                 failures.append((number, turn, response.status_code))
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
+    run_in_threads(worker, 32)
     assert failures == []
 
 
@@ -189,10 +193,5 @@ def test_thousands_of_transactions_over_pgbouncer_never_carry_an_identity_over(p
                 if before not in (None, "") or set(owners) != {users[index].sub} or len(owners) != index + 1:
                     failures.append((number, turn, before, len(owners)))
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
+    run_in_threads(worker, 32)
     assert failures == []
