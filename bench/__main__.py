@@ -1,0 +1,157 @@
+"""Run the whole benchmark: `make bench` (or `.venv/bin/python -m bench [--quick]`).
+
+Seeds a fresh database (embedded, or BENCH_DATABASE_ADMIN_URL's server), serves taskapp with
+`taskapp serve` and the bare Flask reference with the same gunicorn settings, drives both with
+wrk and the database with pgbench, scenario by scenario, side by side, then a mixed soak
+for memory. Writes bench/results/latest.json and latest.png and prints the table.
+"""
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from bench import report
+from bench.scenarios import SCENARIOS
+from bench.seed import USERS, sample_ids, seed
+from bench.targets import ROOT, VENV_BIN, Server, pgbench, wrk
+from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.schema import upgrade
+from taskapp.tokens import issue_token
+
+APP_PASSWORD = "bench-" + secrets.token_hex(8)
+SECRET = secrets.token_urlsafe(48)
+
+
+@contextmanager
+def database():
+    """(admin URL, taskapp_app URL) of a fresh, migrated database."""
+    configured = os.environ.get("BENCH_DATABASE_ADMIN_URL")
+    server = None
+    if configured:
+        server_url = configured
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+        folder = tempfile.mkdtemp(prefix="taskapp-bench-")
+        server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
+        server_url = server.get_uri()
+    name = f"taskapp_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    admin = sqlalchemy_url(server_url).set(database=name)
+    try:
+        upgrade(admin, APP_PASSWORD)
+        yield libpq_url(admin), libpq_url(admin.set(username="taskapp_app", password=APP_PASSWORD))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+        if server is not None:
+            server.cleanup()
+
+
+def users_file(admin_url: str, folder: Path) -> Path:
+    """One line per user: a token, then task ids of theirs (for get and toggle)."""
+    path = folder / "users.txt"
+    lines = [f"{issue_token(user, SECRET, 86400)} {' '.join(ids)}" for user, ids in sample_ids(admin_url).items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def servers(app_url: str, folder: Path, workers: int, threads: int) -> tuple[Server, Server]:
+    env = {"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "DATABASE_POOL_SIZE": str(threads)}
+    for name in ("DATABASE_ADMIN_URL", "TASKAPP_DATA_DIR"):
+        os.environ.pop(name, None)
+    gunicorn = ["--workers", str(workers), "--threads", str(threads)]
+    project = Server(
+        "taskapp", [str(VENV_BIN / "taskapp"), "serve", "--port", "{port}", *gunicorn], env, folder / "taskapp.log"
+    )
+    bare = Server(
+        "bare Flask",
+        [str(VENV_BIN / "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+         "-b", "127.0.0.1:{port}", "--graceful-timeout", "30", "bench.bare:app"],
+        env, folder / "bare.log",
+    )
+    return project, bare
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per scenario, target and concurrency")
+    parser.add_argument("--soak", type=int, default=300, help="seconds of the mixed run for memory")
+    parser.add_argument("--connections", default="1,16")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="3 s per run, 20 s soak: a smoke test")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.soak = 3, 20
+    connections = [int(c) for c in args.connections.split(",")]
+    started = time.time()
+    results, soak = [], {}
+
+    with database() as (admin_url, app_url), tempfile.TemporaryDirectory(prefix="taskapp-bench-") as tmp:
+        folder = Path(tmp)
+        print(f"seeding {USERS} users' tasks …", flush=True)
+        seeded = seed(admin_url)
+        print(f"seeded {seeded} tasks in {time.time() - started:.0f} s", flush=True)
+        users = users_file(admin_url, folder)
+        first_token = users.read_text().split(" ", 1)[0]
+        project, bare = servers(app_url, folder, args.workers, args.threads)
+        probe = {"Authorization": f"Bearer {first_token}"}
+        try:
+            project.start("/api/me/tasks?limit=1", probe)
+            bare.start("/api/me/tasks?limit=20", probe)
+            for server in (project, bare):  # warm up: imports, pools, plans
+                wrk(server.url, list(SCENARIOS), 4, 3, users)
+            plan = [(scenario.name, [scenario]) for scenario in SCENARIOS] + [("mix", list(SCENARIOS))]
+            for name, chosen in plan:
+                for count in connections:
+                    row = {"scenario": name, "connections": count}
+                    row["taskapp"] = wrk(project.url, chosen, count, args.seconds, users)
+                    row["bare"] = wrk(bare.url, chosen, count, args.seconds, users)
+                    row["pgbench"] = pgbench(app_url, chosen, count, args.seconds)
+                    results.append(row)
+                    print(report.line(row), flush=True)
+            soak["rss_start_mib"] = project.rss_mib()
+            soak["run"] = wrk(project.url, list(SCENARIOS), 16, args.soak, users)
+            soak["rss_end_mib"] = project.rss_mib()
+            soak["seconds"] = args.soak
+            print(f"soak: {soak['run']['throughput']:.0f} req/s, {soak['run']['errors']} errors, "
+                  f"RSS {soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} MiB", flush=True)
+        finally:
+            project.stop()
+            bare.stop()
+        with psycopg.connect(admin_url) as conn:
+            server_version = conn.execute("show server_version").fetchone()[0]
+
+    document = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": report.machine(),
+        "software": {"python": platform.python_version(), "postgresql": server_version},
+        "settings": {"seconds": args.seconds, "workers": args.workers, "threads": args.threads,
+                     "users": USERS, "tasks": seeded},
+        "results": results,
+        "soak": soak,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
+    report.chart(document, args.out / "latest.png")
+    print(report.table(document))
+    print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The Python floor: bare Flask views doing the same job as taskapp, with nothing in between.
+
+No flask-smorest, no marshmallow, no SQLAlchemy: PyJWT checks the same HS256 token, psycopg
+runs the same SQL (bench/scenarios.py) in a transaction that first sets the identity, and the
+response is the same JSON with the same headers. Served by gunicorn exactly like taskapp.
+"""
+
+import hashlib
+import json
+import os
+import re
+from datetime import UTC, datetime
+
+import jwt
+from flask import Flask, Response, request
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from bench.scenarios import BY_NAME
+
+SECRET = os.environ["JWT_SECRET_KEY"]
+pool = ConnectionPool(
+    os.environ["DATABASE_URL"], min_size=int(os.environ.get("DATABASE_POOL_SIZE", "5")),
+    max_size=int(os.environ.get("DATABASE_POOL_SIZE", "5")), kwargs={"row_factory": dict_row}, open=True,
+)
+app = Flask(__name__)
+
+
+def psycopg_sql(sql: str) -> str:
+    return re.sub(r":(\w+)", r"%(\1)s", sql.replace("::", "\x00")).replace("\x00", "::")
+
+
+SQL = {name: psycopg_sql(scenario.sql) for name, scenario in BY_NAME.items()}
+
+
+def default(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def answer(body, status=200, headers=None) -> Response:
+    return Response(json.dumps(body, default=default), status, headers, mimetype="application/json")
+
+
+def etag(task) -> dict:
+    version = f"{task['id']}:{task['updated_at'].isoformat()}"
+    return {"ETag": '"' + hashlib.sha256(version.encode()).hexdigest()[:32] + '"'}
+
+
+def run(name: str, **params):
+    """One transaction: set the caller's identity, run the scenario's statement."""
+    authorization = request.headers.get("Authorization", "")
+    try:
+        user = jwt.decode(authorization.removeprefix("Bearer "), SECRET, algorithms=["HS256"])["sub"]
+    except jwt.PyJWTError:
+        return None
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("select set_config('app.user_id', %s, true)", (user,))
+        return conn.execute(SQL[name], params).fetchall()
+
+
+@app.get("/api/me/tasks")
+def list_tasks():
+    limit = int(request.args.get("limit", 100))
+    if "q" in request.args:
+        rows = run("search", q=request.args["q"])
+    elif "tag" in request.args:
+        rows = run("filtered, sorted", tag=request.args["tag"])
+    else:
+        rows = run("list 20" if limit == 20 else "list 100")
+    if rows is None:
+        return answer({"code": 401}, 401)
+    return answer(rows[:limit])
+
+
+@app.get("/api/me/tasks/<task_id>")
+def get_task(task_id):
+    rows = run("get one", id=task_id)
+    if not rows:
+        return answer({"code": 404}, 404)
+    return answer(rows[0], 200, etag(rows[0]))
+
+
+@app.post("/api/me/tasks")
+def create_task():
+    body = request.get_json()
+    rows = run("create", title=body["title"], tag=body["tags"][0])
+    return answer(rows[0], 201, {"Location": f"/api/me/tasks/{rows[0]['id']}", **etag(rows[0])})
+
+
+@app.patch("/api/me/tasks/<task_id>/complete")
+def toggle(task_id):
+    rows = run("toggle", id=task_id)
+    if not rows:
+        return answer({"code": 404}, 404)
+    return answer(rows[0], 200, etag(rows[0]))

@@ -1,0 +1,52 @@
+"""The benchmark's scenarios: the HTTP request, and the SQL a reference runs for it.
+
+The SQL is what taskapp's statements compile to (taskapp/tasks/queries.py, listing.py), written
+once here with `:name` parameters: pgbench reads them as its variables, and the bare Flask
+reference binds them as psycopg parameters. Each transaction sets the identity first, as the
+service does.
+"""
+
+from dataclasses import dataclass
+
+COLUMNS = "id, user_id, title, description, completed, completed_at, priority, due_at, tags, created_at, updated_at"
+NEWEST_FIRST = "order by created_at desc, id desc"
+SEARCH = "(numnode(plainto_tsquery('simple', :q)) = 0 or search @@ plainto_tsquery('simple', :q))"
+FILTERED = "completed is false and tags @> array[:tag]::text[]"
+WORDS = ("invoice", "report", "garden", "meeting", "dentist", "groceries", "taxes", "release", "review", "travel")
+TAGS = ("work", "home", "urgent", "errand", "later")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    method: str
+    path: str  # with {id}, {q}, {tag} filled in per request (by bench/wrk.lua)
+    sql: str  # one statement, `:name` parameters (user, id, q, tag, title)
+    body: str | None = None
+    writes: bool = False
+
+
+SCENARIOS = (
+    Scenario("list 20", "GET", "/api/me/tasks?limit=20", f"select {COLUMNS} from tasks {NEWEST_FIRST} limit 21"),
+    Scenario("list 100", "GET", "/api/me/tasks?limit=100", f"select {COLUMNS} from tasks {NEWEST_FIRST} limit 101"),
+    Scenario("get one", "GET", "/api/me/tasks/{id}", f"select {COLUMNS} from tasks where id = :id"),
+    Scenario(
+        "search", "GET", "/api/me/tasks?q={q}&limit=20",
+        f"select {COLUMNS} from tasks where {SEARCH} {NEWEST_FIRST} limit 21",
+    ),
+    Scenario(
+        "filtered, sorted", "GET", "/api/me/tasks?completed=false&tag={tag}&sort=due_at&limit=20",
+        f"select {COLUMNS} from tasks where {FILTERED} order by due_at asc nulls last, id asc limit 21",
+    ),
+    Scenario(
+        "create", "POST", "/api/me/tasks",
+        f"insert into tasks (title, priority, tags) values (:title, 'medium', array[:tag]::text[]) returning {COLUMNS}",
+        body='{"title": "{title}", "tags": ["{tag}"]}', writes=True,
+    ),
+    Scenario(
+        "toggle", "PATCH", "/api/me/tasks/{id}/complete",
+        f"update tasks set completed = not completed where id = :id returning {COLUMNS}", writes=True,
+    ),
+)
+BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+MIX = "mix"  # every scenario above, chosen at random per request

@@ -1,0 +1,181 @@
+"""What the benchmark measures: taskapp and the bare Flask reference under gunicorn, and pgbench."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import psutil
+
+from bench.scenarios import TAGS, WORDS, Scenario
+from bench.seed import TASKS_PER_USER, USERS
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """One gunicorn-served application, started as a child process."""
+
+    name: str
+    command: list[str]
+    env: dict
+    log: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, probe_path: str, headers: dict) -> "Server":
+        self.port = self.port or free_port()
+        command = [part.format(port=self.port) for part in self.command]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **self.env}, stdout=open(self.log, "w"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
+            try:
+                request = urllib.request.Request(self.url + probe_path, headers=headers)
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+
+    def rss_mib(self) -> float:
+        """Resident memory of the gunicorn master and its workers."""
+        master = psutil.Process(self.process.pid)
+        processes = [master, *master.children(recursive=True)]
+        return sum(process.memory_info().rss for process in processes) / 2**20
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def wrk(url: str, scenarios: list[Scenario], connections: int, seconds: int, users_file: Path) -> dict:
+    """Drive `url` with wrk over the given scenarios (one chosen at random per request)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as listing:
+        for scenario in scenarios:
+            listing.write(f"{scenario.method}\t{scenario.path}\t{scenario.body or ''}\n")
+    command = [
+        "wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(ROOT / "bench" / "wrk.lua"), url,
+    ]
+    env = {**os.environ, "BENCH_USERS": str(users_file), "BENCH_SCENARIOS": listing.name}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    os.unlink(listing.name)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
+    raw = json.loads(line.removeprefix("BENCH_RESULT "))
+    seconds_run = raw["duration_us"] / 1e6
+    return {
+        "throughput": raw["requests"] / seconds_run,
+        "requests": raw["requests"],
+        "errors": sum(raw["errors"].values()),
+        "p50_ms": raw["latency_us"]["p50"] / 1000,
+        "p95_ms": raw["latency_us"]["p95"] / 1000,
+        "p99_ms": raw["latency_us"]["p99"] / 1000,
+    }
+
+
+def pgbench_binary() -> str:
+    import pgserver
+
+    candidates = [Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench", shutil.which("pgbench")]
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise RuntimeError("pgbench not found (it ships with pgserver and with PostgreSQL's client packages)")
+
+
+def pgbench_script(scenario: Scenario) -> str:
+    """The scenario's transaction for pgbench: identity, then the same statement."""
+    words = "array[" + ", ".join(f"'{word}'" for word in WORDS) + "]"
+    tags = "array[" + ", ".join(f"'{tag}'" for tag in TAGS) + "]"
+    replacements = {
+        "user": "'bench-' || :u",
+        "id": "md5('bench-' || :u || '-' || :n)::uuid",
+        "q": f"({words})[:w]",
+        "tag": f"({tags})[:t]",
+        "title": "'bench task'",
+    }
+    protected = scenario.sql.replace("::", "\x00")
+    sql = re.sub(r":(\w+)", lambda m: replacements[m.group(1)], protected).replace("\x00", "::")
+    return (
+        f"\\set u random(1, {USERS})\n\\set n random(1, {TASKS_PER_USER})\n"
+        f"\\set w random(1, {len(WORDS)})\n\\set t random(1, {len(TAGS)})\n"
+        "BEGIN;\n"
+        "select set_config('app.user_id', 'bench-' || :u, true);\n"
+        f"{sql};\n"
+        "COMMIT;\n"
+    )
+
+
+def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: int) -> dict:
+    """The database ceiling: the same transactions, straight from pgbench, prepared."""
+    parts = urlsplit(app_url)
+    query = parse_qs(parts.query)
+    env = {
+        **os.environ,
+        "PGHOST": query.get("host", [parts.hostname or "127.0.0.1"])[0],
+        "PGPORT": str(parts.port or 5432),
+        "PGUSER": unquote(parts.username or ""),
+        "PGPASSWORD": unquote(parts.password or ""),
+        "PGDATABASE": parts.path.lstrip("/"),
+    }
+    with tempfile.TemporaryDirectory(prefix="taskapp-pgbench-") as folder:
+        command = [pgbench_binary(), "-n", "-M", "prepared", f"-c{connections}", f"-j{min(connections, 2)}",
+                   f"-T{seconds}", "-l", f"--log-prefix={folder}/log"]
+        for number, scenario in enumerate(scenarios):
+            script = Path(folder) / f"script{number}.sql"
+            script.write_text(pgbench_script(scenario))
+            command += ["-f", f"{script}@1"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+        match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
+        if done.returncode != 0 or match is None:
+            raise RuntimeError(f"pgbench failed: {done.stdout}{done.stderr}")
+        latencies = sorted(
+            int(line.split()[2]) for log in Path(folder).glob("log.*") for line in log.read_text().splitlines()
+        )
+    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+
+    def percentile(p):
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))] / 1000
+
+    return {
+        "throughput": float(match.group(1)),
+        "requests": len(latencies),
+        "errors": int(failed.group(1)) if failed else 0,
+        "p50_ms": percentile(50),
+        "p95_ms": percentile(95),
+        "p99_ms": percentile(99),
+    }
