@@ -93,6 +93,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="3 s per run, 20 s soak: a smoke test")
+    parser.add_argument("--only", default="", help="comma-separated scenario names (and/or mix); default all")
+    parser.add_argument("--no-references", action="store_true", help="taskapp only (for quick experiments)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.quick:
@@ -116,20 +118,27 @@ def main() -> int:
             for server in (project, bare):  # warm up: imports, pools, plans
                 wrk(server.url, list(SCENARIOS), 4, 3, users)
             plan = [(scenario.name, [scenario]) for scenario in SCENARIOS] + [("mix", list(SCENARIOS))]
+            only = {name.strip() for name in args.only.split(",") if name.strip()}
             for name, chosen in plan:
+                if only and name not in only:
+                    continue
                 for count in connections:
                     row = {"scenario": name, "connections": count}
                     row["taskapp"] = wrk(project.url, chosen, count, args.seconds, users)
+                    if args.no_references:
+                        print(report.short_line(row), flush=True)
+                        continue
                     row["bare"] = wrk(bare.url, chosen, count, args.seconds, users)
                     row["pgbench"] = pgbench(app_url, chosen, count, args.seconds)
                     results.append(row)
                     print(report.line(row), flush=True)
-            soak["rss_start_mib"] = project.rss_mib()
-            soak["run"] = wrk(project.url, list(SCENARIOS), 16, args.soak, users)
-            soak["rss_end_mib"] = project.rss_mib()
-            soak["seconds"] = args.soak
-            print(f"soak: {soak['run']['throughput']:.0f} req/s, {soak['run']['errors']} errors, "
-                  f"RSS {soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} MiB", flush=True)
+            if args.soak:
+                soak["rss_start_mib"] = project.rss_mib()
+                soak["run"] = wrk(project.url, list(SCENARIOS), 16, args.soak, users)
+                soak["rss_end_mib"] = project.rss_mib()
+                soak["seconds"] = args.soak
+                print(f"soak: {soak['run']['throughput']:.0f} req/s, {soak['run']['errors']} errors, "
+                      f"RSS {soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} MiB", flush=True)
         finally:
             project.stop()
             bare.stop()
@@ -145,6 +154,8 @@ def main() -> int:
         "results": results,
         "soak": soak,
     }
+    if not results:
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
     report.chart(document, args.out / "latest.png")

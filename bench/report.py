@@ -28,6 +28,12 @@ def line(row: dict) -> str:
             f" | errors {t['errors']}/{b['errors']}/{p['errors']}")
 
 
+def short_line(row: dict) -> str:
+    t = row["taskapp"]
+    return (f"{row['scenario']:<17} c={row['connections']:<3} taskapp {t['throughput']:7.0f}/s "
+            f"p50 {t['p50_ms']:6.1f} p99 {t['p99_ms']:6.1f} ms errors {t['errors']}")
+
+
 def table(document: dict) -> str:
     rows = [
         "| scenario | conns | taskapp req/s | bare Flask req/s | pgbench tx/s | taskapp ÷ bare | taskapp ÷ pgbench "

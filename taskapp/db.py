@@ -4,12 +4,17 @@ Views never build connections or set identity themselves: they ask for `get_sess
 whose every transaction begins with `set_request_identity`.
 """
 
-from flask import Flask, current_app, g
+import logging
+
+from flask import Flask, current_app, g, request
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskapp.schema import head_revision
+
+log = logging.getLogger(__name__)
+READ_METHODS = ("GET", "HEAD")
 
 SET_IDENTITY = text("select set_config('app.user_id', :user_id, true)")
 
@@ -62,14 +67,28 @@ def get_session() -> Session:
     """The request's session; its transactions carry the authenticated user's identity."""
     if "db_session" not in g:
         factory = current_app.extensions["taskapp.db"]["sessionmaker"]
-        g.db_session = factory(info={"user_id": g.get("user_id")})
+        reads_only = bool(request) and request.method in READ_METHODS
+        g.db_session = factory(info={"user_id": g.get("user_id"), "reads_only": reads_only})
     return g.db_session
 
 
 def close_session(exc: BaseException | None = None) -> None:
-    """Close (and so roll back anything uncommitted) at the end of the request."""
+    """End the request's transaction: COMMIT after a read, ROLLBACK of anything else uncommitted.
+
+    A read's transaction changed nothing, so COMMIT and ROLLBACK end it alike; but psycopg
+    forgets (and deallocates) every prepared statement on ROLLBACK, so ending reads with
+    ROLLBACK would keep the most frequent queries from ever being prepared. Writes commit
+    explicitly in their views; whatever they leave uncommitted (an error) is rolled back.
+    """
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
+        if exc is None and session.info["reads_only"] and session.in_transaction():
+            session.commit()
+    except Exception as error:  # the answer is already made; the transaction is rolled back below
+        log.warning("ending a read transaction failed: %s", error.__class__.__name__)
+    finally:
         session.close()
 
 

@@ -44,6 +44,13 @@ class StrictBoolean(ma.fields.Boolean):
         return value
 
 
+def utc_text(value: datetime | None) -> str | None:
+    """A stored timestamp as the API writes it: RFC 3339 in UTC with a `Z`."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class UTCDateTime(ma.fields.AwareDateTime):
     """RFC 3339 with an explicit offset in; UTC with a `Z` out."""
 
@@ -61,9 +68,7 @@ class UTCDateTime(ma.fields.AwareDateTime):
             raise ma.ValidationError("Must be between years 1 and 9999 in UTC.") from None
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return utc_text(value)
 
 
 class QueryBoolean(ma.fields.Boolean):
