@@ -15,6 +15,7 @@ from jwt import ExpiredSignatureError, InvalidAudienceError, InvalidIssuerError,
 
 from taskapp.errors import RETRY_AFTER_SECONDS, error_response
 from taskapp.signing_keys import KeysUnavailable, UnknownKey, key_source
+from taskapp.verified_tokens import VerifiedTokens, bearer_token
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,19 @@ def unauthorized(message: str, invalid: bool = True):
 
 
 def identify() -> str:
-    """Verify the request's bearer token and return its subject."""
+    """The subject of the request's bearer token: remembered from a recent check, or verified now."""
+    remembered = current_app.extensions["taskapp.verified_tokens"]
+    token = bearer_token(request.headers.get("Authorization"))
+    subject = remembered.subject(token)
+    if subject is None:
+        claims = verify()
+        subject = claims["sub"]
+        remembered.remember(token, subject, claims["exp"], current_app.config["JWT_DECODE_LEEWAY"])
+    return subject
+
+
+def verify() -> dict:
+    """Verify the request's bearer token (flask-jwt-extended) and return its claims."""
     try:
         verify_jwt_in_request()
         claims = get_jwt()
@@ -68,7 +81,7 @@ def identify() -> str:
         raise Unauthenticated("The token has no subject (sub).")
     if len(subject) > MAX_SUBJECT_LENGTH or "\x00" in subject:
         raise Unauthenticated("The token's subject is not a valid user id.")
-    return subject
+    return claims
 
 
 def authenticate_api_request():
@@ -102,6 +115,7 @@ def init_app(app: Flask) -> None:
     config["JWT_DECODE_ISSUER"] = config.get("JWT_ISSUER") or None
     config["JWT_DECODE_LEEWAY"] = config.get("JWT_LEEWAY") or 0
     app.extensions["taskapp.keys"] = key_source(config)
+    app.extensions["taskapp.verified_tokens"] = VerifiedTokens()
     jwt.init_app(app)
     jwt.decode_key_loader(verifying_key)
     # flask-jwt-extended answers some failures with 422 and {"msg"}; make them all ours.

@@ -7,6 +7,9 @@ from conftest import make_token
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from taskapp.signing_keys import StaticKey
+from taskapp.verified_tokens import VerifiedTokens, bearer_token
+
 NOW = int(time.time())
 
 
@@ -123,3 +126,63 @@ def test_another_users_path_is_403_for_every_route(client, alice, bob, method, p
 @pytest.mark.parametrize("path", ["/api/openapi.json", "/api/docs", "/healthz", "/readyz"])
 def test_documentation_and_probes_need_no_token(client, path):
     assert client.get(path).status_code == 200
+
+
+def test_a_remembered_token_stops_working_when_it_expires(make_app):
+    app = make_app()
+    client = app.test_client()
+    token = make_token({"sub": "short-lived", "exp": int(time.time()) + 2})
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/me/tasks", headers=headers).status_code == 200
+    assert client.get("/api/me/tasks", headers=headers).status_code == 200  # remembered
+    time.sleep(max(0.0, jwt_exp(token) - time.time()) + 0.2)
+    response = client.get("/api/me/tasks", headers=headers)
+    assert response.status_code == 401
+    assert "expired" in response.json["message"]
+
+
+def test_a_token_remembered_by_one_app_means_nothing_to_another(make_app):
+    token = make_token({"sub": "per-app"})
+    headers = {"Authorization": f"Bearer {token}"}
+    assert make_app().test_client().get("/api/me/tasks", headers=headers).status_code == 200
+    other = make_app(JWT_SECRET_KEY="another-secret-" + "y" * 40)
+    assert other.test_client().get("/api/me/tasks", headers=headers).status_code == 401
+
+
+def test_a_verified_token_is_not_checked_again_within_a_minute(make_app):
+    """What remembering buys (and its limit): the signature is checked once, not per request."""
+    app = make_app()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {make_token({'sub': 'remembered'})}"}
+    assert client.get("/api/me/tasks", headers=headers).status_code == 200
+    app.extensions["taskapp.keys"] = StaticKey("a-rotated-secret-" + "z" * 40)
+    assert client.get("/api/me/tasks", headers=headers).status_code == 200
+    fresh = {"Authorization": f"Bearer {make_token({'sub': 'remembered', 'jti': 'new'})}"}
+    assert client.get("/api/me/tasks", headers=fresh).status_code == 401
+
+
+def test_remembered_tokens_are_bounded_and_short_lived():
+    remembered = VerifiedTokens(size=3, seconds=60)
+    for number in range(5):
+        remembered.remember(f"t{number}", f"user{number}", time.time() + 600, 0)
+    assert [remembered.subject(f"t{n}") for n in range(5)] == [None, None, "user2", "user3", "user4"]
+    remembered.remember("expiring", "soon", time.time() - 1, 0)
+    assert remembered.subject("expiring") is None
+    remembered.remember("lenient", "skewed", time.time() - 1, 30)
+    assert remembered.subject("lenient") == "skewed"
+    assert VerifiedTokens(seconds=0).subject("anything") is None
+
+
+@pytest.mark.parametrize(
+    "authorization, token",
+    [("Bearer a.b.c", "a.b.c"), ("Bearer a.b", None), ("bearer a.b.c", None), ("Bearer a.b.c, Bearer d.e.f", None),
+     ("Bearer  a.b.c", None), (None, None), ("Bearer a.b.c ", None)],
+)
+def test_only_a_plain_bearer_header_is_remembered(authorization, token):
+    assert bearer_token(authorization) == token
+
+
+def jwt_exp(token):
+    import jwt
+
+    return jwt.decode(token, options={"verify_signature": False})["exp"]
