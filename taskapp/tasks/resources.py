@@ -36,6 +36,9 @@ def string_header(description: str, name: str | None = None) -> dict:
 
 
 ETAG_HEADER = {"ETag": string_header("Version tag of the task")}
+# Schema instances, not classes: webargs would build a new instance (deep-copying every
+# field) on each request for a class. A marshmallow schema's load keeps no state.
+QUERY_ARGS, WRITE, PATCH = TaskQueryArgs(), TaskWriteSchema(), TaskPatchSchema()
 LINK_HEADER = {"Link": string_header('RFC 8288 `<url>; rel="next"` to the next page; absent on the last page.')}
 IF_MATCH = string_header("Optional: refuse the write with 412 unless the task still has this ETag.", "If-Match")
 IF_NONE_MATCH = string_header("Answer 304 when the task still has this ETag.", "If-None-Match")
@@ -114,7 +117,7 @@ def write(task_id: str, statement_for):
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @blp.arguments(TaskQueryArgs, location="query")
+    @blp.arguments(QUERY_ARGS, location="query")
     @blp.response(200, TaskSchema(many=True), headers=LINK_HEADER)
     @documents_errors(400, 401, 403)
     def get(self, args):
@@ -135,7 +138,7 @@ class Tasks(MethodView):
         cursor = page_cursors().make(order, bound_to, rows[-1])
         return rows, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
 
-    @blp.arguments(TaskWriteSchema)
+    @blp.arguments(WRITE)
     @blp.response(201, TaskSchema, headers={
         **ETAG_HEADER,
         "Location": {"description": "URL of the new task", "schema": {"type": "string"}},
@@ -162,7 +165,7 @@ class Task(MethodView):
         return not_modified(task) or (task, etag_header(task))
 
     @blp.doc(parameters=[IF_MATCH])
-    @blp.arguments(TaskWriteSchema)
+    @blp.arguments(WRITE)
     @blp.response(200, TaskSchema, headers=ETAG_HEADER)
     @documents_errors(401, 403, 404, 412, 413, 415)
     def put(self, replacement, task_id):
@@ -170,7 +173,7 @@ class Task(MethodView):
         return write(task_id, lambda id_: queries.change(id_, replacement))
 
     @blp.doc(parameters=[IF_MATCH])
-    @blp.arguments(TaskPatchSchema)
+    @blp.arguments(PATCH)
     @blp.response(200, TaskSchema, headers=ETAG_HEADER)
     @documents_errors(401, 403, 404, 412, 413, 415)
     def patch(self, changes, task_id):
