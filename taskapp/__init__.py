@@ -19,11 +19,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if needs_secret(app.config["JWT_ALGORITHM"]):
         check_secret(app.config["JWT_SECRET_KEY"])
 
-    from taskapp import auth, browsers, errors
+    from taskapp import auth, browsers, errors, observability
     from taskapp.api import api
     from taskapp.db import db
 
     db.init_app(app)
+    observability.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     errors.init_app(app)

@@ -151,6 +151,8 @@ class Config:
     JWT_AUDIENCE = None
     JWT_ISSUER = None
     JWT_LEEWAY = 0
+    METRICS = True
+    METRICS_PORT = None
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -182,6 +184,8 @@ class Config:
             "JWT_AUDIENCE": _audience(env.get("JWT_AUDIENCE")),
             "JWT_ISSUER": (env.get("JWT_ISSUER") or "").strip() or None,
             "JWT_LEEWAY": _int("JWT_LEEWAY", cls.JWT_LEEWAY, minimum=0),
+            "METRICS": _switch("METRICS", True),
+            "METRICS_PORT": _int("METRICS_PORT", None),
         }
         check_token_settings(values)
         if values["JWT_SECRET_KEY"] is not None:

@@ -1,6 +1,8 @@
 """Serving with gunicorn, as deployed: `taskapp serve`."""
 
 import os
+import tempfile
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
@@ -31,15 +33,48 @@ def export_for_workers(config: Config) -> None:
         os.environ["JWT_SECRET_KEY"] = config.JWT_SECRET_KEY
 
 
+def metrics_folder() -> str:
+    """Where prometheus-client's workers keep their numbers, so one scrape sees them all.
+
+    Must be set before prometheus_client is first imported; emptied at every start.
+    """
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="taskapp-metrics-")
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
+
+
+def metrics_hooks(host: str, metrics_port: int | None) -> dict:
+    """gunicorn hooks: forget a dead worker's live gauges; serve /metrics on its own port."""
+
+    def child_exit(server, worker):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+    def when_ready(server):
+        from prometheus_client import start_http_server
+
+        from taskapp.observability import metrics_registry
+
+        start_http_server(metrics_port, addr=host, registry=metrics_registry())
+        server.log.info("metrics on http://%s:%s/metrics", host, metrics_port)
+
+    return {"child_exit": child_exit, **({"when_ready": when_ready} if metrics_port else {})}
+
+
 def serve(config: Config, host: str, port: int, workers: int, threads: int) -> None:
     export_for_workers(config)
-    TaskServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
-            "graceful_timeout": 30,
-            "timeout": 30,
-        }
-    ).run()
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "graceful_timeout": 30,
+        "timeout": 30,
+    }
+    if config.METRICS:
+        metrics_folder()
+        options.update(metrics_hooks(host, config.METRICS_PORT))
+    TaskServer(options).run()
