@@ -2,6 +2,7 @@
 
 import json
 import logging
+import urllib.request
 
 import pytest
 
@@ -96,3 +97,28 @@ def test_a_server_fault_is_a_json_500_that_leaks_nothing_and_is_logged_with_its_
     logged = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     fault = next(line for line in logged if line["level"] == "error")
     assert "RuntimeError" in fault["traceback"] and "hunter2" in fault["traceback"]
+
+
+def test_under_gunicorn_every_workers_requests_are_counted_and_logged(database, alice):
+    """`taskapp serve` with two workers: one scrape (on METRICS_PORT) sees them all."""
+    from served import Served, free_port
+
+    metrics_port = free_port()
+    server = Served(database.app_url, workers=2, threads=2, METRICS_PORT=str(metrics_port))
+    try:
+        for number in range(12):
+            status, headers, _ = server.request(
+                "GET", "/api/me/summary", headers={**alice.headers, "X-Request-ID": f"served-{number}"})
+            assert status == 200 and headers["X-Request-ID"] == f"served-{number}"
+        assert server.request("GET", "/metrics")[0] == 404
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        counted = sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith('taskapp_http_requests_total{method="GET",route="/api/<user_id>/summary",status="200"}')
+        )
+        assert counted == 12
+        logged = {line.get("request_id") for line in server.log_lines() if line.get("event") == "request"}
+        assert {f"served-{number}" for number in range(12)} <= logged
+    finally:
+        server.close()
