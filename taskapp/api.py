@@ -42,6 +42,15 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JSONBodyParser()
 
 
+# The one answer that is not ours: gunicorn refuses a request line over 8190 bytes before the
+# application sees it, with its own small HTML page.
+URI_TOO_LONG = {
+    "description": "The request line (method, path and query) is longer than 8190 bytes; "
+    "answered by the HTTP server (gunicorn) before the API, as HTML.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
 class TaskApi(Api):
     """flask-smorest's Api, with every error given a message and its protocol headers kept."""
 
@@ -51,6 +60,7 @@ class TaskApi(Api):
         app.config.setdefault("API_SPEC_OPTIONS", {"security": [{"bearerAuth": []}]})
         super().init_app(app, *args, **kwargs)
         self.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+        self.spec.components.response("URI_TOO_LONG", URI_TOO_LONG)
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

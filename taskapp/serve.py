@@ -73,6 +73,7 @@ def serve(config: Config, host: str, port: int, workers: int, threads: int) -> N
         "threads": threads,
         "graceful_timeout": 30,
         "timeout": 30,
+        "limit_request_line": 8190,  # gunicorn's largest; longer request lines get its HTML 414
     }
     if config.METRICS:
         metrics_folder()

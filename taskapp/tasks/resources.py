@@ -44,13 +44,16 @@ IF_MATCH = string_header("Optional: refuse the write with 412 unless the task st
 IF_NONE_MATCH = string_header("Answer 304 when the task still has this ETag.", "If-None-Match")
 
 
+ALWAYS_POSSIBLE = (503,)  # the database (or the identity provider's keys) unavailable
+
+
 def documents_errors(*codes):
     """Document the error answers an operation can give, in the shared error shape."""
 
     def decorator(func):
-        for code in codes:
+        for code in (*codes, *ALWAYS_POSSIBLE):
             func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
-        return func
+        return blp.alt_response(414, response="URI_TOO_LONG")(func)
 
     return decorator
 
