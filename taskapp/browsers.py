@@ -4,7 +4,7 @@ from flask import Flask, request
 from flask_cors import CORS
 
 REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"]
-RESPONSE_HEADERS = ["ETag", "Location", "Link", "Retry-After", "WWW-Authenticate"]
+RESPONSE_HEADERS = ["ETag", "Location", "Link", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
 
 
 def protective_headers(response):
