@@ -1,6 +1,7 @@
 """Serving with gunicorn, as deployed: `taskapp serve`."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,20 +34,27 @@ def export_for_workers(config: Config) -> None:
         os.environ["JWT_SECRET_KEY"] = config.JWT_SECRET_KEY
 
 
-def metrics_folder() -> str:
-    """Where prometheus-client's workers keep their numbers, so one scrape sees them all.
+def metrics_folder() -> tuple[str, bool]:
+    """Where prometheus-client's workers keep their numbers, so one scrape sees them all,
+    and whether it was made here (and so is removed at exit).
 
     Must be set before prometheus_client is first imported; emptied at every start.
     """
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="taskapp-metrics-")
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = given or tempfile.mkdtemp(prefix="taskapp-metrics-")
     for stale in Path(folder).glob("*.db"):
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-    return folder
+    return folder, not given
 
 
-def metrics_hooks(host: str, metrics_port: int | None) -> dict:
-    """gunicorn hooks: forget a dead worker's live gauges; serve /metrics on its own port."""
+def metrics_hooks(host: str, metrics_port: int | None, made_folder: str | None) -> dict:
+    """gunicorn hooks: forget a dead worker's live gauges; serve /metrics on its own port;
+    remove the metrics folder this server made."""
+
+    def on_exit(server):
+        if made_folder:
+            shutil.rmtree(made_folder, ignore_errors=True)
 
     def child_exit(server, worker):
         from prometheus_client import multiprocess
@@ -61,7 +69,8 @@ def metrics_hooks(host: str, metrics_port: int | None) -> dict:
         start_http_server(metrics_port, addr=host, registry=metrics_registry())
         server.log.info("metrics on http://%s:%s/metrics", host, metrics_port)
 
-    return {"child_exit": child_exit, **({"when_ready": when_ready} if metrics_port else {})}
+    hooks = {"child_exit": child_exit, "on_exit": on_exit}
+    return {**hooks, **({"when_ready": when_ready} if metrics_port else {})}
 
 
 def serve(config: Config, host: str, port: int, workers: int, threads: int) -> None:
@@ -76,6 +85,6 @@ def serve(config: Config, host: str, port: int, workers: int, threads: int) -> N
         "limit_request_line": 8190,  # gunicorn's largest; longer request lines get its HTML 414
     }
     if config.METRICS:
-        metrics_folder()
-        options.update(metrics_hooks(host, config.METRICS_PORT))
+        folder, made = metrics_folder()
+        options.update(metrics_hooks(host, config.METRICS_PORT, folder if made else None))
     TaskServer(options).run()
