@@ -16,6 +16,10 @@ def check_storable(text: str) -> str:
     return text
 
 
+NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
 class Text(ma.fields.String):
     """A JSON string only (12 is not a string), storable in PostgreSQL, optionally trimmed."""
 
@@ -23,6 +27,8 @@ class Text(ma.fields.String):
         super().__init__(*args, **kwargs)
         self.trim = trim
         self.lower = lower
+        # The OpenAPI document says what is refused: NUL anywhere, and (trimmed) nothing but spaces.
+        self.metadata.setdefault("pattern", NOT_BLANK if trim else NO_NUL)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
