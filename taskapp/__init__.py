@@ -8,6 +8,9 @@ from taskapp.config import Config, check_secret, check_token_settings, needs_sec
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application; `test_config` replaces the environment (tests)."""
     app = Flask(__name__)
+    from taskapp.jsonio import OrjsonProvider
+
+    app.json = OrjsonProvider(app)
     app.config.from_object(Config)
     if test_config is None:
         app.config.from_object(runtime_config())

@@ -166,3 +166,11 @@ def test_a_wrong_method_is_405_json_with_allow(client, alice):
     response = client.delete("/api/me/tasks", headers=alice.headers)
     assert_json_error(response, 405)
     assert "GET" in response.headers["Allow"] and "POST" in response.headers["Allow"]
+
+
+def test_a_lone_surrogate_echoed_in_an_error_is_still_valid_json(client, alice):
+    """The unknown field's name comes back in the 422; a lone surrogate in it must not break the answer."""
+    response = client.post("/api/me/tasks", data='{"title": "t", "\\ud800x": 1}',
+                           headers={**alice.headers, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"] == {"\ud800x": ["Unknown field."]}
