@@ -93,7 +93,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="3 s per run, 20 s soak: a smoke test")
-    parser.add_argument("--only", default="", help="comma-separated scenario names (and/or mix); default all")
+    parser.add_argument("--only", default="", help="scenario names separated by ';' (and/or mix); default all")
     parser.add_argument("--no-references", action="store_true", help="taskapp only (for quick experiments)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
@@ -118,7 +118,7 @@ def main() -> int:
             for server in (project, bare):  # warm up: imports, pools, plans
                 wrk(server.url, list(SCENARIOS), 4, 3, users)
             plan = [(scenario.name, [scenario]) for scenario in SCENARIOS] + [("mix", list(SCENARIOS))]
-            only = {name.strip() for name in args.only.split(",") if name.strip()}
+            only = {name.strip() for name in args.only.split(";") if name.strip()}
             for name, chosen in plan:
                 if only and name not in only:
                     continue
