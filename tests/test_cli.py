@@ -8,14 +8,11 @@ import jwt
 import psycopg
 import pytest
 from conftest import SECRET
+from served import CONFIG_VARIABLES
 
 from taskapp.config import ConfigError, sqlalchemy_url
 from taskapp.schema import head_revision
 
-CONFIG_VARIABLES = (
-    "DATABASE_URL", "DATABASE_ADMIN_URL", "JWT_SECRET_KEY", "TASKAPP_APP_PASSWORD", "TASKAPP_DATA_DIR",
-    "JWT_ALGORITHM", "JWT_PUBLIC_KEY", "JWT_JWKS_URL", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_LEEWAY",
-)
 DATABASE = "postgresql://u@localhost/db"
 
 
