@@ -74,12 +74,19 @@ def list_tasks():
     return answer(rows[:limit])
 
 
-@app.get("/api/me/tasks/<task_id>")
-def get_task(task_id):
-    rows = run("get one", id=task_id)
+def one_task(name: str, task_id: str) -> Response:
+    """The answer for one task found (or changed) by the scenario's statement."""
+    rows = run(name, id=task_id)
+    if rows is None:
+        return answer({"code": 401}, 401)
     if not rows:
         return answer({"code": 404}, 404)
     return answer(rows[0], 200, etag(rows[0]))
+
+
+@app.get("/api/me/tasks/<task_id>")
+def get_task(task_id):
+    return one_task("get one", task_id)
 
 
 @app.post("/api/me/tasks")
@@ -91,7 +98,4 @@ def create_task():
 
 @app.patch("/api/me/tasks/<task_id>/complete")
 def toggle(task_id):
-    rows = run("toggle", id=task_id)
-    if not rows:
-        return answer({"code": 404}, 404)
-    return answer(rows[0], 200, etag(rows[0]))
+    return one_task("toggle", task_id)

@@ -9,7 +9,6 @@ tests run a real pgbouncer in front of the test database and prove it.
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 from conftest import APP_PASSWORD, new_user
 from psycopg.conninfo import conninfo_to_dict
+from served import free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or next(
     (path for path in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(path, os.X_OK)), None
@@ -28,12 +28,6 @@ pytestmark = pytest.mark.skipif(
     PGBOUNCER is None, reason="pgbouncer is not installed (Debian: apt-get install pgbouncer; .ci/run installs it)"
 )
 SERVER_CONNECTIONS = 3  # far fewer than the clients below: server connections are shared
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run_as(host: str) -> list[str]:

@@ -3,6 +3,7 @@
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from served import CONFIG_VARIABLES
 
 from taskapp.config import Config, ConfigError
 
@@ -15,8 +16,7 @@ def public_pem(private_key) -> str:
 
 @pytest.fixture()
 def env(monkeypatch):
-    for name in ("DATABASE_URL", "DATABASE_ADMIN_URL", "JWT_SECRET_KEY", "JWT_ALGORITHM", "JWT_PUBLIC_KEY",
-                 "JWT_JWKS_URL", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_LEEWAY"):
+    for name in CONFIG_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
     def set_env(**values):
