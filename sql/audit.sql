@@ -7,6 +7,11 @@
 \pset footer off
 
 -- ---------------------------------------------------------------------------
+\echo '== Server (row-level security needs 14.19, 15.14, 16.10, 17.6, or 18 and later)'
+-- ---------------------------------------------------------------------------
+SELECT current_setting('server_version') AS server_version, version() AS build;
+
+-- ---------------------------------------------------------------------------
 \echo '== Tables and their row-level security (every table should be enabled and forced)'
 -- ---------------------------------------------------------------------------
 SELECT n.nspname AS schema, c.relname AS table, pg_get_userbyid(c.relowner) AS owner,
@@ -50,8 +55,24 @@ GROUP BY grantee ORDER BY grantee;
 -- ---------------------------------------------------------------------------
 \echo '== Verdict'
 -- ---------------------------------------------------------------------------
-WITH problems AS (
-    SELECT 'tasks is missing' AS problem
+WITH server AS (
+    SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version
+),
+-- Row-level security bugs, and the first release of each supported major that fixes them.
+rls_fixes (cve, what, fixed_in) AS (VALUES
+    ('CVE-2024-10976', 'policies under cached plans with subqueries or CTEs', ARRAY[140014, 150009, 160005, 170001]),
+    ('CVE-2025-8713', 'optimizer statistics leak rows that policies hide', ARRAY[140019, 150014, 160010, 170006])
+),
+problems AS (
+    SELECT format('PostgreSQL %s is older than 14, which this project does not support', version) AS problem
+    FROM server WHERE num < 140000
+    UNION ALL
+    SELECT format('PostgreSQL %s lacks the fix for %s (%s): update to %s.%s or later',
+                  server.version, fix.cve, fix.what, release / 10000, release % 10000)
+    FROM server, rls_fixes fix, unnest(fix.fixed_in) AS release
+    WHERE release / 10000 = server.num / 10000 AND server.num < release
+    UNION ALL
+    SELECT 'tasks is missing'
     WHERE to_regclass('public.tasks') IS NULL
     UNION ALL
     SELECT format('table %s has row-level security %s', c.oid::regclass,
@@ -72,7 +93,7 @@ WITH problems AS (
     SELECT format('%s may TRUNCATE tasks', grantee)
     FROM information_schema.role_table_grants
     WHERE table_schema = 'public' AND table_name = 'tasks' AND privilege_type = 'TRUNCATE'
-      AND grantee <> (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.tasks'::regclass)
+      AND grantee <> (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('public.tasks'))
     UNION ALL
     SELECT format('tasks has no %s policy', required.command)
     FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS required(command)

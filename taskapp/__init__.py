@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from taskapp.config import Config, check_secret, check_token_settings, needs_secret, runtime_config, sqlalchemy_url
+from taskapp.config import Config, check_keys, check_token_settings, runtime_config, sqlalchemy_url
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -19,8 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if isinstance(app.config["DATABASE_URL"], str):
         app.config["DATABASE_URL"] = sqlalchemy_url(app.config["DATABASE_URL"])
     check_token_settings(app.config)
-    if needs_secret(app.config["JWT_ALGORITHM"]):
-        check_secret(app.config["JWT_SECRET_KEY"])
+    check_keys(app.config)
 
     from taskapp import auth, browsers, errors, observability
     from taskapp.api import api

@@ -127,7 +127,7 @@ def main():
     try:
         cli.main(prog_name="taskapp")
     except ConfigError as exc:
-        click.echo(f"taskapp: configuration error: {exc}", err=True)
+        click.echo(f"taskapp: {exc.label}: {exc}", err=True)
         sys.exit(2)
     except (OperationalError, psycopg.OperationalError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

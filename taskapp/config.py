@@ -16,6 +16,8 @@ MIN_SECRET_BYTES = 32
 class ConfigError(Exception):
     """Configuration is missing or wrong; the message is one line for the operator."""
 
+    label = "configuration error"
+
 
 def sqlalchemy_url(url: str, variable: str = "DATABASE_URL") -> URL:
     """Turn a libpq URL (as psql, Neon and Heroku write it) into SQLAlchemy's psycopg dialect."""
@@ -79,6 +81,26 @@ def check_secret(secret: str | None) -> str:
     return secret
 
 
+def signing_key(settings) -> str | None:
+    """The key taskapp signs its own values with (page cursors): TASKAPP_SECRET_KEY, else JWT_SECRET_KEY."""
+    return settings.get("TASKAPP_SECRET_KEY") or settings.get("JWT_SECRET_KEY")
+
+
+def check_keys(settings) -> None:
+    """Refuse to run without the keys the settings need: the HS* secret, and a key for cursors."""
+    algorithm = settings.get("JWT_ALGORITHM")
+    if needs_secret(algorithm):
+        check_secret(settings.get("JWT_SECRET_KEY"))
+    key = signing_key(settings)
+    if key is None:
+        raise ConfigError(
+            f"TASKAPP_SECRET_KEY is required with JWT_ALGORITHM={algorithm}: it signs page cursors, "
+            "and every node of the service must have the same one"
+        )
+    if len(key.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"TASKAPP_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
+
+
 def _audience(raw: str | None) -> str | list[str] | None:
     """JWT_AUDIENCE: one audience, or several comma-separated (a token naming any of them passes)."""
     items = [item.strip() for item in (raw or "").split(",") if item.strip()]
@@ -139,6 +161,7 @@ class Config:
     DATABASE_URL = None
     DATABASE_ADMIN_URL = None
     JWT_SECRET_KEY = None
+    TASKAPP_SECRET_KEY = None
     TASKAPP_APP_PASSWORD = None
     TASKAPP_DATA_DIR = None
     DATABASE_POOL_SIZE = 5
@@ -169,6 +192,7 @@ class Config:
                 sqlalchemy_url(admin_url, "DATABASE_ADMIN_URL") if admin_url else None
             ),
             "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or None,
+            "TASKAPP_SECRET_KEY": env.get("TASKAPP_SECRET_KEY") or None,
             "TASKAPP_APP_PASSWORD": env.get("TASKAPP_APP_PASSWORD") or None,
             "TASKAPP_DATA_DIR": env.get("TASKAPP_DATA_DIR") or None,
             "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", cls.DATABASE_POOL_SIZE),
@@ -190,6 +214,8 @@ class Config:
         check_token_settings(values)
         if values["JWT_SECRET_KEY"] is not None:
             check_secret(values["JWT_SECRET_KEY"])
+        if values["TASKAPP_SECRET_KEY"] is not None:
+            check_keys(values)
         return cls(**values)
 
     @property
@@ -209,6 +235,5 @@ def runtime_config() -> Config:
         raise ConfigError(
             "DATABASE_URL (the runtime role taskapp_app) is required when DATABASE_ADMIN_URL is set"
         )
-    if needs_secret(config.JWT_ALGORITHM):
-        check_secret(config.JWT_SECRET_KEY)
+    check_keys(vars(config))
     return config

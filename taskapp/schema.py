@@ -1,6 +1,8 @@
 """Roles and migrations: what `taskapp db upgrade` does, and what readiness compares."""
 
 from functools import cache
+from importlib.resources import files
+from importlib.util import find_spec
 from pathlib import Path
 
 from alembic import command
@@ -10,15 +12,22 @@ from psycopg import sql
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import URL, Connection
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
+# sql/ and migrations/ travel inside the package (pyproject.toml maps them to taskapp.sql and
+# taskapp.migrations), so an installed wheel finds them wherever it runs.
+SQL_DIR = files("taskapp.sql")
 ROLES_SQL = SQL_DIR / "00_roles.sql"
+MIGRATIONS_DIR = Path(find_spec("taskapp.migrations").submodule_search_locations[0])
 RUNTIME_ROLE = "taskapp_app"
 
 
 def alembic_config(admin_url: URL | None = None) -> AlembicConfig:
-    """Alembic's configuration from pyproject.toml's [tool.alembic] table."""
-    config = AlembicConfig(toml_file=PROJECT_ROOT / "pyproject.toml")
+    """Alembic's configuration, made here: an installed package has no pyproject.toml to read.
+
+    `[tool.alembic]` in pyproject.toml says the same for developers running `alembic` in a checkout.
+    """
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     if admin_url is not None:
         config.attributes["url"] = admin_url
     return config

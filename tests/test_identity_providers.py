@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from taskapp.config import ConfigError
 from taskapp.signing_keys import JwksKeys, KeysUnavailable, UnknownKey
 
 AUDIENCE = "https://tasks.example.com"
@@ -130,13 +131,18 @@ def list_tasks(app, token):
     return app.test_client().get("/api/me/tasks", headers={"Authorization": f"Bearer {token}"})
 
 
+# A deployment on an identity provider has no JWT secret; its page cursors are signed with
+# TASKAPP_SECRET_KEY, which every node shares.
+PROVIDER_ONLY = {"JWT_SECRET_KEY": None, "TASKAPP_SECRET_KEY": "cursor-key-" + "0123456789abcdef" * 3}
+
+
 def pem_app(make_app, provider, **settings):
+    settings = PROVIDER_ONLY | settings
     return make_app(JWT_ALGORITHM=provider.algorithm, JWT_PUBLIC_KEY=provider.public_pem(), **settings)
 
 
 def jwks_app(make_app, provider, url, **settings):
-    settings.setdefault("JWT_AUDIENCE", AUDIENCE)
-    settings.setdefault("JWT_ISSUER", ISSUER)
+    settings = PROVIDER_ONLY | {"JWT_AUDIENCE": AUDIENCE, "JWT_ISSUER": ISSUER} | settings
     return make_app(JWT_ALGORITHM=provider.algorithm, JWT_JWKS_URL=url, **settings)
 
 
@@ -163,8 +169,9 @@ def test_an_hmac_token_keyed_with_the_public_key_is_401(make_app, provider):
 def test_the_pem_may_be_given_as_a_file_path_or_with_escaped_newlines(make_app, provider, tmp_path):
     path = tmp_path / "provider.pem"
     path.write_text(provider.public_pem())
-    by_path = make_app(JWT_ALGORITHM=provider.algorithm, JWT_PUBLIC_KEY=str(path))
-    escaped = make_app(JWT_ALGORITHM=provider.algorithm, JWT_PUBLIC_KEY=provider.public_pem().replace("\n", "\\n"))
+    by_path = make_app(JWT_ALGORITHM=provider.algorithm, JWT_PUBLIC_KEY=str(path), **PROVIDER_ONLY)
+    escaped = make_app(JWT_ALGORITHM=provider.algorithm, JWT_PUBLIC_KEY=provider.public_pem().replace("\n", "\\n"),
+                       **PROVIDER_ONLY)
     for app in (by_path, escaped):
         assert list_tasks(app, provider.token("pem-user")).status_code == 200
 
@@ -179,6 +186,23 @@ def test_tokens_from_the_jwks_are_accepted_and_isolated_like_any_other(make_app,
     assert [task["title"] for task in client.get("/api/me/tasks", headers=alice).json] == ["From the provider"]
     assert client.get("/api/me/tasks", headers=bob).json == []
     assert client.get(f"/api/me/tasks/{created.json['id']}", headers=bob).status_code == 404
+
+
+def test_pages_are_signed_with_taskapp_secret_key_when_tokens_come_from_a_provider(make_app, provider):
+    app = pem_app(make_app, provider)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {provider.token('idp-pager-' + uuid.uuid4().hex)}"}
+    for title in ("one", "two", "three"):
+        assert client.post("/api/me/tasks", json={"title": title}, headers=headers).status_code == 201
+    first = client.get("/api/me/tasks?limit=2&sort=title", headers=headers)
+    assert [task["title"] for task in first.json] == ["one", "three"]
+    following = client.get(first.headers["Link"].split(">")[0].lstrip("<"), headers=headers)
+    assert following.status_code == 200 and [task["title"] for task in following.json] == ["two"]
+
+
+def test_a_provider_without_a_cursor_key_is_refused_at_start(make_app, provider):
+    with pytest.raises(ConfigError, match="TASKAPP_SECRET_KEY is required"):
+        pem_app(make_app, provider, TASKAPP_SECRET_KEY=None)
 
 
 REFUSED = {

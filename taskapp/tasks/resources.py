@@ -12,6 +12,7 @@ from flask import current_app, g, request, url_for
 from flask.views import MethodView
 
 from taskapp.api import Blueprint
+from taskapp.config import signing_key
 from taskapp.db import get_session
 from taskapp.errors import abort
 from taskapp.tasks import queries
@@ -81,7 +82,7 @@ def only_your_own_tasks():
 def page_cursors() -> Cursors:
     extensions = current_app.extensions
     if "taskapp.cursors" not in extensions:
-        extensions["taskapp.cursors"] = Cursors(current_app.config["JWT_SECRET_KEY"])
+        extensions["taskapp.cursors"] = Cursors(signing_key(current_app.config))
     return extensions["taskapp.cursors"]
 
 

@@ -1,0 +1,1 @@
+"""The SQL a DBA reads, shipped inside the package as `taskapp.sql`."""
