@@ -72,12 +72,12 @@ def _switch(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be on or off, not {raw!r}")
 
 
-def check_secret(secret: str | None) -> str:
-    """Refuse a missing JWT secret or one too short to resist brute force."""
+def check_secret(secret: str | None, name: str = "JWT_SECRET_KEY") -> str:
+    """Refuse a missing secret or one too short to resist brute force."""
     if not secret:
-        raise ConfigError("JWT_SECRET_KEY is required when DATABASE_URL is set")
+        raise ConfigError(f"{name} is required when DATABASE_URL is set")
     if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise ConfigError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
+        raise ConfigError(f"{name} must be at least {MIN_SECRET_BYTES} bytes long")
     return secret
 
 
@@ -91,14 +91,13 @@ def check_keys(settings) -> None:
     algorithm = settings.get("JWT_ALGORITHM")
     if needs_secret(algorithm):
         check_secret(settings.get("JWT_SECRET_KEY"))
-    key = signing_key(settings)
-    if key is None:
+    if signing_key(settings) is None:
         raise ConfigError(
             f"TASKAPP_SECRET_KEY is required with JWT_ALGORITHM={algorithm}: it signs page cursors, "
             "and every node of the service must have the same one"
         )
-    if len(key.encode()) < MIN_SECRET_BYTES:
-        raise ConfigError(f"TASKAPP_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long")
+    if settings.get("TASKAPP_SECRET_KEY") is not None:
+        check_secret(settings["TASKAPP_SECRET_KEY"], "TASKAPP_SECRET_KEY")
 
 
 def _audience(raw: str | None) -> str | list[str] | None:
@@ -215,7 +214,7 @@ class Config:
         if values["JWT_SECRET_KEY"] is not None:
             check_secret(values["JWT_SECRET_KEY"])
         if values["TASKAPP_SECRET_KEY"] is not None:
-            check_keys(values)
+            check_secret(values["TASKAPP_SECRET_KEY"], "TASKAPP_SECRET_KEY")
         return cls(**values)
 
     @property

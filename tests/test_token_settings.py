@@ -5,7 +5,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from served import CONFIG_VARIABLES
 
-from taskapp.config import Config, ConfigError
+from taskapp.config import Config, ConfigError, runtime_config
 
 
 def public_pem(private_key) -> str:
@@ -47,6 +47,7 @@ REFUSED = {
     "jwks over ftp": ({"JWT_ALGORITHM": "ES256", "JWT_JWKS_URL": "ftp://auth.example.com/jwks"}, "JWT_JWKS_URL"),
     "lowercase algorithm": ({"JWT_ALGORITHM": "rs256"}, "JWT_ALGORITHM must be"),
     "negative leeway": ({"JWT_LEEWAY": "-5"}, "JWT_LEEWAY"),
+    "short cursor key": ({"TASKAPP_SECRET_KEY": "short"}, "TASKAPP_SECRET_KEY must be at least 32 bytes"),
 }
 
 
@@ -70,3 +71,12 @@ def test_identity_provider_settings_are_read(env):
 def test_an_asymmetric_algorithm_needs_no_shared_secret(env):
     config = env(DATABASE_URL="postgresql://u@localhost/db", JWT_ALGORITHM="ES256", JWT_PUBLIC_KEY=EC_PEM)
     assert config.JWT_SECRET_KEY is None
+
+
+def test_an_identity_provider_needs_a_cursor_key_every_node_shares(env):
+    provider = {"DATABASE_URL": "postgresql://u@localhost/db", "JWT_ALGORITHM": "ES256", "JWT_PUBLIC_KEY": EC_PEM}
+    env(**provider)
+    with pytest.raises(ConfigError, match="TASKAPP_SECRET_KEY is required with JWT_ALGORITHM=ES256"):
+        runtime_config()
+    env(TASKAPP_SECRET_KEY="cursor-key-" + "0123456789abcdef" * 3)
+    assert runtime_config().TASKAPP_SECRET_KEY.startswith("cursor-key-")
