@@ -68,7 +68,8 @@ def snapshot(folder) -> dict:
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.is_symlink():
             stat = path.stat()
-            found[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns, digest)
     return found
 
 
