@@ -28,19 +28,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Served:
-    """A running `taskapp serve`; its stderr (the JSON logs) is kept in a file."""
+TASKAPP = (sys.executable, "-m", "taskapp")  # the checkout's package, as the suite's own venv has it
 
-    def __init__(self, app_url: str, workers: int = 2, threads: int = 4, **env):
+
+class Served:
+    """A running `taskapp serve`; its stderr (the JSON logs) is kept in a file.
+
+    `program` is the command that is `taskapp` (another venv's, say) and `cwd` where it runs.
+    """
+
+    def __init__(self, app_url: str, workers: int = 2, threads: int = 4, program=TASKAPP, cwd=None, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="taskapp-serve-", suffix=".log", delete=False)
         clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
         clean.update({"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, **env})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskapp", "serve", "--port", str(self.port), "--workers", str(workers),
-             "--threads", str(threads)],
-            env=clean, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [*program, "serve", "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)],
+            env=clean, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.wait_until_up()
 

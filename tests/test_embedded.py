@@ -4,19 +4,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
+from served import TASKAPP, free_port
 from test_cli import CONFIG_VARIABLES, taskapp
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(method, url, token=None, body=None):
@@ -34,16 +27,18 @@ def request(method, url, token=None, body=None):
 
 
 class Server:
-    """`taskapp serve` in a subprocess, with only TASKAPP_DATA_DIR set."""
+    """`taskapp serve` in a subprocess, with nothing configured but the environment given
+    (TASKAPP_DATA_DIR, or HOME for the default folder); `program` is the `taskapp` command."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir=None, program=TASKAPP, cwd=None, **env):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
-        env["TASKAPP_DATA_DIR"] = str(data_dir)
+        env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES} | env
+        if data_dir is not None:
+            env["TASKAPP_DATA_DIR"] = str(data_dir)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskapp", "serve", "--port", str(self.port), "--workers", "1"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [*program, "serve", "--port", str(self.port), "--workers", "1"],
+            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.output = []
         self.token = None
