@@ -28,6 +28,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def http_request(base_url: str, method: str, path: str, body=None, headers=None, timeout: float = 10):
+    """(status, headers, parsed JSON or text) — never raises for an HTTP error status."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base_url + path, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, answer_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer_headers, raw = error.code, error.headers, error.read()
+    except http.client.HTTPException as error:  # e.g. the server died mid-answer
+        raise ConnectionError(f"broken answer: {error!r}") from None
+    text = raw.decode()
+    is_json = (answer_headers.get("Content-Type") or "").startswith("application/json")
+    return status, answer_headers, json.loads(text) if is_json and text else text
+
+
 TASKAPP = (sys.executable, "-m", "taskapp")  # the checkout's package, as the suite's own venv has it
 
 
@@ -64,20 +82,7 @@ class Served:
 
     def request(self, method: str, path: str, body=None, headers=None, timeout: float = 10):
         """(status, headers, parsed JSON or text) — never raises for an HTTP error status."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(headers or {}))
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status, answer_headers, raw = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            status, answer_headers, raw = error.code, error.headers, error.read()
-        except http.client.HTTPException as error:  # e.g. the server died mid-answer
-            raise ConnectionError(f"broken answer: {error!r}") from None
-        text = raw.decode()
-        is_json = (answer_headers.get("Content-Type") or "").startswith("application/json")
-        return status, answer_headers, json.loads(text) if is_json and text else text
+        return http_request(self.url, method, path, body, headers, timeout)
 
     def output(self) -> str:
         self.log.flush()
