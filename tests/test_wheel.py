@@ -27,8 +27,10 @@ class Installed:
     """A venv holding only the wheel (and what it depends on); commands run in `folder`."""
 
     def __init__(self, root: Path):
-        source, wheels, self.venv, self.folder = (root / name for name in ("source", "wheels", "venv", "elsewhere"))
+        names = ("source", "wheels", "venv", "elsewhere", "home")
+        source, wheels, self.venv, self.folder, self.home = (root / name for name in names)
         self.folder.mkdir()
+        self.home.mkdir()
         shutil.copytree(CHECKOUT, source, ignore=NOT_SHIPPED)
         self.check(sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", wheels, source)
         (self.wheel,) = wheels.glob("taskapp-*.whl")
@@ -43,8 +45,9 @@ class Installed:
         return done
 
     def environment(self, **env) -> dict:
+        """Only what a test gives, and a home of its own: the user's data folder is never the real one."""
         clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES and k != "PYTHONPATH"}
-        return clean | env
+        return clean | {"HOME": str(self.home), "XDG_DATA_HOME": str(self.home / ".local" / "share")} | env
 
     def run(self, *args, program=None, **env) -> subprocess.CompletedProcess:
         """`taskapp ARGS` (or another program of the venv) in the unrelated folder, with only `env` configured."""
@@ -113,7 +116,7 @@ def test_upgrade_serve_token_audit_and_openapi_work_from_any_folder_on_an_extern
 
 def test_the_embedded_default_runs_from_the_wheel_with_a_data_folder_of_its_own(installed, tmp_path):
     data = tmp_path / "data"
-    server = Server(data, program=installed.program, cwd=installed.folder)
+    server = Server(data, program=installed.program, cwd=installed.folder, HOME=str(installed.home))
     try:
         status, task = request("POST", server.base + "/api/me/tasks", server.token, {"title": "embedded"})
         assert status == 201, task
