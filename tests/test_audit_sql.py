@@ -29,6 +29,8 @@ def test_the_audit_passes_the_migrated_database(database):
     for policy in ("Tasks are visible to their owner", "Tasks can be deleted by their owner"):
         assert policy in report
     assert "current_setting('app.user_id'" in report
+    server = report.split("== Tables")[0]
+    assert "server_version" in server and "PostgreSQL" in server
 
 
 def test_the_audit_fails_a_weakened_database(fresh_database):
