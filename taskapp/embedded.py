@@ -38,13 +38,13 @@ class EmbeddedDatabase:
 
 
 def default_data_dir() -> Path:
-    """`instance/` beside the package in a checkout; the per-user data folder once installed."""
-    package = Path(__file__).resolve().parent
-    if {"site-packages", "dist-packages"} & set(package.parts):
-        import platformdirs
+    """`instance/` in a source checkout (beside pyproject.toml); the user's data folder otherwise."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "instance"
+    import platformdirs
 
-        return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    return package.parent / "instance"
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def data_dir(configured: str | None) -> Path:
