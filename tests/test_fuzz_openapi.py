@@ -78,17 +78,24 @@ def test_every_operation_answers_as_documented(served_api, caller, label, mode):
         assert any(400 <= status < 500 for status in statuses), statuses
 
 
-def test_the_stateful_phase_follows_links_between_operations_without_a_failure(served_api, caller):
+def test_the_stateful_phase_follows_links_between_operations_without_a_failure(served_api):
     """Create, then get, replace, patch, complete and delete what was created, in random orders."""
     seen = []
 
     class Workflow(SCHEMA.as_state_machine()):
+        def __init__(self):
+            # A user of its own per example: what a step draws depends on earlier answers (a
+            # listed task's id), so each example must start from the same, empty, state for
+            # hypothesis to replay it.
+            super().__init__()
+            self.caller = new_user("fuzz-flow")
+
         def before_call(self, case):
             if case.path_parameters and "user_id" in case.path_parameters:
                 case.path_parameters["user_id"] = "me"
 
         def get_call_kwargs(self, case):
-            return {"base_url": served_api.url, "headers": caller.headers}
+            return {"base_url": served_api.url, "headers": self.caller.headers}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             seen.append((case.operation.label, response.status_code))
