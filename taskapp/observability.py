@@ -7,7 +7,6 @@ and a hash of the user id (never the token). Metrics are prometheus-client's; un
 """
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -16,6 +15,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import orjson
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -58,7 +58,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class StderrHandler(logging.StreamHandler):
@@ -77,7 +77,13 @@ class StderrHandler(logging.StreamHandler):
 
 
 def configure_logging() -> None:
-    """JSON lines on stderr for taskapp's loggers (the app's own logger is `taskapp`)."""
+    """JSON lines on stderr for taskapp's loggers (the app's own logger is `taskapp`).
+
+    Records do not collect thread details: no line prints them, and gathering them costs
+    every request. (Process ids stay: gunicorn's own lines print them.)
+    """
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     logger = logging.getLogger("taskapp")
     if any(getattr(handler, "taskapp_json", False) for handler in logger.handlers):
         return
@@ -100,14 +106,29 @@ def start_request() -> None:
     g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
 
+_request_metrics: dict[tuple, tuple] = {}
+
+
+def request_metrics(method: str, route: str, status: int) -> tuple:
+    """The counter and histogram children for one (method, route, status), labelled once."""
+    key = (method, route, status)
+    children = _request_metrics.get(key)
+    if children is None:
+        children = (REQUESTS.labels(method, route, str(status)), DURATION.labels(method, route))
+        if len(_request_metrics) < 1024:  # methods are the client's to invent: keep the memo bounded
+            _request_metrics[key] = children
+    return children
+
+
 def finish_request(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
     request_id = g.get("request_id") or uuid.uuid4().hex
     response.headers[REQUEST_ID_HEADER] = request_id
     route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
     if current_app.config["METRICS"]:
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        DURATION.labels(request.method, route).observe(elapsed)
+        counter, histogram = request_metrics(request.method, route, response.status_code)
+        counter.inc()
+        histogram.observe(elapsed)
     access_log.info(
         "%s %s %s", request.method, route, response.status_code,
         extra={"fields": {

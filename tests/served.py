@@ -110,10 +110,17 @@ class Served:
         return self.process.returncode
 
     def kill(self) -> None:
-        """kill -9 the whole process group: master and workers, no goodbye."""
+        """kill -9 the whole process group: master and workers, no goodbye; returns once all are gone."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)  # a worker (or its unreaped corpse) is still there
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
 
     def close(self) -> None:
         self.stop()

@@ -106,6 +106,20 @@ def test_a_database_outage_is_a_fast_503_and_the_same_process_recovers_by_itself
     assert [task["title"] for task in all_tasks(server, user)] == ["before"]
 
 
+def test_after_a_database_restart_pooled_connections_are_replaced_before_any_request_fails(own_postgres, serve):
+    """Pooled connections are pinged only when idle or hung up; a restart must still cost nothing."""
+    server = serve(DATABASE_POOL_SIZE="4")
+    user = new_user("restart")
+    assert server.request("POST", "/api/me/tasks", {"title": "kept"}, user.headers)[0] == 201
+    warm = in_threads(4, lambda n: [server.request("GET", "/api/me/tasks", headers=user.headers) for _ in range(5)])
+    join(warm)  # every pooled connection has been used
+    own_postgres.stop()
+    own_postgres.start()
+    answers = [server.request("GET", "/api/me/tasks", headers=user.headers)[0] for _ in range(20)]
+    assert answers == [200] * 20
+    assert server.request("POST", "/api/me/tasks", {"title": "after"}, user.headers)[0] == 201
+
+
 @dataclass
 class Writer:
     """One client writing one user's tasks in turn, remembering what was acknowledged."""

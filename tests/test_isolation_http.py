@@ -60,7 +60,7 @@ def test_no_identity_leaks_through_a_pool_of_one_connection(make_app, alice, bob
         g.user_id = alice.sub
         session = get_session()
         with pytest.raises(IntegrityError):
-            session.execute(queries.create({"title": "x" * 300}))
+            session.execute(*queries.create({"title": "x" * 300}))
         session.close()
 
     for _ in range(3):

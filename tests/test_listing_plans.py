@@ -54,26 +54,27 @@ def plan_nodes(plan):
         yield from plan_nodes(child)
 
 
-def explain(conn, statement):
+def explain(conn, statement, parameters):
     compiled = statement.compile(dialect=postgresql.psycopg.dialect())
     with conn.transaction():
         conn.execute("select set_config('app.user_id', %s, true)", (PROBED_USER,))
-        (result,) = conn.execute("explain (format json) " + compiled.string, compiled.params).fetchone()
+        bound = compiled.construct_params(parameters)
+        (result,) = conn.execute("explain (format json) " + compiled.string, bound).fetchone()
     return list(plan_nodes(result[0]["Plan"]))
 
 
 def first_and_later_page(conn, args, order):
     """The statements of page one, and of a page after the first page's last row."""
-    first = page_statement(args, order, None, 20)
+    first, parameters = page_statement(args, order, None, 20)
     with conn.transaction():
         conn.execute("select set_config('app.user_id', %s, true)", (PROBED_USER,))
         compiled = first.compile(dialect=postgresql.psycopg.dialect())
-        rows = conn.execute(compiled.string, compiled.params).fetchall()
+        rows = conn.execute(compiled.string, compiled.construct_params(parameters)).fetchall()
     assert rows, "the probed user has matching tasks"
     last = rows[min(len(rows), 20) - 1]
     columns = [c.name for c in first.selected_columns]
     last = dict(zip(columns, last, strict=True))
-    return first, page_statement(args, order, (last[order.field], last["id"]), 20)
+    return (first, parameters), page_statement(args, order, (last[order.field], last["id"]), 20)
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=FILTERS.keys())
@@ -87,8 +88,8 @@ def test_every_sort_and_page_is_an_index_scan_under_rls(big_database, sort, filt
     with psycopg.connect(big_database) as conn:
         role = conn.execute("select current_user").fetchone()[0]
         assert role == "taskapp_app"
-        for statement in first_and_later_page(conn, args, SORT_ORDERS[sort]):
-            nodes = explain(conn, statement)
+        for statement, parameters in first_and_later_page(conn, args, SORT_ORDERS[sort]):
+            nodes = explain(conn, statement, parameters)
             scans = [n for n in nodes if n.get("Relation Name") == "tasks"]
             assert scans, nodes
             assert all(n["Node Type"] != "Seq Scan" for n in scans), [n["Node Type"] for n in scans]

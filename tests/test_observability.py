@@ -120,5 +120,9 @@ def test_under_gunicorn_every_workers_requests_are_counted_and_logged(database, 
         assert counted == 12
         logged = {line.get("request_id") for line in server.log_lines() if line.get("event") == "request"}
         assert {f"served-{number}" for number in range(12)} <= logged
+        # gunicorn's own lines (its workers exiting included) still format: they print process ids.
+        assert server.stop() == 0
+        assert "Worker exiting" in server.output()
+        assert "Logging error" not in server.output()
     finally:
         server.close()

@@ -10,9 +10,10 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import Integer, Text, Uuid, and_, bindparam, func, or_, select, tuple_
 
 from taskapp.tasks.queries import PRIORITIES, TASK, tasks
 
@@ -39,13 +40,14 @@ class SortOrder:
             key = key.nulls_last()
         return [key, tasks.c.id.desc() if self.descending else tasks.c.id.asc()]
 
-    def after(self, key, last_id):
-        """The rows strictly after (key, last_id) in this order."""
+    def after(self, among_nulls: bool):
+        """The rows strictly after (:after_key, :after_id) in this order."""
         later = (lambda a, b: a < b) if self.descending else (lambda a, b: a > b)
         column = self.column
-        if key is None:  # already among the trailing NULLs
+        last_id = bindparam("after_id", type_=Uuid)
+        if among_nulls:  # the last row served had no key: already among the trailing NULLs
             return and_(column.is_(None), later(tasks.c.id, last_id))
-        key = literal(key, type_=column.type)  # typed as the column (an enum for priority)
+        key = bindparam("after_key", type_=column.type)  # typed as the column (an enum for priority)
         if not self.nulls_last:
             return later(tuple_(column, tasks.c.id), tuple_(key, last_id))
         return or_(
@@ -80,24 +82,39 @@ class BadCursor(Exception):
     """The cursor was not made by this server for this query."""
 
 
-def filter_conditions(args: dict) -> list:
+@dataclass(frozen=True)
+class PageShape:
+    """What decides a page statement's SQL; the values themselves are bound parameters."""
+
+    order: str
+    completed: bool | None
+    priority: bool
+    tags: bool
+    q: bool
+    due_before: bool
+    due_after: bool
+    after: bool
+    after_among_nulls: bool
+
+
+def filter_conditions(shape: PageShape) -> list:
     conditions = []
-    if "completed" in args:
-        conditions.append(tasks.c.completed.is_(args["completed"]))
-    if "priority" in args:
-        conditions.append(tasks.c.priority == args["priority"])
-    if args.get("tag"):
-        conditions.append(tasks.c.tags.contains(list(dict.fromkeys(args["tag"]))))
-    if args.get("q") is not None:
+    if shape.completed is not None:
+        conditions.append(tasks.c.completed.is_(shape.completed))
+    if shape.priority:
+        conditions.append(tasks.c.priority == bindparam("priority", type_=tasks.c.priority.type))
+    if shape.tags:
+        conditions.append(tasks.c.tags.contains(bindparam("tags", type_=tasks.c.tags.type)))
+    if shape.q:
         # plainto_tsquery treats its input as plain words, ANDed: no operator or quote
         # in `q` can change the query, and no input makes it fail. A `q` without any word
         # (blank, or punctuation only) asks for nothing, so it filters nothing.
-        words = func.plainto_tsquery("simple", args["q"])
+        words = func.plainto_tsquery("simple", bindparam("q", type_=Text))
         conditions.append(or_(func.numnode(words) == 0, tasks.c.search.op("@@")(words)))
-    if "due_before" in args:
-        conditions.append(tasks.c.due_at < args["due_before"])
-    if "due_after" in args:
-        conditions.append(tasks.c.due_at > args["due_after"])
+    if shape.due_before:
+        conditions.append(tasks.c.due_at < bindparam("due_before", type_=tasks.c.due_at.type))
+    if shape.due_after:
+        conditions.append(tasks.c.due_at > bindparam("due_after", type_=tasks.c.due_at.type))
     return conditions
 
 
@@ -153,9 +170,34 @@ class Cursors:
         return key, last_id
 
 
+@cache
+def shaped_statement(shape: PageShape):
+    """The statement of every page of this shape, built once."""
+    order = SORT_ORDERS[shape.order]
+    statement = select(*TASK).where(*filter_conditions(shape))
+    if shape.after:
+        statement = statement.where(order.after(shape.after_among_nulls))
+    return statement.order_by(*order.expressions).limit(bindparam("limit", type_=Integer))
+
+
 def page_statement(args: dict, order: SortOrder, after=None, limit: int = 100):
-    """One page (plus one row, to know whether another page follows)."""
-    statement = select(*TASK).where(*filter_conditions(args))
+    """(statement, parameters) of one page, plus one row to know whether another follows."""
+    shape = PageShape(
+        order=order.name, completed=args.get("completed"), priority="priority" in args,
+        tags=bool(args.get("tag")), q=args.get("q") is not None, due_before="due_before" in args,
+        due_after="due_after" in args, after=after is not None,
+        after_among_nulls=after is not None and after[0] is None,
+    )
+    parameters = {"limit": limit + 1}
+    if shape.priority:
+        parameters["priority"] = args["priority"]
+    if shape.tags:
+        parameters["tags"] = list(dict.fromkeys(args["tag"]))
+    if shape.q:
+        parameters["q"] = args["q"]
+    for bound in ("due_before", "due_after"):
+        if bound in args:
+            parameters[bound] = args[bound]
     if after is not None:
-        statement = statement.where(order.after(*after))
-    return statement.order_by(*order.expressions).limit(limit + 1)
+        parameters["after_key"], parameters["after_id"] = after
+    return shaped_statement(shape), parameters

@@ -4,6 +4,8 @@ None of these statements names an owner: row-level security decides which rows e
 for the transaction, from the identity `taskapp.db` set at its start.
 """
 
+from functools import cache
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     delete,
     func,
     insert,
@@ -50,30 +53,60 @@ tasks = Table(
 # What a statement returns: every column but the search vector.
 TASK = [column for column in tasks.c if column.name != "search"]
 
+# Statements are built once, with bound parameters, and run as (statement, parameters):
+# SQLAlchemy then finds each one's compiled form by a cache key it computed once, instead of
+# building and keying a new statement per request.
+TASK_ID = bindparam("task_id", type_=Uuid)
+
+GET = select(*TASK).where(tasks.c.id == TASK_ID)
+GET_FOR_UPDATE = GET.with_for_update()
+TOGGLE = update(tasks).where(tasks.c.id == TASK_ID).values(completed=not_(tasks.c.completed)).returning(*TASK)
+# An empty PATCH is still a write: the stamp trigger moves updated_at whatever is set.
+TOUCH = update(tasks).where(tasks.c.id == TASK_ID).values(updated_at=tasks.c.updated_at).returning(*TASK)
+REMOVE = delete(tasks).where(tasks.c.id == TASK_ID).returning(*TASK)
+
+
+def _bound(columns: tuple[str, ...]) -> dict:
+    return {name: bindparam(f"new_{name}", type_=tasks.c[name].type) for name in columns}
+
+
+@cache
+def _insert(columns: tuple[str, ...]):
+    return insert(tasks).values(_bound(columns)).returning(*TASK)
+
+
+@cache
+def _update(columns: tuple[str, ...]):
+    return update(tasks).where(tasks.c.id == TASK_ID).values(_bound(columns)).returning(*TASK)
+
+
+def _values(values: dict) -> dict:
+    return {f"new_{name}": value for name, value in values.items()}
+
+
 def get(task_id, *, for_update: bool = False):
-    statement = select(*TASK).where(tasks.c.id == task_id)
-    return statement.with_for_update() if for_update else statement
+    return (GET_FOR_UPDATE if for_update else GET), {"task_id": task_id}
 
 
 def create(values: dict):
-    return insert(tasks).values(**values).returning(*TASK)
+    return _insert(tuple(sorted(values))), _values(values)
 
 
 def change(task_id, values: dict):
-    # An empty PATCH is still a write: the stamp trigger moves updated_at whatever is set.
-    values = values or {"updated_at": tasks.c.updated_at}
-    return update(tasks).where(tasks.c.id == task_id).values(**values).returning(*TASK)
+    if not values:
+        return TOUCH, {"task_id": task_id}
+    return _update(tuple(sorted(values))), {"task_id": task_id, **_values(values)}
 
 
 def toggle_completed(task_id):
-    return change(task_id, {"completed": not_(tasks.c.completed)})
+    return TOGGLE, {"task_id": task_id}
 
 
 def remove(task_id):
-    return delete(tasks).where(tasks.c.id == task_id).returning(*TASK)
+    return REMOVE, {"task_id": task_id}
 
 
-def counts():
+def _counts():
     """Total, open, completed and overdue, in one scan of the caller's rows."""
     open_ = not_(tasks.c.completed)
     return select(
@@ -82,3 +115,10 @@ def counts():
         func.count().filter(tasks.c.completed).label("completed"),
         func.count().filter(open_ & (tasks.c.due_at < func.now())).label("overdue"),
     ).select_from(tasks)
+
+
+COUNTS = _counts()
+
+
+def counts():
+    return COUNTS, {}

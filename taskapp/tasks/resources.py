@@ -113,8 +113,8 @@ def write(task_id: str, statement_for):
     session = get_session()
     if request.if_match:
         # Lock the row so the version checked is the version changed.
-        check_if_match(found(session.execute(queries.get(task_id, for_update=True)).mappings().first()))
-    task = found(session.execute(statement_for(task_id)).mappings().first())
+        check_if_match(found(session.execute(*queries.get(task_id, for_update=True)).mappings().first()))
+    task = found(session.execute(*statement_for(task_id)).mappings().first())
     session.commit()
     return task, etag_header(task)
 
@@ -134,8 +134,7 @@ class Tasks(MethodView):
                 after = page_cursors().read(args["cursor"], order, bound_to)
             except BadCursor as exc:
                 abort(400, str(exc))
-        statement = page_statement(args, order, after, args["limit"])
-        rows = get_session().execute(statement).mappings().all()
+        rows = get_session().execute(*page_statement(args, order, after, args["limit"])).mappings().all()
         if len(rows) <= args["limit"]:
             return rows
         rows = rows[: args["limit"]]
@@ -151,7 +150,7 @@ class Tasks(MethodView):
     def post(self, new_task):
         """Create a task"""
         session = get_session()
-        task = session.execute(queries.create(new_task)).mappings().one()
+        task = session.execute(*queries.create(new_task)).mappings().one()
         session.commit()
         location = url_for("tasks.Task", user_id=g.path_user_id, task_id=task["id"])
         return task, {"Location": location, **etag_header(task)}
@@ -165,7 +164,7 @@ class Task(MethodView):
     @documents_errors(401, 403, 404)
     def get(self, task_id):
         """Get one task"""
-        task = found(get_session().execute(queries.get(task_uuid(task_id))).mappings().first())
+        task = found(get_session().execute(*queries.get(task_uuid(task_id))).mappings().first())
         return not_modified(task) or (task, etag_header(task))
 
     @blp.doc(parameters=[IF_MATCH])
@@ -209,5 +208,5 @@ class Summary(MethodView):
     @documents_errors(401, 403)
     def get(self):
         """Count your tasks: total, open, completed and overdue"""
-        counts = get_session().execute(queries.counts()).mappings().one()
+        counts = get_session().execute(*queries.counts()).mappings().one()
         return {"user_id": g.user_id, "tasks": counts}
