@@ -6,8 +6,18 @@ order) instead of being sorted. Reading request bodies stays with Flask's parser
 strictness the body parser relies on.
 """
 
+import json
+
 import orjson
 from flask.json.provider import DefaultJSONProvider, _default
+
+
+def encode(obj, default) -> str:
+    """JSON text by orjson; by the standard library for what orjson refuses (a lone surrogate)."""
+    try:
+        return orjson.dumps(obj, default=default).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, default=default)
 
 
 class OrjsonProvider(DefaultJSONProvider):

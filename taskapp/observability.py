@@ -15,7 +15,6 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-import orjson
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,6 +27,8 @@ from prometheus_client import (
     multiprocess,
 )
 from sqlalchemy import event
+
+from taskapp.jsonio import encode
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
@@ -58,7 +59,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return encode(entry, default=str)
 
 
 class StderrHandler(logging.StreamHandler):

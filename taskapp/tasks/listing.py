@@ -189,15 +189,11 @@ def page_statement(args: dict, order: SortOrder, after=None, limit: int = 100):
         after_among_nulls=after is not None and after[0] is None,
     )
     parameters = {"limit": limit + 1}
-    if shape.priority:
-        parameters["priority"] = args["priority"]
+    for name in ("priority", "q", "due_before", "due_after"):
+        if getattr(shape, name):
+            parameters[name] = args[name]
     if shape.tags:
         parameters["tags"] = list(dict.fromkeys(args["tag"]))
-    if shape.q:
-        parameters["q"] = args["q"]
-    for bound in ("due_before", "due_after"):
-        if bound in args:
-            parameters[bound] = args[bound]
     if after is not None:
         parameters["after_key"], parameters["after_id"] = after
     return shaped_statement(shape), parameters

@@ -106,18 +106,13 @@ def remove(task_id):
     return REMOVE, {"task_id": task_id}
 
 
-def _counts():
-    """Total, open, completed and overdue, in one scan of the caller's rows."""
-    open_ = not_(tasks.c.completed)
-    return select(
-        func.count().label("total"),
-        func.count().filter(open_).label("open"),
-        func.count().filter(tasks.c.completed).label("completed"),
-        func.count().filter(open_ & (tasks.c.due_at < func.now())).label("overdue"),
-    ).select_from(tasks)
-
-
-COUNTS = _counts()
+# Total, open, completed and overdue, in one scan of the caller's rows.
+COUNTS = select(
+    func.count().label("total"),
+    func.count().filter(not_(tasks.c.completed)).label("open"),
+    func.count().filter(tasks.c.completed).label("completed"),
+    func.count().filter(not_(tasks.c.completed) & (tasks.c.due_at < func.now())).label("overdue"),
+).select_from(tasks)
 
 
 def counts():
