@@ -1,24 +1,41 @@
-"""The database layer: engine, per-request session, and the per-transaction identity hook.
+"""The database layer: engine, per-request connection, and the per-transaction identity hook.
 
-Views never build connections or set identity themselves: they ask for `get_session()`,
-whose every transaction begins with `set_request_identity`.
+Views never build connections or set identity themselves: they run statements with `rows()`
+and `first()` on the request's connection (`get_connection()`), whose every transaction
+begins with `set_request_identity`.
+
+Statements are SQLAlchemy Core, built once (taskapp/tasks/queries.py, listing.py). Each is
+compiled once for psycopg (`compiled()`), and its text runs on the pooled driver connection
+inside the transaction SQLAlchemy opened; rows come back as dicts. No ORM session sits in
+between (nothing is mapped), and SQLAlchemy's per-execution machinery (cache lookup,
+execution context, result objects) is skipped: it was a tenth of a request's instructions.
+Only statements whose parameters and columns need no conversion by SQLAlchemy qualify, which
+`compiled()` checks.
 """
 
 import logging
 import select
 import time
+from dataclasses import dataclass
+from functools import cache
 
 import psycopg
 from flask import Flask, current_app, g, request
-from sqlalchemy import create_engine, event, text
+from psycopg.rows import dict_row
+from sqlalchemy import ARRAY, Boolean, Connection, Enum, create_engine, event, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 from taskapp.schema import head_revision
 
 log = logging.getLogger(__name__)
 READ_METHODS = ("GET", "HEAD")
+# The execution option that carries a connection's caller; set on the request's own
+# Connection object only, never on the pooled DBAPI connection it borrows.
+IDENTITY = "taskapp_user_id"
 
 # Bound, never interpolated; run on the driver connection (its result is not read, so
 # SQLAlchemy's result machinery has nothing to do for it).
@@ -28,26 +45,97 @@ SET_IDENTITY = "select set_config('app.user_id', %s, true)"
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
-def set_request_identity(session: Session, transaction, connection) -> None:
+def set_request_identity(connection: Connection) -> None:
     """First statement of every transaction: the caller's identity, transaction-local.
 
     The third argument of set_config (`is_local = true`) ends the setting with the
     transaction, so a pooled connection never carries one user's identity into the
-    next request. A session without identity sets nothing and RLS shows it no rows.
+    next request. A connection without identity sets nothing and RLS shows it no rows.
     """
-    user_id = session.info.get("user_id")
-    if user_id is None:
-        return
+    user_id = connection.get_execution_options().get(IDENTITY)
+    if user_id is not None:
+        on_driver(connection, SET_IDENTITY, (user_id,))
+
+
+def on_driver(connection: Connection, sql: str, parameters, row_factory=None) -> psycopg.Cursor:
+    """Run SQL on the connection's psycopg connection, failing as SQLAlchemy's own statements do.
+
+    A connection the server dropped is invalidated (never rolled back or pooled again), and
+    the error is SQLAlchemy's: a lost server is an OperationalError (503), a refused row an
+    IntegrityError, and so on.
+    """
+    driver = connection.connection.driver_connection
     try:
-        connection.connection.driver_connection.execute(SET_IDENTITY, (user_id,))
+        cursor = driver.cursor(row_factory=row_factory) if row_factory else driver.cursor()
+        return cursor.execute(sql, parameters)
     except psycopg.Error as error:
-        # Handled as SQLAlchemy handles its own statements' failures: a connection the
-        # server dropped is invalidated (never rolled back or pooled again), and the error
-        # is SQLAlchemy's (a lost server is an OperationalError, a 503).
         lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
         if lost:
             connection.invalidate(error)
-        raise DBAPIError.instance(SET_IDENTITY, (user_id,), error, psycopg.Error, connection_invalidated=lost) from None
+        raise DBAPIError.instance(sql, parameters, error, psycopg.Error, connection_invalidated=lost) from None
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A statement's text for psycopg, and the values of the literals SQLAlchemy bound in it."""
+
+    sql: str
+    literals: dict
+
+
+DIALECT = psycopg_dialect()
+
+
+def passes_through(type_: TypeEngine) -> bool:
+    """SQLAlchemy would hand values of this type to and from psycopg unchanged.
+
+    True of types without processors, of booleans and enums of plain strings (their
+    processors only check or look up the value) and of arrays of such types (theirs only
+    rebuild the list).
+    """
+    if isinstance(type_, ARRAY):
+        return passes_through(type_.item_type)
+    if isinstance(type_, Enum):
+        return type_.enum_class is None
+    if isinstance(type_, Boolean):
+        return True
+    return type_._cached_bind_processor(DIALECT) is None and type_._cached_result_processor(DIALECT, None) is None
+
+
+@cache
+def compiled(statement: ClauseElement) -> Compiled:
+    """The statement compiled once for psycopg.
+
+    Refused (TypeError) if SQLAlchemy would convert a parameter or a column value, or render
+    a parameter into the text per execution: such a statement cannot run as plain text. The
+    statements given here are built once (module constants, or cached per shape), so this
+    cache stays as small as they are few.
+    """
+    result = statement.compile(dialect=DIALECT)
+    types = [bind.type for bind in result.binds.values()] + [column.type for column in result._result_columns]
+    if result.literal_execute_params or result.post_compile_params or not all(map(passes_through, types)):
+        raise TypeError(f"not a plain statement: {result.string}")
+    literals = {name: value for name, value in result.construct_params(_check=False).items() if value is not None}
+    return Compiled(result.string, literals)
+
+
+def run(statement: ClauseElement, parameters: dict) -> psycopg.Cursor:
+    """Run a statement in the request's transaction (begun, with identity, if none is open)."""
+    connection = get_connection()
+    if not connection.in_transaction():
+        connection.begin()
+    query = compiled(statement)
+    return on_driver(connection, query.sql, {**query.literals, **parameters}, dict_row)
+
+
+def rows(statement: ClauseElement, parameters: dict) -> list[dict]:
+    """Every row the statement returns, as dicts."""
+    return run(statement, parameters).fetchall()
+
+
+def first(statement: ClauseElement, parameters: dict) -> dict | None:
+    """The statement's first row as a dict, or None."""
+    return run(statement, parameters).fetchone()
 
 
 def hung_up(driver_connection) -> bool:
@@ -82,6 +170,25 @@ def ping_when_stale(engine: Engine) -> None:
                 raise DisconnectionError("the pooled connection is gone") from None
 
 
+UTC_NAMES = ("UTC", "Etc/UTC")
+
+
+def utc_sessions(engine: Engine) -> None:
+    """Every connection's session time zone is UTC, so timestamps arrive as UTC datetimes.
+
+    The JSON writer (taskapp/jsonio.py) then writes them as they come, with a `Z`, instead of
+    converting each one in Python. Set once per connection, only when the server's default is
+    another zone; TimeZone is one of the settings PgBouncer keeps per client, so it survives
+    transaction pooling.
+    """
+
+    @event.listens_for(engine, "connect")
+    def in_utc(driver_connection, record):
+        if driver_connection.info.parameter_status("TimeZone") not in UTC_NAMES:
+            driver_connection.execute("set time zone 'UTC'")
+            driver_connection.commit()
+
+
 class Database:
     """Flask extension owning the engine and the sessions built on it."""
 
@@ -103,10 +210,11 @@ class Database:
             },
         )
         ping_when_stale(engine)
-        factory = sessionmaker(bind=engine, expire_on_commit=False)
-        event.listen(factory, "after_begin", set_request_identity)
-        app.extensions["taskapp.db"] = {"engine": engine, "sessionmaker": factory}
-        app.teardown_appcontext(close_session)
+        utc_sessions(engine)
+        # Every transaction, begun explicitly or by the first statement after a commit.
+        event.listen(engine, "begin", set_request_identity)
+        app.extensions["taskapp.db"] = {"engine": engine}
+        app.teardown_appcontext(close_connection)
 
     @staticmethod
     def engine(app: Flask | None = None) -> Engine:
@@ -116,35 +224,36 @@ class Database:
 db = Database()
 
 
-def get_session() -> Session:
-    """The request's session; its transactions carry the authenticated user's identity."""
-    if "db_session" not in g:
-        factory = current_app.extensions["taskapp.db"]["sessionmaker"]
-        reads_only = bool(request) and request.method in READ_METHODS
-        g.db_session = factory(info={"user_id": g.get("user_id"), "reads_only": reads_only})
-    return g.db_session
+def get_connection() -> Connection:
+    """The request's connection; its transactions carry the authenticated user's identity."""
+    if "db_connection" not in g:
+        connection = Database.engine().connect()
+        g.db_connection = connection.execution_options(**{IDENTITY: g.get("user_id")})
+        g.db_reads_only = bool(request) and request.method in READ_METHODS
+    return g.db_connection
 
 
-def close_session(exc: BaseException | None = None) -> None:
+def close_connection(exc: BaseException | None = None) -> None:
     """End the request's transaction: COMMIT after a read, ROLLBACK of anything else uncommitted.
 
     A read's transaction changed nothing, so COMMIT and ROLLBACK end it alike; but psycopg
     forgets (and deallocates) every prepared statement on ROLLBACK, so ending reads with
     ROLLBACK would keep the most frequent queries from ever being prepared. Writes commit
-    explicitly in their views; whatever they leave uncommitted (an error) is rolled back.
+    explicitly in their views; whatever they leave uncommitted (an error) is rolled back
+    when the connection goes back to the pool.
     """
-    session = g.pop("db_session", None)
-    if session is None:
+    connection = g.pop("db_connection", None)
+    if connection is None:
         return
     try:
-        if exc is None and session.info["reads_only"] and session.in_transaction():
-            session.commit()
+        if exc is None and g.pop("db_reads_only", False) and connection.in_transaction():
+            connection.commit()
     except Exception as error:  # the answer is already made; the transaction is rolled back below
         log.warning("ending a read transaction failed: %s", error.__class__.__name__)
     try:
-        session.close()
+        connection.close()
     except SQLAlchemyError as error:  # e.g. the server went away: the answer stands, the pool copes
-        log.warning("closing the session failed: %s", error.__class__.__name__)
+        log.warning("closing the connection failed: %s", error.__class__.__name__)
 
 
 def migrated_revision() -> str | None:

@@ -80,11 +80,13 @@ class StderrHandler(logging.StreamHandler):
 def configure_logging() -> None:
     """JSON lines on stderr for taskapp's loggers (the app's own logger is `taskapp`).
 
-    Records do not collect thread details: no line prints them, and gathering them costs
-    every request. (Process ids stay: gunicorn's own lines print them.)
+    Records do not collect thread details or the calling source line: no line prints them,
+    and gathering them (walking the stack, for the source line) costs every request, as the
+    logging HOWTO's "Optimization" section says. (Process ids stay: gunicorn's lines print them.)
     """
     logging.logThreads = False
     logging.logMultiprocessing = False
+    logging._srcfile = None
     logger = logging.getLogger("taskapp")
     if any(getattr(handler, "taskapp_json", False) for handler in logger.handlers):
         return

@@ -54,14 +54,14 @@ def test_no_identity_leaks_through_a_pool_of_one_connection(make_app, alice, bob
         from flask import g
         from sqlalchemy.exc import IntegrityError
 
-        from taskapp.db import get_session
+        from taskapp.db import get_connection
         from taskapp.tasks import queries
 
         g.user_id = alice.sub
-        session = get_session()
+        connection = get_connection()
         with pytest.raises(IntegrityError):
-            session.execute(*queries.create({"title": "x" * 300}))
-        session.close()
+            connection.execute(*queries.create({"title": "x" * 300}))
+        connection.close()
 
     for _ in range(3):
         for user, expected in ((bob, {"bob 1", "bob 2"}), (alice, {"alice 1", "alice 2"})):

@@ -13,7 +13,7 @@ from flask.views import MethodView
 
 from taskapp.api import Blueprint
 from taskapp.config import signing_key
-from taskapp.db import get_session
+from taskapp.db import first, get_connection, rows
 from taskapp.errors import abort
 from taskapp.tasks import queries
 from taskapp.tasks.etags import check_if_match, etag_header, not_modified
@@ -110,12 +110,11 @@ def found(row):
 def write(task_id: str, statement_for):
     """Run one write on a task, honouring If-Match, and answer with the new version."""
     task_id = task_uuid(task_id)
-    session = get_session()
     if request.if_match:
         # Lock the row so the version checked is the version changed.
-        check_if_match(found(session.execute(*queries.get(task_id, for_update=True)).mappings().first()))
-    task = found(session.execute(*statement_for(task_id)).mappings().first())
-    session.commit()
+        check_if_match(found(first(*queries.get(task_id, for_update=True))))
+    task = found(first(*statement_for(task_id)))
+    get_connection().commit()
     return task, etag_header(task)
 
 
@@ -134,12 +133,12 @@ class Tasks(MethodView):
                 after = page_cursors().read(args["cursor"], order, bound_to)
             except BadCursor as exc:
                 abort(400, str(exc))
-        rows = get_session().execute(*page_statement(args, order, after, args["limit"])).mappings().all()
-        if len(rows) <= args["limit"]:
-            return rows
-        rows = rows[: args["limit"]]
-        cursor = page_cursors().make(order, bound_to, rows[-1])
-        return rows, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
+        page = rows(*page_statement(args, order, after, args["limit"]))
+        if len(page) <= args["limit"]:
+            return page
+        page = page[: args["limit"]]
+        cursor = page_cursors().make(order, bound_to, page[-1])
+        return page, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
 
     @blp.arguments(WRITE)
     @blp.response(201, TaskSchema, headers={
@@ -149,9 +148,8 @@ class Tasks(MethodView):
     @documents_errors(401, 403, 413, 415)
     def post(self, new_task):
         """Create a task"""
-        session = get_session()
-        task = session.execute(*queries.create(new_task)).mappings().one()
-        session.commit()
+        task = first(*queries.create(new_task))
+        get_connection().commit()
         location = url_for("tasks.Task", user_id=g.path_user_id, task_id=task["id"])
         return task, {"Location": location, **etag_header(task)}
 
@@ -164,7 +162,7 @@ class Task(MethodView):
     @documents_errors(401, 403, 404)
     def get(self, task_id):
         """Get one task"""
-        task = found(get_session().execute(*queries.get(task_uuid(task_id))).mappings().first())
+        task = found(first(*queries.get(task_uuid(task_id))))
         return not_modified(task) or (task, etag_header(task))
 
     @blp.doc(parameters=[IF_MATCH])
@@ -208,5 +206,5 @@ class Summary(MethodView):
     @documents_errors(401, 403)
     def get(self):
         """Count your tasks: total, open, completed and overdue"""
-        counts = get_session().execute(*queries.counts()).mappings().one()
+        counts = first(*queries.counts())
         return {"user_id": g.user_id, "tasks": counts}

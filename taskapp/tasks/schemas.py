@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from taskapp.tasks.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime, utc_text
+from taskapp.tasks.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime
 from taskapp.tasks.listing import DEFAULT_SORT, SORT_NAMES
 from taskapp.tasks.queries import PRIORITIES
 
@@ -69,35 +69,18 @@ class TaskSchema(ma.Schema):
     updated_at = UTCDateTime(dump_only=True)
 
     def dump(self, obj, *, many: bool | None = None):
-        """What marshmallow's dump makes of a task row, built directly.
+        """A task row (or a page of them) as it comes from the database, for the JSON writer.
 
         A list answer dumps up to 500 tasks, and marshmallow's per-field machinery was the
         largest cost a list request paid in Python (see the README's performance section).
-        The fields above still document the shape; tests/test_schemas.py holds this
-        equal to marshmallow's own dump of them.
+        Rows from taskapp.db are dicts whose keys are these fields in this order, with UUIDs,
+        UTC datetimes (the sessions' time zone), lists and plain values, which the JSON
+        writer (taskapp/jsonio.py) writes exactly as marshmallow's dump of the fields above
+        would be written; tests/test_task_json.py holds the two equal.
         """
         if self.only or self.exclude:
             return super().dump(obj, many=many)
-        if self.many if many is None else many:
-            return [task_json(row) for row in obj]
-        return task_json(obj)
-
-
-def task_json(row) -> dict:
-    tags = row["tags"]
-    return {
-        "id": str(row["id"]),
-        "user_id": row["user_id"],
-        "title": row["title"],
-        "description": row["description"],
-        "completed": row["completed"],
-        "completed_at": utc_text(row["completed_at"]),
-        "priority": row["priority"],
-        "due_at": utc_text(row["due_at"]),
-        "tags": None if tags is None else list(tags),
-        "created_at": utc_text(row["created_at"]),
-        "updated_at": utc_text(row["updated_at"]),
-    }
+        return obj
 
 
 class TaskInput(ma.Schema):
