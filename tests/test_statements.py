@@ -30,7 +30,8 @@ def alices_tasks(client, alice, create_task):
 
 def test_every_listing_shape_reads_the_same_rows(client, alice, alices_tasks):
     filters = [{}, {"completed": False}, {"priority": "medium"}, {"tag": ["work"]}, {"q": "task"},
-               {"due_before": datetime(2031, 4, 1, tzinfo=timezone.utc)}, {"due_after": datetime(2031, 2, 1, tzinfo=timezone.utc)}]
+               {"due_before": datetime(2031, 4, 1, tzinfo=timezone.utc)},
+               {"due_after": datetime(2031, 2, 1, tzinfo=timezone.utc)}]
     with client.application.test_request_context():
         g.user_id = alice.sub
         for (name, order), args in itertools.product(SORT_ORDERS.items(), filters):
@@ -49,10 +50,12 @@ def test_single_task_statements_read_and_write_the_same(client, alice, alices_ta
         assert both_ways(*queries.get(task_id))[0] == both_ways(*queries.get(task_id))[1] != []
         assert both_ways(*queries.counts())[0] == both_ways(*queries.counts())[1]
         toggled_by_driver = rows(*queries.toggle_completed(task_id))
-        toggled_by_sqlalchemy = [dict(r) for r in get_connection().execute(*queries.toggle_completed(task_id)).mappings()]
+        toggled_by_sqlalchemy = [dict(row) for row in get_connection().execute(*queries.toggle_completed(task_id))
+                                 .mappings()]
         assert toggled_by_driver[0]["completed"] is not toggled_by_sqlalchemy[0]["completed"]
-        assert {k: v for k, v in toggled_by_driver[0].items() if k not in ("completed", "completed_at", "updated_at")} == \
-            {k: v for k, v in toggled_by_sqlalchemy[0].items() if k not in ("completed", "completed_at", "updated_at")}
+        moved = ("completed", "completed_at", "updated_at")
+        assert {k: v for k, v in toggled_by_driver[0].items() if k not in moved} == \
+            {k: v for k, v in toggled_by_sqlalchemy[0].items() if k not in moved}
         get_connection().rollback()
 
 
