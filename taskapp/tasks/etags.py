@@ -28,8 +28,10 @@ def check_if_match(task) -> None:
         abort(412)
 
 
-def not_modified(task) -> Response | None:
-    """The 304 answer when If-None-Match already names this version."""
-    if request.if_none_match.contains_weak(etag_of(task)):
-        return Response(status=304, headers=etag_header(task))
-    return None
+def answer_with_etag(task):
+    """The task with its ETag, or the 304 answer when If-None-Match already names this version."""
+    tag = etag_of(task)
+    headers = {"ETag": quote_etag(tag)}
+    if request.if_none_match.contains_weak(tag):
+        return Response(status=304, headers=headers)
+    return task, headers

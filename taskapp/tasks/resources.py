@@ -16,7 +16,7 @@ from taskapp.config import signing_key
 from taskapp.db import first, get_connection, rows
 from taskapp.errors import abort
 from taskapp.tasks import queries
-from taskapp.tasks.etags import check_if_match, etag_header, not_modified
+from taskapp.tasks.etags import answer_with_etag, check_if_match, etag_header
 from taskapp.tasks.listing import SORT_ORDERS, BadCursor, Cursors, fingerprint, page_statement
 from taskapp.tasks.schemas import SummarySchema, TaskPatchSchema, TaskQueryArgs, TaskSchema, TaskWriteSchema
 
@@ -163,7 +163,7 @@ class Task(MethodView):
     def get(self, task_id):
         """Get one task"""
         task = found(first(*queries.get(task_uuid(task_id))))
-        return not_modified(task) or (task, etag_header(task))
+        return answer_with_etag(task)
 
     @blp.doc(parameters=[IF_MATCH])
     @blp.arguments(WRITE)
