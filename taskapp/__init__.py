@@ -5,9 +5,30 @@ from flask import Flask
 from taskapp.config import Config, check_keys, check_token_settings, runtime_config, sqlalchemy_url
 
 
+class TaskFlask(Flask):
+    """Flask, remembering which views and hooks are plain functions.
+
+    Flask (and flask-smorest's wrappers) ask `ensure_sync` about every hook and view on every
+    request, and each answer inspects the function anew; a function's nature does not change.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set = set()
+
+    def ensure_sync(self, func):
+        plain = getattr(func, "__func__", func)  # a bound method is new on every request; its function is not
+        if plain in self._plain_functions:
+            return func
+        made = super().ensure_sync(func)
+        if made is func and len(self._plain_functions) < 4096:  # bounded, whatever is passed in
+            self._plain_functions.add(plain)
+        return made
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application; `test_config` replaces the environment (tests)."""
-    app = Flask(__name__)
+    app = TaskFlask(__name__)
     from taskapp.jsonio import OrjsonProvider
 
     app.json = OrjsonProvider(app)
