@@ -22,7 +22,7 @@ import psycopg
 from bench import report
 from bench.scenarios import SCENARIOS
 from bench.seed import FULL, SMALL, sample_ids, seed, seed_through_api
-from bench.targets import ROOT, VENV_BIN, Server, pgbench, wrk
+from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, wrk
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.schema import upgrade
 from taskapp.tokens import issue_token
@@ -91,6 +91,8 @@ def main() -> int:
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--slices", type=int, default=5,
+                        help="taskapp and the floor alternate in this many slices of each run")
     parser.add_argument("--quick", action="store_true", help="3 s per run, 20 s soak: a smoke test")
     parser.add_argument("--only", default="", help="scenario names separated by ';' (and/or mix); default all")
     parser.add_argument("--no-references", action="store_true", help="taskapp only (for quick experiments)")
@@ -129,11 +131,12 @@ def main() -> int:
                     continue
                 for count in connections:
                     row = {"scenario": name, "connections": count}
-                    row["taskapp"] = wrk(project.url, chosen, count, args.seconds, users)
                     if args.no_references:
+                        row["taskapp"] = wrk(project.url, chosen, count, args.seconds, users)
                         print(report.short_line(row), flush=True)
                         continue
-                    row["bare"] = wrk(bare.url, chosen, count, args.seconds, users)
+                    row["taskapp"], row["bare"] = side_by_side([project.url, bare.url], chosen, count, args.seconds,
+                                                               users, args.slices)
                     row["pgbench"] = pgbench(app_url, chosen, count, args.seconds, data)
                     results.append(row)
                     print(report.line(row), flush=True)
@@ -154,7 +157,7 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": report.machine(),
         "software": {"python": platform.python_version(), "postgresql": server_version},
-        "settings": {"seconds": args.seconds, "workers": args.workers, "threads": args.threads,
+        "settings": {"seconds": args.seconds, "slices": args.slices, "workers": args.workers, "threads": args.threads,
                      "data_set": data.name, "users": data.users, "tasks": seeded},
         "results": results,
         "soak": soak,

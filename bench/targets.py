@@ -106,6 +106,33 @@ def wrk(url: str, scenarios: list[Scenario], connections: int, seconds: int, use
     }
 
 
+def side_by_side(urls: list[str], scenarios: list[Scenario], connections: int, seconds: int, users_file: Path,
+                 slices: int = 5) -> list[dict]:
+    """wrk against each URL in turn, in `slices` alternating slices of the given seconds each.
+
+    This machine's speed drifts over minutes (it is shared); alternating short slices puts
+    both targets under the same drift, so their ratio measures them rather than the moment.
+    Throughput is all requests over all slices' time; latency percentiles are the median of
+    the slices' percentiles; errors are summed.
+    """
+    slices = max(1, min(slices, seconds))
+    runs: list[list[dict]] = [[] for _ in urls]
+    for _ in range(slices):
+        for index, url in enumerate(urls):
+            runs[index].append(wrk(url, scenarios, connections, max(1, seconds // slices), users_file))
+    merged = []
+    for parts in runs:
+        total_seconds = sum(part["requests"] / part["throughput"] for part in parts if part["throughput"])
+        requests = sum(part["requests"] for part in parts)
+        row = {"throughput": requests / total_seconds if total_seconds else 0.0, "requests": requests,
+               "errors": sum(part["errors"] for part in parts)}
+        for name in ("p50_ms", "p95_ms", "p99_ms"):
+            values = sorted(part[name] for part in parts)
+            row[name] = values[len(values) // 2]
+        merged.append(row)
+    return merged
+
+
 def pgbench_binary() -> str:
     from taskapp.embedded import binaries
 
