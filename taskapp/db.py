@@ -37,8 +37,7 @@ READ_METHODS = ("GET", "HEAD")
 # Connection object only, never on the pooled DBAPI connection it borrows.
 IDENTITY = "taskapp_user_id"
 
-# Bound, never interpolated; run on the driver connection (its result is not read, so
-# SQLAlchemy's result machinery has nothing to do for it).
+# Bound, never interpolated.
 SET_IDENTITY = "select set_config('app.user_id', %s, true)"
 # A pooled connection is pinged before use only when it sat idle this long, or when its
 # socket shows the server hung up; a busy pool skips the round trip (as pgx does).
@@ -243,10 +242,11 @@ def close_connection(exc: BaseException | None = None) -> None:
     when the connection goes back to the pool.
     """
     connection = g.pop("db_connection", None)
+    reads_only = g.pop("db_reads_only", False)
     if connection is None:
         return
     try:
-        if exc is None and g.pop("db_reads_only", False) and connection.in_transaction():
+        if exc is None and reads_only and connection.in_transaction():
             connection.commit()
     except Exception as error:  # the answer is already made; the transaction is rolled back below
         log.warning("ending a read transaction failed: %s", error.__class__.__name__)

@@ -47,8 +47,10 @@ def test_single_task_statements_read_and_write_the_same(client, alice, alices_ta
     task_id = uuid.UUID(alices_tasks[0]["id"])
     with client.application.test_request_context():
         g.user_id = alice.sub
-        assert both_ways(*queries.get(task_id))[0] == both_ways(*queries.get(task_id))[1] != []
-        assert both_ways(*queries.counts())[0] == both_ways(*queries.counts())[1]
+        by_driver, by_sqlalchemy = both_ways(*queries.get(task_id))
+        assert by_driver == by_sqlalchemy != []
+        by_driver, by_sqlalchemy = both_ways(*queries.counts())
+        assert by_driver == by_sqlalchemy
         toggled_by_driver = rows(*queries.toggle_completed(task_id))
         toggled_by_sqlalchemy = [dict(row) for row in get_connection().execute(*queries.toggle_completed(task_id))
                                  .mappings()]
