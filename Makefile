@@ -10,6 +10,7 @@ test:
 # Re-export specs/openapi.json after changing the API (tests/test_openapi.py checks it).
 openapi:
 	DATABASE_URL=postgresql://localhost/unused JWT_SECRET_KEY=export-only-key-0123456789abcdef0123 \
+		TASKAPP_IDENTITY_KEY=export-only-identity-key-0123456789abcdef \
 		.venv/bin/taskapp openapi write --format json specs/openapi.json
 
 # The benchmark (README "Performance"): installs wrk if missing, then runs everything.

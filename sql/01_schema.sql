@@ -62,7 +62,9 @@ CREATE INDEX tasks_tags_idx ON tasks USING gin (tags);
 -- completed_at follows completed; updated_at moves forward on every write, even when two
 -- writes fall in the same microsecond or a transaction started before the previous write.
 CREATE FUNCTION tasks_stamp() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.created_at := now();
@@ -84,3 +86,75 @@ $$;
 
 CREATE TRIGGER tasks_stamp BEFORE INSERT OR UPDATE ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_stamp();
+
+-- ---------------------------------------------------------------------------
+-- The identity the database verifies
+-- ---------------------------------------------------------------------------
+-- The application sets, in every transaction, app.user_id and beside it app.identity_proof:
+--   v1.<key id>.<expires, Unix time>.<hex HMAC-SHA256(identity key, '<expires>.<user id>')>
+-- The identity key (TASKAPP_IDENTITY_KEY) is stored here, where only the owner reads it, as
+-- HMAC's two padded keys (the key XOR 0x36 and XOR 0x5c, zero-padded to 64 bytes), so that
+-- the built-in sha256() computes HMAC-SHA256 without any extension. More than one key is
+-- accepted while a new key is rolled out (README, "Rotating the identity key").
+CREATE SCHEMA taskapp_private;
+
+CREATE TABLE taskapp_private.identity_keys (
+    key_id    text        PRIMARY KEY CHECK (key_id ~ '^[0-9a-f]{16}$'),
+    inner_pad bytea       NOT NULL CHECK (octet_length(inner_pad) = 64),
+    outer_pad bytea       NOT NULL CHECK (octet_length(outer_pad) = 64),
+    added_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- app.user_id when app.identity_proof proves it under a stored key and has not expired
+-- (the transaction's start is what counts); NULL otherwise, and NULL matches no owner.
+-- SECURITY DEFINER to read the keys; a fixed search_path so nothing can be slipped in.
+CREATE FUNCTION public.verified_user_id() RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    claimed text := current_setting('app.user_id', true);
+    proof   text := current_setting('app.identity_proof', true);
+    part    text[];
+BEGIN
+    IF claimed IS NULL OR claimed = ''
+       OR proof IS NULL OR proof !~ '^v1\.[0-9a-f]{16}\.[0-9]{1,15}\.[0-9a-f]{64}$' THEN
+        RETURN NULL;
+    END IF;
+    part := string_to_array(proof, '.');
+    IF part[3]::bigint < extract(epoch FROM now()) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM FROM taskapp_private.identity_keys k
+    WHERE k.key_id = part[2]
+      AND sha256(k.outer_pad || sha256(k.inner_pad || convert_to(part[3] || '.' || claimed, 'UTF8')))
+          = decode(part[4], 'hex');
+    IF FOUND THEN
+        RETURN claimed;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- For DBAs and auditors (the owner; never taskapp_app): act as a user for the rest of the
+-- transaction, with a proof made from the newest key, valid for the transaction.
+--   BEGIN; SELECT taskapp_private.act_as('alice'); SELECT * FROM tasks; COMMIT;
+CREATE FUNCTION taskapp_private.act_as(user_id text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    newest  taskapp_private.identity_keys;
+    expires text := (floor(extract(epoch FROM now()))::bigint + 3600)::text;
+BEGIN
+    SELECT * INTO newest FROM taskapp_private.identity_keys ORDER BY added_at DESC, key_id LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no identity key is stored: run taskapp db upgrade with TASKAPP_IDENTITY_KEY';
+    END IF;
+    PERFORM set_config('app.user_id', user_id, true);
+    PERFORM set_config('app.identity_proof', format('v1.%s.%s.%s', newest.key_id, expires, encode(
+        sha256(newest.outer_pad || sha256(newest.inner_pad || convert_to(expires || '.' || user_id, 'UTF8'))),
+        'hex')), true);
+    RETURN user_id;
+END
+$$;

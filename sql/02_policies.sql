@@ -1,10 +1,13 @@
 -- taskapp: row-level security
 --
 -- Identity is the transaction-local setting app.user_id, set by the application with
---   select set_config('app.user_id', <token sub>, true)
--- as the first statement of every transaction. The setting is read through a scalar
--- subquery so PostgreSQL evaluates it once per statement (an InitPlan), not once per row.
--- Unset, NULL and '' match no owner: a transaction without identity sees and writes nothing.
+--   select set_config('app.user_id', <token sub>, true),
+--          set_config('app.identity_proof', <its proof>, true)
+-- as the first statement of every transaction, and believed only through verified_user_id()
+-- (01_schema.sql), which returns it when the proof verifies and NULL otherwise. The function
+-- is called through a scalar subquery so PostgreSQL evaluates it once per statement (an
+-- InitPlan), not once per row. NULL matches no owner: a transaction without a verified
+-- identity (none, a forged one, an expired proof) sees and writes nothing.
 
 -- ---------------------------------------------------------------------------
 -- tasks
@@ -16,17 +19,17 @@ ALTER TABLE tasks FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY "Tasks are visible to their owner" ON tasks
     FOR SELECT
-    USING (user_id = (SELECT current_setting('app.user_id', true)));
+    USING (user_id = (SELECT verified_user_id()));
 
 CREATE POLICY "Tasks can be created by their owner" ON tasks
     FOR INSERT
-    WITH CHECK (user_id = (SELECT current_setting('app.user_id', true)));
+    WITH CHECK (user_id = (SELECT verified_user_id()));
 
 CREATE POLICY "Tasks can be changed by their owner and stay theirs" ON tasks
     FOR UPDATE
-    USING (user_id = (SELECT current_setting('app.user_id', true)))
-    WITH CHECK (user_id = (SELECT current_setting('app.user_id', true)));
+    USING (user_id = (SELECT verified_user_id()))
+    WITH CHECK (user_id = (SELECT verified_user_id()));
 
 CREATE POLICY "Tasks can be deleted by their owner" ON tasks
     FOR DELETE
-    USING (user_id = (SELECT current_setting('app.user_id', true)));
+    USING (user_id = (SELECT verified_user_id()));

@@ -63,5 +63,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is None:
         from taskapp.safety import refuse_unsafe
 
-        refuse_unsafe(db.engine(app))
+        refuse_unsafe(db.engine(app), app.extensions["taskapp.db"]["identity_key"])
     return app

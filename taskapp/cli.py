@@ -31,6 +31,7 @@ def db_group():
 def db_upgrade():
     """Create the roles if missing, then migrate to head (DATABASE_ADMIN_URL; safe to repeat)."""
     from taskapp import embedded
+    from taskapp.identity import IdentityKey
     from taskapp.schema import head_revision, upgrade
 
     config = Config.from_env()
@@ -39,8 +40,26 @@ def db_upgrade():
     elif config.DATABASE_ADMIN_URL is None:
         raise ConfigError("DATABASE_ADMIN_URL is required for `taskapp db upgrade`")
     else:
-        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD)
-    click.echo(f"Database is at revision {head_revision()}.")
+        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD, IdentityKey(config.TASKAPP_IDENTITY_KEY))
+    click.echo(f"Database is at revision {head_revision()}; it accepts the identity key "
+               f"{IdentityKey(config.TASKAPP_IDENTITY_KEY).key_id}.")
+
+
+@db_group.command(name="retire-identity-keys", with_appcontext=False)
+def db_retire_identity_keys():
+    """Forget every identity key but TASKAPP_IDENTITY_KEY (the last step of a key rotation)."""
+    from taskapp import embedded
+    from taskapp.identity import IdentityKey
+    from taskapp.schema import retire_identity_keys
+
+    config = Config.from_env()
+    if config.embedded:
+        embedded.configure(config)
+    elif config.DATABASE_ADMIN_URL is None:
+        raise ConfigError("DATABASE_ADMIN_URL is required for `taskapp db retire-identity-keys`")
+    key = IdentityKey(config.TASKAPP_IDENTITY_KEY)
+    retired = retire_identity_keys(config.DATABASE_ADMIN_URL, key)
+    click.echo(f"Retired {retired} identity key(s); the database accepts only {key.key_id}.")
 
 
 @cli.command(with_appcontext=False)
@@ -88,6 +107,7 @@ def check_runtime_connection(config: Config) -> None:
     """Refuse to start gunicorn when the runtime connection could bypass row-level security."""
     from sqlalchemy import create_engine, pool
 
+    from taskapp.identity import IdentityKey
     from taskapp.safety import refuse_unsafe
 
     engine = create_engine(
@@ -96,7 +116,7 @@ def check_runtime_connection(config: Config) -> None:
         connect_args={"connect_timeout": config.DATABASE_CONNECT_TIMEOUT},
     )
     try:
-        refuse_unsafe(engine)
+        refuse_unsafe(engine, IdentityKey(config.TASKAPP_IDENTITY_KEY))
     finally:
         engine.dispose()
 

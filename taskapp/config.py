@@ -98,6 +98,9 @@ def check_keys(settings) -> None:
         )
     if settings.get("TASKAPP_SECRET_KEY") is not None:
         check_secret(settings["TASKAPP_SECRET_KEY"], "TASKAPP_SECRET_KEY")
+    from taskapp.identity import IdentityKey
+
+    IdentityKey(settings.get("TASKAPP_IDENTITY_KEY"))
 
 
 def _audience(raw: str | None) -> str | list[str] | None:
@@ -161,6 +164,7 @@ class Config:
     DATABASE_ADMIN_URL = None
     JWT_SECRET_KEY = None
     TASKAPP_SECRET_KEY = None
+    TASKAPP_IDENTITY_KEY = None
     TASKAPP_APP_PASSWORD = None
     TASKAPP_DATA_DIR = None
     DATABASE_POOL_SIZE = 5
@@ -192,6 +196,7 @@ class Config:
             ),
             "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or None,
             "TASKAPP_SECRET_KEY": env.get("TASKAPP_SECRET_KEY") or None,
+            "TASKAPP_IDENTITY_KEY": env.get("TASKAPP_IDENTITY_KEY") or None,
             "TASKAPP_APP_PASSWORD": env.get("TASKAPP_APP_PASSWORD") or None,
             "TASKAPP_DATA_DIR": env.get("TASKAPP_DATA_DIR") or None,
             "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", cls.DATABASE_POOL_SIZE),
@@ -215,6 +220,10 @@ class Config:
             check_secret(values["JWT_SECRET_KEY"])
         if values["TASKAPP_SECRET_KEY"] is not None:
             check_secret(values["TASKAPP_SECRET_KEY"], "TASKAPP_SECRET_KEY")
+        if values["TASKAPP_IDENTITY_KEY"] is not None:
+            from taskapp.identity import IdentityKey
+
+            IdentityKey(values["TASKAPP_IDENTITY_KEY"])
         return cls(**values)
 
     @property

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.types import TypeEngine
 
+from taskapp.identity import IdentityKey
 from taskapp.schema import head_revision
 
 log = logging.getLogger(__name__)
@@ -37,23 +38,24 @@ READ_METHODS = ("GET", "HEAD")
 # Connection object only, never on the pooled DBAPI connection it borrows.
 IDENTITY = "taskapp_user_id"
 
-# Bound, never interpolated.
-SET_IDENTITY = "select set_config('app.user_id', %s, true)"
+# Bound, never interpolated. The proof is what makes the database believe the user id
+# (taskapp/identity.py; verified_user_id() in sql/01_schema.sql).
+SET_IDENTITY = "select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)"
 # A pooled connection is pinged before use only when it sat idle this long, or when its
 # socket shows the server hung up; a busy pool skips the round trip (as pgx does).
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
-def set_request_identity(connection: Connection) -> None:
-    """First statement of every transaction: the caller's identity, transaction-local.
+def set_request_identity(connection: Connection, key: IdentityKey) -> None:
+    """First statement of every transaction: the caller's identity and its proof, transaction-local.
 
-    The third argument of set_config (`is_local = true`) ends the setting with the
+    The third argument of set_config (`is_local = true`) ends the settings with the
     transaction, so a pooled connection never carries one user's identity into the
     next request. A connection without identity sets nothing and RLS shows it no rows.
     """
     user_id = connection.get_execution_options().get(IDENTITY)
     if user_id is not None:
-        on_driver(connection, SET_IDENTITY, (user_id,))
+        on_driver(connection, SET_IDENTITY, (user_id, key.proof(user_id)))
 
 
 def on_driver(connection: Connection, sql: str, parameters, row_factory=None) -> psycopg.Cursor:
@@ -210,9 +212,14 @@ class Database:
         )
         ping_when_stale(engine)
         utc_sessions(engine)
+        key = IdentityKey(app.config["TASKAPP_IDENTITY_KEY"])
+
         # Every transaction, begun explicitly or by the first statement after a commit.
-        event.listen(engine, "begin", set_request_identity)
-        app.extensions["taskapp.db"] = {"engine": engine}
+        @event.listens_for(engine, "begin")
+        def identify(connection):
+            set_request_identity(connection, key)
+
+        app.extensions["taskapp.db"] = {"engine": engine, "identity_key": key}
         app.teardown_appcontext(close_connection)
 
     @staticmethod
@@ -263,5 +270,10 @@ def migrated_revision() -> str | None:
 
 
 def is_ready() -> bool:
-    """The database answers and its schema is at the code's head."""
-    return migrated_revision() == head_revision()
+    """The database answers, its schema is at the code's head, and it accepts our identity key."""
+    from taskapp.safety import identity_problem
+
+    if migrated_revision() != head_revision():
+        return False
+    with Database.engine().connect() as connection:
+        return identity_problem(connection, current_app.extensions["taskapp.db"]["identity_key"]) is None

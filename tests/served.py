@@ -13,9 +13,11 @@ import urllib.error
 import urllib.request
 
 from conftest import SECRET
+from identity import IDENTITY_KEY_SECRET
 
 CONFIG_VARIABLES = (
-    "DATABASE_URL", "DATABASE_ADMIN_URL", "JWT_SECRET_KEY", "TASKAPP_SECRET_KEY", "TASKAPP_APP_PASSWORD",
+    "DATABASE_URL", "DATABASE_ADMIN_URL", "JWT_SECRET_KEY", "TASKAPP_SECRET_KEY", "TASKAPP_IDENTITY_KEY",
+    "TASKAPP_APP_PASSWORD",
     "TASKAPP_DATA_DIR", "JWT_ALGORITHM", "JWT_PUBLIC_KEY", "JWT_JWKS_URL", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_LEEWAY",
     "METRICS", "METRICS_PORT", "PROMETHEUS_MULTIPROC_DIR", "DATABASE_POOL_SIZE", "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT", "DATABASE_PREPARED_STATEMENTS", "CORS_ORIGINS",
@@ -60,7 +62,8 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="taskapp-serve-", suffix=".log", delete=False)
         clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
-        clean.update({"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, **env})
+        clean.update({"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
+                      **env})
         self.process = subprocess.Popen(
             [*program, "serve", "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)],
             env=clean, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,

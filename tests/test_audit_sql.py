@@ -3,6 +3,7 @@
 import subprocess
 
 import psycopg
+from identity import IDENTITY_KEY
 
 from taskapp.config import sqlalchemy_url
 from taskapp.embedded import binaries
@@ -28,14 +29,14 @@ def test_the_audit_passes_the_migrated_database(database):
     assert "VERDICT: PASS" in report
     for policy in ("Tasks are visible to their owner", "Tasks can be deleted by their owner"):
         assert policy in report
-    assert "current_setting('app.user_id'" in report
+    assert "verified_user_id()" in report
     server = report.split("== Tables")[0]
     assert "server_version" in server and "PostgreSQL" in server
 
 
 def test_the_audit_fails_a_weakened_database(fresh_database):
     url = fresh_database()
-    upgrade(sqlalchemy_url(url))
+    upgrade(sqlalchemy_url(url), identity_key=IDENTITY_KEY)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("alter table tasks no force row level security")
         conn.execute("grant truncate on tasks to taskapp_app")
@@ -62,7 +63,7 @@ def test_taskapp_audit_exits_non_zero_on_a_weakened_database(fresh_database):
     from test_cli import taskapp
 
     url = fresh_database()
-    upgrade(sqlalchemy_url(url))
+    upgrade(sqlalchemy_url(url), identity_key=IDENTITY_KEY)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("alter role taskapp_app bypassrls")
     try:

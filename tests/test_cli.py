@@ -8,6 +8,7 @@ import jwt
 import psycopg
 import pytest
 from conftest import SECRET
+from identity import IDENTITY_KEY
 from served import CONFIG_VARIABLES
 
 from taskapp.config import ConfigError, sqlalchemy_url
@@ -136,7 +137,7 @@ def test_serve_refuses_when_tasks_is_not_forced(fresh_database):
     from taskapp.schema import upgrade
 
     admin_url = fresh_database()
-    upgrade(sqlalchemy_url(admin_url))
+    upgrade(sqlalchemy_url(admin_url), identity_key=IDENTITY_KEY)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("alter table tasks no force row level security")
     name = make_url(sqlalchemy_url(admin_url)).database

@@ -1,5 +1,7 @@
 """Liveness while the process runs; readiness only when the database answers at head."""
 
+from identity import IDENTITY_KEY
+
 from taskapp.schema import head_revision, upgrade
 
 
@@ -27,7 +29,7 @@ def test_readyz_is_503_when_the_database_is_not_migrated(make_app, fresh_databas
     assert response.headers["Retry-After"]
     assert head_revision() is not None
     # Migrating makes the same app ready, with no restart.
-    upgrade(sqlalchemy_url(admin_url))
+    upgrade(sqlalchemy_url(admin_url), identity_key=IDENTITY_KEY)
     assert app.test_client().get("/readyz").status_code == 200
 
 

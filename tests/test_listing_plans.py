@@ -2,6 +2,7 @@
 
 import psycopg
 import pytest
+from identity import IDENTITY_KEY, act_as
 from sqlalchemy.dialects import postgresql
 
 from taskapp.config import sqlalchemy_url
@@ -24,7 +25,7 @@ FILTERS = {
 def big_database(fresh_database, database):
     """A migrated database holding 100,000 tasks of 200 users (seeded set-based, as the owner)."""
     url = fresh_database()
-    upgrade(sqlalchemy_url(url))
+    upgrade(sqlalchemy_url(url), identity_key=IDENTITY_KEY)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             """
@@ -57,7 +58,7 @@ def plan_nodes(plan):
 def explain(conn, statement, parameters):
     compiled = statement.compile(dialect=postgresql.psycopg.dialect())
     with conn.transaction():
-        conn.execute("select set_config('app.user_id', %s, true)", (PROBED_USER,))
+        act_as(conn, PROBED_USER)
         bound = compiled.construct_params(parameters)
         (result,) = conn.execute("explain (format json) " + compiled.string, bound).fetchone()
     return list(plan_nodes(result[0]["Plan"]))
@@ -67,7 +68,7 @@ def first_and_later_page(conn, args, order):
     """The statements of page one, and of a page after the first page's last row."""
     first, parameters = page_statement(args, order, None, 20)
     with conn.transaction():
-        conn.execute("select set_config('app.user_id', %s, true)", (PROBED_USER,))
+        act_as(conn, PROBED_USER)
         compiled = first.compile(dialect=postgresql.psycopg.dialect())
         rows = conn.execute(compiled.string, compiled.construct_params(parameters)).fetchall()
     assert rows, "the probed user has matching tasks"

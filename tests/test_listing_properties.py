@@ -7,6 +7,7 @@ import psycopg
 from conftest import new_user
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from identity import act_as
 from test_listing import next_link
 
 from taskapp.tasks.listing import SORT_NAMES
@@ -46,7 +47,7 @@ def store(database, sub, batches):
     """Insert the tasks as their owner, one transaction per batch; return them as stored."""
     with psycopg.connect(database.app_url) as conn:
         for batch in batches:
-            conn.execute("select set_config('app.user_id', %s, true)", (sub,))
+            act_as(conn, sub)
             for t in batch:
                 conn.execute(
                     "insert into tasks (title, description, completed, priority, due_at, tags) "
@@ -54,7 +55,7 @@ def store(database, sub, batches):
                     t,
                 )
             conn.commit()
-        conn.execute("select set_config('app.user_id', %s, true)", (sub,))
+        act_as(conn, sub)
         cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
         return cursor.execute("select * from tasks").fetchall()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from identity import IDENTITY_KEY
 from test_cli import taskapp
 from test_embedded import Server, request
 
@@ -33,7 +34,7 @@ def migrated_old_server(instance):
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         conn.execute('create database "taskapp"')
     admin = sqlalchemy_url(server.get_uri()).set(database="taskapp")
-    upgrade(admin)
+    upgrade(admin, identity_key=IDENTITY_KEY)
     return server, libpq_url(admin)
 
 

@@ -11,6 +11,7 @@ import threading
 import psycopg
 import pytest
 from conftest import APP_PASSWORD, new_user
+from identity import act_as
 from pooler import needs_pgbouncer
 from pooler import pgbouncer as run_pgbouncer
 
@@ -119,7 +120,7 @@ def test_thousands_of_transactions_over_pgbouncer_never_carry_an_identity_over(p
                 index = (number + turn) % len(users)
                 with conn.transaction():
                     before = conn.execute("select current_setting('app.user_id', true)").fetchone()[0]
-                    conn.execute("select set_config('app.user_id', %s, true)", (users[index].sub,))
+                    act_as(conn, users[index].sub)
                     owners = [row[0] for row in conn.execute("select user_id from tasks")]
                 if before not in (None, "") or set(owners) != {users[index].sub} or len(owners) != index + 1:
                     failures.append((number, turn, before, len(owners)))

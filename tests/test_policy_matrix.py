@@ -5,24 +5,28 @@ import uuid
 
 import psycopg
 import pytest
+from identity import act_as
 from psycopg import errors
 
-IDENTITIES = ["owner", "other", "unset", "null", "empty"]
+# "forged": app.user_id set to Alice's id without the proof, as SQL running as taskapp_app could.
+IDENTITIES = ["owner", "other", "forged", "unset", "null", "empty"]
 
 # What each command does to Alice's row, by identity: rows touched, or the error raised.
 REFUSED = (errors.InsufficientPrivilege, errors.NotNullViolation, errors.CheckViolation)
+DENIED = errors.InsufficientPrivilege
 MATRIX = {
-    "select": {"owner": 1, "other": 0, "unset": 0, "null": 0, "empty": 0},
-    "update": {"owner": 1, "other": 0, "unset": 0, "null": 0, "empty": 0},
-    "update returning": {"owner": 1, "other": 0, "unset": 0, "null": 0, "empty": 0},
-    "delete": {"owner": 1, "other": 0, "unset": 0, "null": 0, "empty": 0},
-    "delete returning": {"owner": 1, "other": 0, "unset": 0, "null": 0, "empty": 0},
-    "insert as alice": {"owner": 1, "other": errors.InsufficientPrivilege, "unset": REFUSED,
-                        "null": REFUSED, "empty": REFUSED},
-    "insert returning as alice": {"owner": 1, "other": errors.InsufficientPrivilege, "unset": REFUSED,
+    "select": {"owner": 1, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
+    "update": {"owner": 1, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
+    "update returning": {"owner": 1, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
+    "delete": {"owner": 1, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
+    "delete returning": {"owner": 1, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
+    "insert as alice": {"owner": 1, "other": DENIED, "forged": DENIED, "unset": REFUSED, "null": REFUSED,
+                        "empty": REFUSED},
+    "insert returning as alice": {"owner": 1, "other": DENIED, "forged": DENIED, "unset": REFUSED,
                                   "null": REFUSED, "empty": REFUSED},
-    "insert with default owner": {"owner": 1, "other": 1, "unset": REFUSED, "null": REFUSED, "empty": REFUSED},
-    "update owner to bob": {"owner": errors.InsufficientPrivilege, "other": 0, "unset": 0, "null": 0, "empty": 0},
+    "insert with default owner": {"owner": 1, "other": 1, "forged": DENIED, "unset": REFUSED, "null": REFUSED,
+                                  "empty": REFUSED},
+    "update owner to bob": {"owner": DENIED, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
 }
 
 STATEMENTS = {
@@ -42,14 +46,16 @@ CASES = [(command, who) for command in MATRIX for who in IDENTITIES]
 
 def set_identity(conn, who, alice, bob):
     value = {"owner": alice, "other": bob, "null": None, "empty": ""}
-    if who != "unset":
-        conn.execute("select set_config('app.user_id', %s, true)", (value[who],))
+    if who == "forged":
+        conn.execute("select set_config('app.user_id', %s, true)", (alice,))
+    elif who != "unset":
+        act_as(conn, value[who])
 
 
 @pytest.fixture()
 def alices_row(database, alice):
     with psycopg.connect(database.app_url) as conn:
-        conn.execute("select set_config('app.user_id', %s, true)", (alice.sub,))
+        act_as(conn, alice.sub)
         return conn.execute("insert into tasks (title) values ('alice''s') returning id").fetchone()[0]
 
 
@@ -72,7 +78,7 @@ def test_policy_matrix(app_sql, alice, bob, alices_row, command, who):
 
 def test_the_matrix_leaves_alices_row_untouched_by_others(database, alice, bob, alices_row):
     with psycopg.connect(database.app_url) as conn:
-        for who in ("other", "unset", "null", "empty"):
+        for who in ("other", "forged", "unset", "null", "empty"):
             set_identity(conn, who, alice.sub, bob.sub)
             conn.execute("update tasks set title = 'taken' where id = %s", (alices_row,))
             conn.execute("delete from tasks where id = %s", (alices_row,))
@@ -94,7 +100,7 @@ def test_prepared_statements_follow_the_identity_of_each_transaction(database, c
     with psycopg.connect(database.app_url) as conn:
         for run in range(12):
             user = alice if run % 2 == 0 else bob
-            conn.execute("select set_config('app.user_id', %s, true)", (user.sub,))
+            act_as(conn, user.sub)
             owners = {row[0] for row in conn.execute("select user_id from tasks where title in ('a', 'b')")}
             assert owners == {user.sub}, f"run {run}"
             conn.commit()

@@ -2,14 +2,13 @@
 
 import psycopg
 import pytest
+from identity import act_as
 from psycopg import errors
-
-SET_IDENTITY = "select set_config('app.user_id', %s, true)"
 
 
 def as_user(conn, sub):
-    """Begin a transaction carrying `sub` as identity (None leaves the setting NULL)."""
-    conn.execute(SET_IDENTITY, (sub,))
+    """Begin a transaction carrying `sub` as identity, proven (None leaves both settings NULL)."""
+    act_as(conn, sub)
 
 
 def insert_task(conn, title="t"):
@@ -56,7 +55,7 @@ def test_tasks_has_rls_enabled_and_forced(admin_sql):
     assert flags == (True, True)
 
 
-def test_every_policy_reads_the_transaction_identity(admin_sql):
+def test_every_policy_reads_the_verified_identity(admin_sql):
     policies = admin_sql.execute(
         "select policyname, cmd, qual, with_check from pg_policies where tablename = 'tasks'"
     ).fetchall()
@@ -64,7 +63,8 @@ def test_every_policy_reads_the_transaction_identity(admin_sql):
     for name, _cmd, using, check in policies:
         for expression in (using, check):
             if expression is not None:
-                assert "current_setting('app.user_id'::text, true)" in expression, name
+                assert "( SELECT verified_user_id() AS verified_user_id)" in expression, name
+                assert "current_setting" not in expression, name
     update = next(p for p in policies if p[1] == "UPDATE")
     assert update[2] is not None and update[3] is not None, "UPDATE needs USING and WITH CHECK"
 
@@ -149,6 +149,7 @@ def test_the_policies_hold_for_the_table_owner_too(database, alices_task):
         # All of this is transactional and rolled back: the owner stand-in never persists.
         conn.execute("create role taskapp_owner_probe nologin")
         conn.execute("alter table tasks owner to taskapp_owner_probe")
+        conn.execute("grant execute on function verified_user_id() to taskapp_owner_probe")
         conn.execute("set local role taskapp_owner_probe")
         assert conn.execute("select count(*) from tasks").fetchone()[0] == 0
         conn.execute("reset role")

@@ -37,8 +37,23 @@ CATALOG = {
         select t.typname, t.typacl::text, array_agg(e.enumlabel order by e.enumsortorder)::text
         from pg_type t join pg_enum e on e.enumtypid = t.oid group by t.typname, t.typacl::text""",
     "functions": """
-        select p.proname, p.prosrc, p.proacl::text, p.prosecdef, p.proleakproof from pg_proc p
-        join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public' order by p.proname""",
+        select n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prosrc, p.proacl::text,
+               p.prosecdef, p.proleakproof, p.provolatile, p.proconfig::text from pg_proc p
+        join pg_namespace n on n.oid = p.pronamespace where n.nspname in ('public', 'taskapp_private')
+        order by n.nspname, p.proname""",
+    "identity keys": """
+        select column_name, data_type, is_nullable, column_default from information_schema.columns
+        where table_schema = 'taskapp_private' and table_name = 'identity_keys' order by column_name""",
+    "identity keys constraints": """
+        select conname, pg_get_constraintdef(oid) from pg_constraint
+        where conrelid = 'taskapp_private.identity_keys'::regclass order by conname""",
+    "private acl": """
+        select n.nspacl::text, c.relacl::text from pg_namespace n
+        join pg_class c on c.relnamespace = n.oid and c.relname = 'identity_keys'
+        where n.nspname = 'taskapp_private'""",
+    "public schema and database acl": """
+        select has_schema_privilege('public', 'public', 'CREATE'),
+               has_database_privilege('public', current_database(), 'TEMPORARY')""",
     "triggers": """
         select tgname, pg_get_triggerdef(oid) from pg_trigger
         where tgrelid = 'public.tasks'::regclass and not tgisinternal order by tgname""",

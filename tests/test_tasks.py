@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from identity import act_as
 
 
 def parse(ts: str) -> datetime:
@@ -63,7 +64,7 @@ def test_list_returns_at_most_100_tasks(client, alice, database):
     import psycopg
 
     with psycopg.connect(database.app_url) as conn:
-        conn.execute("select set_config('app.user_id', %s, true)", (alice.sub,))
+        act_as(conn, alice.sub)
         conn.execute("insert into tasks (title) select 'bulk ' || n from generate_series(1, 105) n")
     response = client.get("/api/me/tasks", headers=alice.headers)
     assert len(response.json) == 100

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import APP_PASSWORD, SECRET, with_database
+from identity import IDENTITY_KEY_SECRET
 from served import CONFIG_VARIABLES, Served
 from sqlalchemy.engine import make_url
 from test_embedded import Server, request
@@ -84,7 +85,8 @@ def test_the_wheel_carries_the_sql_and_the_migrations_and_runs_from_site_package
 
 def test_upgrade_serve_token_audit_and_openapi_work_from_any_folder_on_an_external_database(installed, external):
     admin_url, app_url = external
-    upgraded = installed.run("db", "upgrade", DATABASE_ADMIN_URL=admin_url, TASKAPP_APP_PASSWORD=APP_PASSWORD)
+    upgraded = installed.run("db", "upgrade", DATABASE_ADMIN_URL=admin_url, TASKAPP_APP_PASSWORD=APP_PASSWORD,
+                             TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "Database is at revision" in upgraded.stdout
 
@@ -106,7 +108,8 @@ def test_upgrade_serve_token_audit_and_openapi_work_from_any_folder_on_an_extern
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert audit.stdout.strip().endswith("VERDICT: PASS")
 
-    openapi = installed.run("openapi", "print", DATABASE_URL=app_url, JWT_SECRET_KEY=SECRET)
+    openapi = installed.run("openapi", "print", DATABASE_URL=app_url, JWT_SECRET_KEY=SECRET,
+                            TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET)
     assert openapi.returncode == 0, openapi.stderr
     assert '"/api/{user_id}/tasks"' in openapi.stdout
 
