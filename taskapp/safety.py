@@ -15,8 +15,10 @@ from sqlalchemy.exc import OperationalError
 from taskapp.config import ConfigError
 from taskapp.identity import PROOF_SECONDS, IdentityKey
 
+# Custom settings are not listed in pg_settings: the two identity settings are asked by name.
 PRESET_IDENTITY = text(
-    "select string_agg(name, ', ' order by name) from pg_settings where name like 'app.%' and setting <> ''"
+    "select concat_ws(' and ', case when current_setting('app.user_id', true) <> '' then 'app.user_id' end,"
+    " case when current_setting('app.identity_proof', true) <> '' then 'app.identity_proof' end)"
 )
 HAS_VERIFIER = text("select to_regprocedure('public.verified_user_id()') is not null")
 PROBE = text(

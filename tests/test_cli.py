@@ -8,7 +8,7 @@ import jwt
 import psycopg
 import pytest
 from conftest import SECRET
-from identity import IDENTITY_KEY
+from identity import IDENTITY_KEY, IDENTITY_KEY_SECRET
 from served import CONFIG_VARIABLES
 
 from taskapp.config import ConfigError, sqlalchemy_url
@@ -48,9 +48,12 @@ def test_token_prints_a_token_the_api_accepts(client):
         ({"DATABASE_URL": DATABASE, "JWT_ALGORITHM": "RS256"}, "needs exactly one of JWT_PUBLIC_KEY or JWT_JWKS_URL"),
         ({"DATABASE_URL": DATABASE, "JWT_ALGORITHM": "none", "JWT_SECRET_KEY": SECRET}, "JWT_ALGORITHM must be"),
         ({"DATABASE_URL": DATABASE, "JWT_ALGORITHM": "ES256", "JWT_PUBLIC_KEY": "not a key"}, "JWT_PUBLIC_KEY"),
+        ({"DATABASE_URL": DATABASE, "JWT_SECRET_KEY": SECRET}, "TASKAPP_IDENTITY_KEY is required"),
+        ({"DATABASE_URL": DATABASE, "JWT_SECRET_KEY": SECRET, "TASKAPP_IDENTITY_KEY": "short"},
+         "TASKAPP_IDENTITY_KEY must be at least 32 bytes"),
     ],
     ids=["short secret", "no secret", "not postgres", "admin url only", "bad pool size", "asymmetric without key",
-         "unknown algorithm", "bad public key"],
+         "unknown algorithm", "bad public key", "no identity key", "short identity key"],
 )
 def test_bad_configuration_stops_serve_with_one_clear_line(env, fragment):
     result = taskapp("serve", "--port", "1", **env)
@@ -82,18 +85,27 @@ def test_db_upgrade_needs_the_admin_url():
 
 
 def test_db_upgrade_reports_an_unreachable_database_in_one_line():
-    result = taskapp("db", "upgrade", DATABASE_ADMIN_URL="postgresql://postgres@127.0.0.1:9/none?connect_timeout=2")
+    result = taskapp("db", "upgrade", DATABASE_ADMIN_URL="postgresql://postgres@127.0.0.1:9/none?connect_timeout=2",
+                     TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("taskapp: cannot reach the database")
 
 
+def test_db_upgrade_needs_the_identity_key(fresh_database):
+    result = taskapp("db", "upgrade", DATABASE_ADMIN_URL=fresh_database())
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TASKAPP_IDENTITY_KEY is required" in lines[0], result.stderr
+
+
 def test_db_upgrade_creates_everything_and_is_safe_to_run_twice(fresh_database):
     admin_url = fresh_database()
     for _ in range(2):
-        result = taskapp("db", "upgrade", DATABASE_ADMIN_URL=admin_url)
+        result = taskapp("db", "upgrade", DATABASE_ADMIN_URL=admin_url, TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET)
         assert result.returncode == 0, result.stderr
         assert f"revision {head_revision()}" in result.stdout
+        assert IDENTITY_KEY.key_id in result.stdout
     with psycopg.connect(admin_url) as conn:
         assert conn.execute("select relforcerowsecurity from pg_class where relname = 'tasks'").fetchone()[0]
         assert conn.execute("select count(*) from pg_policies where tablename = 'tasks'").fetchone()[0] == 4
@@ -124,7 +136,8 @@ def test_other_urls_are_refused(url):
 
 
 def test_serve_refuses_a_superuser_connection(database):
-    result = taskapp("serve", "--port", "1", DATABASE_URL=database.admin_url, JWT_SECRET_KEY=SECRET)
+    result = taskapp("serve", "--port", "1", DATABASE_URL=database.admin_url, JWT_SECRET_KEY=SECRET,
+                     TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "refusing to serve" in lines[0] and "superuser" in lines[0], result.stderr
@@ -142,7 +155,8 @@ def test_serve_refuses_when_tasks_is_not_forced(fresh_database):
         conn.execute("alter table tasks no force row level security")
     name = make_url(sqlalchemy_url(admin_url)).database
     app_url = with_database(admin_url, name, "taskapp_app", APP_PASSWORD)
-    result = taskapp("serve", "--port", "1", DATABASE_URL=app_url, JWT_SECRET_KEY=SECRET)
+    result = taskapp("serve", "--port", "1", DATABASE_URL=app_url, JWT_SECRET_KEY=SECRET,
+                     TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET)
     assert result.returncode == 2
     assert "tasks does not have row-level security enabled and forced" in result.stderr
 
@@ -150,4 +164,5 @@ def test_serve_refuses_when_tasks_is_not_forced(fresh_database):
 def test_the_safety_check_passes_the_runtime_role(app):
     from taskapp.safety import problems
 
-    assert problems(app.extensions["taskapp.db"]["engine"]) == []
+    extension = app.extensions["taskapp.db"]
+    assert problems(extension["engine"], extension["identity_key"]) == []

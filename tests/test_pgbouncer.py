@@ -127,3 +127,13 @@ def test_thousands_of_transactions_over_pgbouncer_never_carry_an_identity_over(p
 
     run_in_threads(worker, 32)
     assert failures == []
+
+
+def test_a_forged_identity_shows_nothing_behind_the_pooler_either(pgbouncer, create_task, bob):
+    create_task(bob, title="bob's, pooled")
+    with psycopg.connect(pgbouncer, prepare_threshold=None) as conn:
+        conn.execute("select set_config('app.user_id', %s, true)", (bob.sub,))
+        assert conn.execute("select count(*) from tasks").fetchone()[0] == 0
+        conn.rollback()
+        act_as(conn, bob.sub)
+        assert conn.execute("select count(*) from tasks").fetchone()[0] == 1
