@@ -39,10 +39,26 @@ ORDER BY 1;
 -- ---------------------------------------------------------------------------
 \echo '== The runtime role taskapp_app'
 -- ---------------------------------------------------------------------------
-SELECT rolname AS role, rolsuper AS superuser, rolbypassrls AS bypassrls,
+SELECT rolname AS role, rolsuper AS superuser, rolbypassrls AS bypassrls, rolreplication AS replication,
        rolcreaterole AS createrole, rolcreatedb AS createdb, rolconfig AS settings,
-       (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid) AS objects_owned
+       (SELECT count(*) FROM pg_shdepend d WHERE d.refobjid = r.oid AND d.deptype = 'o') AS objects_owned,
+       ARRAY(SELECT m.rolname FROM pg_roles m
+             WHERE m.oid <> r.oid AND pg_has_role(r.oid, m.oid, 'MEMBER') ORDER BY 1) AS member_of
 FROM pg_roles r WHERE rolname = 'taskapp_app';
+
+-- ---------------------------------------------------------------------------
+\echo '== The identity the policies believe (verified_user_id, and the keys only the owner reads)'
+-- ---------------------------------------------------------------------------
+SELECT p.oid::regprocedure AS function, pg_get_userbyid(p.proowner) AS owner, p.prosecdef AS security_definer,
+       p.provolatile = 's' AS stable, p.proconfig AS settings,
+       has_function_privilege('taskapp_app', p.oid, 'EXECUTE') AS taskapp_app_may_call
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname IN ('public', 'taskapp_private') ORDER BY 1::text;
+
+-- ---------------------------------------------------------------------------
+\echo '== Identity keys the database accepts (their ids; the keys themselves stay unread)'
+-- ---------------------------------------------------------------------------
+SELECT key_id, added_at FROM taskapp_private.identity_keys ORDER BY added_at;
 
 -- ---------------------------------------------------------------------------
 \echo '== Grants on tasks'
@@ -63,6 +79,35 @@ rls_fixes (cve, what, fixed_in) AS (VALUES
     ('CVE-2024-10976', 'policies under cached plans with subqueries or CTEs', ARRAY[140014, 150009, 160005, 170001]),
     ('CVE-2025-8713', 'optimizer statistics leak rows that policies hide', ARRAY[140019, 150014, 160010, 170006])
 ),
+app AS (SELECT oid, rolname FROM pg_roles WHERE rolname = 'taskapp_app'),
+-- Every relation and function outside the system schemas, with what taskapp_app may do to it.
+relations AS (
+    SELECT c.oid, c.oid::regclass AS name, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
+           c.reloptions, has_table_privilege(app.oid, c.oid, 'SELECT') AS can_select,
+           has_table_privilege(app.oid, c.oid, 'INSERT, UPDATE, DELETE') AS can_write,
+           has_table_privilege(app.oid, c.oid, 'TRUNCATE') AS can_truncate,
+           has_table_privilege(app.oid, c.oid, 'REFERENCES') AS can_reference,
+           has_table_privilege(app.oid, c.oid, 'TRIGGER') AS can_trigger
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, app
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+),
+functions AS (
+    SELECT p.oid, p.oid::regprocedure AS name, p.prosecdef, p.proconfig,
+           has_function_privilege(app.oid, p.oid, 'EXECUTE') AS can_execute
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, app
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                                AND d.deptype = 'e')
+),
+-- The policies exactly as sql/02_policies.sql declares them, in PostgreSQL's own rendering.
+canonical (tablename, cmd, qual, with_check) AS (VALUES
+    ('tasks', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('tasks', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('tasks', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+                        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('tasks', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
+),
 problems AS (
     SELECT format('PostgreSQL %s is older than 14, which this project does not support', version) AS problem
     FROM server WHERE num < 140000
@@ -75,31 +120,106 @@ problems AS (
     SELECT 'tasks is missing'
     WHERE to_regclass('public.tasks') IS NULL
     UNION ALL
-    SELECT format('table %s has row-level security %s', c.oid::regclass,
-                  CASE WHEN NOT c.relrowsecurity THEN 'disabled' ELSE 'not forced' END)
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'alembic_version'
-      AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+    SELECT 'verified_user_id() is missing'
+    WHERE to_regprocedure('public.verified_user_id()') IS NULL
     UNION ALL
     SELECT 'taskapp_app is missing'
-    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'taskapp_app')
+    WHERE NOT EXISTS (SELECT FROM app)
+    -- The runtime role itself.
     UNION ALL
     SELECT 'taskapp_app can bypass row-level security'
     FROM pg_roles WHERE rolname = 'taskapp_app' AND (rolsuper OR rolbypassrls)
     UNION ALL
-    SELECT format('taskapp_app owns %s', c.oid::regclass)
-    FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = 'taskapp_app'
+    SELECT 'taskapp_app has REPLICATION (it could stream every row)'
+    FROM pg_roles WHERE rolname = 'taskapp_app' AND rolreplication
     UNION ALL
-    SELECT format('%s may TRUNCATE tasks', grantee)
-    FROM information_schema.role_table_grants
-    WHERE table_schema = 'public' AND table_name = 'tasks' AND privilege_type = 'TRUNCATE'
-      AND grantee <> (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('public.tasks'))
+    SELECT format('taskapp_app is a member of %s (it could SET ROLE to it)', m.rolname)
+    FROM app, pg_roles m WHERE m.oid <> app.oid AND pg_has_role(app.oid, m.oid, 'MEMBER')
+    UNION ALL
+    SELECT format('taskapp_app owns %s', pg_describe_object(d.classid, d.objid, d.objsubid))
+    FROM app JOIN pg_shdepend d ON d.refobjid = app.oid AND d.deptype = 'o'
+    WHERE d.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+    UNION ALL
+    SELECT format('taskapp_app owns the database %s', d.datname)
+    FROM pg_database d, app WHERE d.datdba = app.oid
+    UNION ALL
+    SELECT format('taskapp_app owns the schema %s', n.nspname)
+    FROM pg_namespace n, app WHERE n.nspowner = app.oid
+    -- An identity preset outside the transaction fails open.
+    UNION ALL
+    SELECT format('an identity is preset for %s: %s',
+                  CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'every role in every database'
+                       WHEN s.setrole = 0 THEN 'every role in this database'
+                       WHEN s.setdatabase = 0 THEN 'taskapp_app in every database'
+                       ELSE 'taskapp_app in this database' END, setting)
+    FROM pg_db_role_setting s, unnest(s.setconfig) AS setting, app
+    WHERE s.setrole IN (0, app.oid)
+      AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+      AND setting LIKE 'app.%'
+    -- What the runtime role may create, and the privileges that ignore the policies.
+    UNION ALL
+    SELECT format('taskapp_app may CREATE in schema %s', n.nspname)
+    FROM pg_namespace n, app
+    WHERE has_schema_privilege(app.oid, n.oid, 'CREATE') AND n.nspname NOT LIKE 'pg\_temp%'
+      AND n.nspname NOT LIKE 'pg\_toast%'
+    UNION ALL
+    SELECT 'taskapp_app may CREATE in the database'
+    FROM app WHERE has_database_privilege(app.oid, current_database(), 'CREATE')
+    UNION ALL
+    SELECT 'taskapp_app may create temporary tables (one named tasks would shadow the real one)'
+    FROM app WHERE has_database_privilege(app.oid, current_database(), 'TEMPORARY')
+    UNION ALL
+    SELECT format('taskapp_app may %s %s', privilege, name)
+    FROM relations, LATERAL (VALUES ('TRUNCATE', can_truncate), ('REFERENCES', can_reference),
+                                    ('TRIGGER', can_trigger)) AS granted (privilege, held)
+    WHERE held
+    -- Everything the runtime role can reach enforces the policies.
+    UNION ALL
+    SELECT format('table %s has row-level security %s', name,
+                  CASE WHEN NOT relrowsecurity THEN 'disabled' ELSE 'not forced' END)
+    FROM relations
+    WHERE relkind IN ('r', 'p') AND NOT (relrowsecurity AND relforcerowsecurity)
+      AND (can_select OR can_write) AND NOT (relname = 'alembic_version' AND NOT can_write)
+    UNION ALL
+    SELECT format('taskapp_app may read the view %s, which is not security_invoker', name)
+    FROM relations
+    WHERE relkind = 'v' AND (can_select OR can_write)
+      AND NOT coalesce('security_invoker=true' = ANY (reloptions) OR 'security_invoker=on' = ANY (reloptions), false)
+    UNION ALL
+    SELECT format('taskapp_app may read the %s %s, which row-level security does not cover',
+                  CASE relkind WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END, name)
+    FROM relations WHERE relkind IN ('m', 'f') AND (can_select OR can_write)
+    UNION ALL
+    SELECT format('taskapp_app may call %s, a SECURITY DEFINER function', name)
+    FROM functions WHERE prosecdef AND can_execute AND oid <> to_regprocedure('public.verified_user_id()')
+    UNION ALL
+    SELECT format('function %s has no fixed search_path', name)
+    FROM functions
+    WHERE NOT EXISTS (SELECT FROM unnest(proconfig) AS setting WHERE setting LIKE 'search\_path=%')
+    -- The policies are exactly the canonical ones.
     UNION ALL
     SELECT format('tasks has no %s policy', required.command)
     FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS required(command)
     WHERE to_regclass('public.tasks') IS NOT NULL
       AND NOT EXISTS (SELECT FROM pg_policies p
                       WHERE p.tablename = 'tasks' AND p.cmd IN (required.command, 'ALL'))
+    UNION ALL
+    SELECT format('policy "%s" on %s is %s', p.policyname, p.tablename,
+                  CASE WHEN p.qual = 'true' OR p.with_check = 'true' THEN 'USING (true): it lets everyone in'
+                       WHEN concat(p.qual, p.with_check) ~ 'verified_user_id\(\)'
+                            AND concat(p.qual, p.with_check) !~ 'SELECT verified_user_id\(\)'
+                            THEN 'calling verified_user_id() without (select …), once per row'
+                       WHEN concat(p.qual, p.with_check) ~ 'current_setting'
+                            THEN 'reading app.user_id unverified'
+                       WHEN p.permissive <> 'PERMISSIVE' THEN 'restrictive'
+                       WHEN p.roles <> '{public}' THEN format('for the roles %s only', p.roles)
+                       ELSE 'not the canonical one' END)
+    FROM pg_policies p
+    WHERE p.schemaname = 'public'
+      AND NOT EXISTS (SELECT FROM canonical c
+                      WHERE c.tablename = p.tablename AND c.cmd = p.cmd AND p.permissive = 'PERMISSIVE'
+                        AND p.roles = '{public}' AND c.qual IS NOT DISTINCT FROM p.qual
+                        AND c.with_check IS NOT DISTINCT FROM p.with_check)
 )
 SELECT CASE WHEN count(*) = 0 THEN 'VERDICT: PASS'
             ELSE 'VERDICT: FAIL: ' || string_agg(problem, '; ') END AS verdict
