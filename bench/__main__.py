@@ -22,7 +22,7 @@ import psycopg
 from bench import report
 from bench.scenarios import SCENARIOS
 from bench.seed import FULL, SMALL, sample_ids, seed, seed_through_api
-from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, wrk
+from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, verification_cost, wrk
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.identity import IdentityKey
 from taskapp.schema import upgrade
@@ -109,7 +109,7 @@ def main() -> int:
     connections = [int(c) for c in args.connections.split(",")]
     data = SMALL if args.small else FULL
     started = time.time()
-    results, soak = [], {}
+    results, soak, verification = [], {}, {}
 
     with database() as (admin_url, app_url), tempfile.TemporaryDirectory(prefix="taskapp-bench-") as tmp:
         folder = Path(tmp)
@@ -125,6 +125,10 @@ def main() -> int:
                 seeded = seed(admin_url)
             print(f"seeded {seeded} tasks in {time.time() - started:.0f} s", flush=True)
             users = users_file(admin_url, folder, data.users)
+            verification = verification_cost(app_url, IDENTITY_KEY)
+            print(f"identity verification: {verification['cost_per_statement_us']} µs per statement "
+                  f"({verification['verified_us']} µs for verified_user_id() against "
+                  f"{verification['unverified_us']} µs for reading the setting)", flush=True)
             bare.start("/api/me/tasks?limit=20", probe)
             for server in (project, bare):  # warm up: imports, pools, plans
                 wrk(server.url, list(SCENARIOS), 4, 3, users)
@@ -165,6 +169,7 @@ def main() -> int:
                      "data_set": data.name, "users": data.users, "tasks": seeded},
         "results": results,
         "soak": soak,
+        "verification": verification,
     }
     if not results:
         return 0

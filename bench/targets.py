@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import psutil
+import psycopg
 
 from bench.scenarios import TAGS, WORDS, Scenario
 from bench.seed import FULL, DataSet
@@ -219,3 +220,31 @@ def pgbench(app_url: str, scenarios: list[Scenario], connections: int, seconds: 
         "p95_ms": percentile(95),
         "p99_ms": percentile(99),
     }
+
+
+VERIFIED = "select verified_user_id()"
+UNVERIFIED = "select current_setting('app.user_id', true)"
+
+
+def verification_cost(app_url: str, key, rounds: int = 20, statements: int = 500) -> dict:
+    """What the database pays per statement to verify the identity, as taskapp_app.
+
+    In one transaction carrying a proven identity, the policies' call (`verified_user_id()`)
+    and a plain read of the setting it replaced run in alternating blocks, prepared; the
+    difference of their medians is the verification's cost per statement.
+    """
+    timings = {VERIFIED: [], UNVERIFIED: []}
+    with psycopg.connect(app_url, prepare_threshold=0) as conn:
+        conn.execute("select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)",
+                     ("bench-1", key.proof("bench-1")))
+        assert conn.execute(VERIFIED).fetchone()[0] == "bench-1"
+        for _ in range(rounds):
+            for sql in (VERIFIED, UNVERIFIED):
+                started = time.perf_counter()
+                for _ in range(statements):
+                    conn.execute(sql).fetchone()
+                timings[sql].append((time.perf_counter() - started) / statements * 1e6)
+        conn.rollback()
+    verified, plain = (sorted(timings[sql])[rounds // 2] for sql in (VERIFIED, UNVERIFIED))
+    return {"verified_us": round(verified, 1), "unverified_us": round(plain, 1),
+            "cost_per_statement_us": round(verified - plain, 1)}

@@ -32,6 +32,8 @@ def export_for_workers(config: Config) -> None:
     os.environ["DATABASE_URL"] = libpq_url(config.DATABASE_URL)
     if config.JWT_SECRET_KEY is not None:
         os.environ["JWT_SECRET_KEY"] = config.JWT_SECRET_KEY
+    if config.TASKAPP_IDENTITY_KEY is not None:
+        os.environ["TASKAPP_IDENTITY_KEY"] = config.TASKAPP_IDENTITY_KEY
 
 
 def metrics_folder() -> tuple[str, bool]:
