@@ -157,7 +157,7 @@ def test_serve_stops_with_one_line_when_the_database_does_not_accept_its_key(mig
 
 def test_serve_refuses_a_connection_that_starts_with_an_identity(migrated_elsewhere):
     _, app_url = migrated_elsewhere
-    preset = f"{app_url}?options=-c%20app.user_id%3Dbob"
+    preset = f"{app_url}{'&' if '?' in app_url else '?'}options=-c%20app.user_id%3Dbob"
     result = taskapp("serve", "--port", "1", DATABASE_URL=preset, JWT_SECRET_KEY=SECRET,
                      TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET)
     assert result.returncode == 2
