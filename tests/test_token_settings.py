@@ -79,4 +79,7 @@ def test_an_identity_provider_needs_a_cursor_key_every_node_shares(env):
     with pytest.raises(ConfigError, match="TASKAPP_SECRET_KEY is required with JWT_ALGORITHM=ES256"):
         runtime_config()
     env(TASKAPP_SECRET_KEY="cursor-key-" + "0123456789abcdef" * 3)
+    with pytest.raises(ConfigError, match="TASKAPP_IDENTITY_KEY is required"):
+        runtime_config()
+    env(TASKAPP_IDENTITY_KEY="identity-key-" + "0123456789abcdef" * 3)
     assert runtime_config().TASKAPP_SECRET_KEY.startswith("cursor-key-")
