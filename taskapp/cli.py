@@ -27,36 +27,40 @@ def db_group():
     """Database schema commands."""
 
 
-@db_group.command(name="upgrade", with_appcontext=False)
-def db_upgrade():
-    """Create the roles if missing, then migrate to head (DATABASE_ADMIN_URL; safe to repeat)."""
+def admin_config(command: str) -> tuple[Config, bool]:
+    """The configuration of a `taskapp db …` command, and whether it is the embedded default
+    (which `embedded.configure` has then started and migrated, identity key included)."""
     from taskapp import embedded
-    from taskapp.identity import IdentityKey
-    from taskapp.schema import head_revision, upgrade
 
     config = Config.from_env()
     if config.embedded:
         embedded.configure(config)
-    elif config.DATABASE_ADMIN_URL is None:
-        raise ConfigError("DATABASE_ADMIN_URL is required for `taskapp db upgrade`")
-    else:
-        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD, IdentityKey(config.TASKAPP_IDENTITY_KEY))
-    click.echo(f"Database is at revision {head_revision()}; it accepts the identity key "
-               f"{IdentityKey(config.TASKAPP_IDENTITY_KEY).key_id}.")
+        return config, True
+    if config.DATABASE_ADMIN_URL is None:
+        raise ConfigError(f"DATABASE_ADMIN_URL is required for `taskapp db {command}`")
+    return config, False
+
+
+@db_group.command(name="upgrade", with_appcontext=False)
+def db_upgrade():
+    """Create the roles if missing, then migrate to head (DATABASE_ADMIN_URL; safe to repeat)."""
+    from taskapp.identity import IdentityKey
+    from taskapp.schema import head_revision, upgrade
+
+    config, embedded = admin_config("upgrade")
+    key = IdentityKey(config.TASKAPP_IDENTITY_KEY)
+    if not embedded:
+        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD, key)
+    click.echo(f"Database is at revision {head_revision()}; it accepts the identity key {key.key_id}.")
 
 
 @db_group.command(name="retire-identity-keys", with_appcontext=False)
 def db_retire_identity_keys():
     """Forget every identity key but TASKAPP_IDENTITY_KEY (the last step of a key rotation)."""
-    from taskapp import embedded
     from taskapp.identity import IdentityKey
     from taskapp.schema import retire_identity_keys
 
-    config = Config.from_env()
-    if config.embedded:
-        embedded.configure(config)
-    elif config.DATABASE_ADMIN_URL is None:
-        raise ConfigError("DATABASE_ADMIN_URL is required for `taskapp db retire-identity-keys`")
+    config, _ = admin_config("retire-identity-keys")
     key = IdentityKey(config.TASKAPP_IDENTITY_KEY)
     retired = retire_identity_keys(config.DATABASE_ADMIN_URL, key)
     click.echo(f"Retired {retired} identity key(s); the database accepts only {key.key_id}.")

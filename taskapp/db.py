@@ -263,17 +263,17 @@ def close_connection(exc: BaseException | None = None) -> None:
         log.warning("closing the connection failed: %s", error.__class__.__name__)
 
 
-def migrated_revision() -> str | None:
-    """The revision the database is at, read as the runtime role."""
-    with Database.engine().connect() as connection:
-        return connection.execute(text("select version_num from alembic_version")).scalar()
+MIGRATED_REVISION = text("select version_num from alembic_version")
 
 
 def is_ready() -> bool:
-    """The database answers, its schema is at the code's head, and it accepts our identity key."""
+    """The database answers, its schema is at the code's head, and it accepts our identity key.
+
+    Asked as the runtime role, on one connection.
+    """
     from taskapp.safety import identity_problem
 
-    if migrated_revision() != head_revision():
-        return False
     with Database.engine().connect() as connection:
+        if connection.execute(MIGRATED_REVISION).scalar() != head_revision():
+            return False
         return identity_problem(connection, current_app.extensions["taskapp.db"]["identity_key"]) is None
