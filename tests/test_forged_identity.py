@@ -78,10 +78,22 @@ def test_a_proof_made_with_another_key_shows_nothing(app_sql, bob, bobs_task):
     "", "v1", "garbage", "v1.0000000000000000.99999999999.00",
     f"v1.{IDENTITY_KEY.key_id}.99999999999.{'0' * 64}",
     f"v2.{IDENTITY_KEY.key_id}.99999999999.{'0' * 64}",
-], ids=["empty", "version only", "garbage", "short signature", "zero signature", "unknown version"])
+    f"v1.{IDENTITY_KEY.key_id}.99999999999.{'0' * 63}",
+    f"v1.{IDENTITY_KEY.key_id}.99999999999.{'0' * 65}",
+    f"v1.{IDENTITY_KEY.key_id}.{'9' * 16}.{'0' * 64}",
+    f"v1.{IDENTITY_KEY.key_id}.{'9' * 40}.{'0' * 64}",
+    f"v1.{IDENTITY_KEY.key_id[:15]}.99999999999.{'0' * 64}",
+    f"v1.{IDENTITY_KEY.key_id}0.99999999999.{'0' * 64}",
+    f"v1.{IDENTITY_KEY.key_id}.99999999999.{'0' * 64}.00",
+    f"v1.{IDENTITY_KEY.key_id}.-9.{'0' * 64}",
+    f"v1.{IDENTITY_KEY.key_id}.99999999999.{'A' * 64}",
+], ids=["empty", "version only", "garbage", "short signature", "zero signature", "unknown version",
+        "odd-length signature", "long signature", "16-digit expiry", "expiry beyond bigint",
+        "short key id", "long key id", "a fifth part", "negative expiry", "upper-case signature"])
 def test_a_made_up_proof_shows_nothing_and_raises_nothing(app_sql, bob, bobs_task, proof):
     app_sql.execute(SET_IDENTITY, (bob.sub, proof))
     assert visible(app_sql) == 0
+    assert app_sql.execute("select verified_user_id()").fetchone()[0] is None
 
 
 def test_a_transaction_without_either_setting_shows_nothing(app_sql, bobs_task):
