@@ -8,7 +8,8 @@ service does.
 
 from dataclasses import dataclass
 
-COLUMNS = "id, user_id, title, description, completed, completed_at, priority, due_at, tags, created_at, updated_at"
+COLUMNS = ("id, user_id, title, description, completed, completed_at, priority, due_at, tags, created_at, updated_at, "
+           "recurrence, time_zone, repeat_from")
 NEWEST_FIRST = "order by created_at desc, id desc"
 SEARCH = "(numnode(plainto_tsquery('simple', :q)) = 0 or search @@ plainto_tsquery('simple', :q))"
 FILTERED = "completed is false and tags @> array[:tag]::text[]"
@@ -45,7 +46,8 @@ SCENARIOS = (
     ),
     Scenario(
         "toggle", "PATCH", "/api/me/tasks/{id}/complete",
-        f"update tasks set completed = not completed where id = :id returning {COLUMNS}", writes=True,
+        f"update tasks set completed = not completed where id = :id and (recurrence is null or completed) "
+        f"returning {COLUMNS}", writes=True,
     ),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -26,11 +26,29 @@ CREATE TABLE tasks (
     tags         text[]        NOT NULL DEFAULT '{}',
     created_at   timestamptz   NOT NULL DEFAULT now(),
     updated_at   timestamptz   NOT NULL DEFAULT now(),
+    -- Recurrence (taskapp/recurrence.py does the arithmetic): an RFC 5545 RRULE value,
+    -- normalised; the IANA zone whose wall-clock time it follows; and whether the next
+    -- occurrence follows the schedule ('due') or restarts from the completion.
+    recurrence   text,
+    time_zone    text          NOT NULL DEFAULT 'UTC',
+    repeat_from  text          NOT NULL DEFAULT 'due',
+    -- The series' bookkeeping, never returned: the last occurrence a COUNT allows, and the
+    -- completions since the series was anchored (COUNT of a series repeating from completion).
+    recurrence_last    timestamptz,
+    series_completions integer NOT NULL DEFAULT 0,
     CONSTRAINT tasks_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),
     CONSTRAINT tasks_title_length CHECK (char_length(title) BETWEEN 1 AND 255),
     CONSTRAINT tasks_description_length CHECK (char_length(description) <= 1000),
     CONSTRAINT tasks_tags_count CHECK (cardinality(tags) <= 20),
     CONSTRAINT tasks_completed_at_matches CHECK (completed = (completed_at IS NOT NULL)),
+    CONSTRAINT tasks_recurrence_length CHECK (char_length(recurrence) BETWEEN 1 AND 500),
+    CONSTRAINT tasks_recurrence_needs_due_at CHECK (recurrence IS NULL OR due_at IS NOT NULL),
+    CONSTRAINT tasks_time_zone_length CHECK (char_length(time_zone) BETWEEN 1 AND 64),
+    CONSTRAINT tasks_repeat_from_known CHECK (repeat_from IN ('due', 'completion')),
+    CONSTRAINT tasks_series_completions_count CHECK (series_completions >= 0),
+    -- What the completion history references: a task together with its owner, so that a
+    -- history row naming another user's task fails the same whether or not that task exists.
+    CONSTRAINT tasks_user_id_id_key UNIQUE (user_id, id),
     -- Full-text search over title and description (`q`). The 'simple' configuration does
     -- not stem and keeps words of any script, lower-cased.
     search       tsvector      NOT NULL GENERATED ALWAYS AS (
@@ -86,6 +104,56 @@ $$;
 
 CREATE TRIGGER tasks_stamp BEFORE INSERT OR UPDATE ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_stamp();
+
+-- ---------------------------------------------------------------------------
+-- task_completions: every completion of a task
+-- ---------------------------------------------------------------------------
+-- One row each time a task is completed: a plain task when it is marked completed (and the
+-- row goes again when it is reopened), a recurring one for each occurrence done before it
+-- moved on. due_at is the occurrence completed. Keyed and referenced by owner first.
+CREATE TABLE task_completions (
+    id           uuid        NOT NULL DEFAULT gen_random_uuid(),
+    user_id      text        NOT NULL DEFAULT current_setting('app.user_id', true),
+    task_id      uuid        NOT NULL,
+    due_at       timestamptz,
+    completed_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT task_completions_pkey PRIMARY KEY (user_id, id),
+    CONSTRAINT task_completions_task_fkey FOREIGN KEY (user_id, task_id)
+        REFERENCES tasks (user_id, id) ON DELETE CASCADE,
+    CONSTRAINT task_completions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
+);
+
+-- A task's history, newest first (and the cascade when a task goes); every completion of a
+-- user in a time window, newest first.
+CREATE INDEX task_completions_task_idx ON task_completions (user_id, task_id, completed_at DESC, id DESC);
+CREATE INDEX task_completions_completed_at_idx ON task_completions (user_id, completed_at DESC, id DESC);
+
+-- Completing a task records it, reopening it forgets that record: whatever the path (the
+-- API's toggle, PUT or PATCH, a DBA's UPDATE). A recurring task's completion that moves it
+-- to its next occurrence leaves completed false; the application records that one itself,
+-- in the statement that moves the task (taskapp/tasks/queries.py).
+CREATE FUNCTION tasks_record_completion() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.completed THEN
+        INSERT INTO public.task_completions (user_id, task_id, due_at, completed_at)
+        VALUES (NEW.user_id, NEW.id, NEW.due_at, NEW.completed_at);
+    ELSE
+        DELETE FROM public.task_completions
+        WHERE (user_id, id) = (SELECT c.user_id, c.id FROM public.task_completions c
+                               WHERE c.user_id = NEW.user_id AND c.task_id = NEW.id
+                               ORDER BY c.completed_at DESC, c.id DESC LIMIT 1);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tasks_completed_on_insert AFTER INSERT ON tasks
+    FOR EACH ROW WHEN (NEW.completed) EXECUTE FUNCTION tasks_record_completion();
+CREATE TRIGGER tasks_completed_or_reopened AFTER UPDATE OF completed ON tasks
+    FOR EACH ROW WHEN (OLD.completed IS DISTINCT FROM NEW.completed) EXECUTE FUNCTION tasks_record_completion();
 
 -- ---------------------------------------------------------------------------
 -- The identity the database verifies

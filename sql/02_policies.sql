@@ -33,3 +33,22 @@ CREATE POLICY "Tasks can be changed by their owner and stay theirs" ON tasks
 CREATE POLICY "Tasks can be deleted by their owner" ON tasks
     FOR DELETE
     USING (user_id = (SELECT verified_user_id()));
+
+-- ---------------------------------------------------------------------------
+-- task_completions
+-- ---------------------------------------------------------------------------
+-- Rows are recorded and forgotten, never changed: no UPDATE policy, no UPDATE grant.
+ALTER TABLE task_completions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE task_completions FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY "Completions are visible to their owner" ON task_completions
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Completions are recorded by their owner" ON task_completions
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Completions can be forgotten by their owner" ON task_completions
+    FOR DELETE
+    USING (user_id = (SELECT verified_user_id()));

@@ -61,12 +61,12 @@ WHERE n.nspname IN ('public', 'taskapp_private') ORDER BY 1::text;
 SELECT key_id, added_at FROM taskapp_private.identity_keys ORDER BY added_at;
 
 -- ---------------------------------------------------------------------------
-\echo '== Grants on tasks'
+\echo '== Grants on tasks and task_completions'
 -- ---------------------------------------------------------------------------
-SELECT grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges
+SELECT table_name, grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges
 FROM information_schema.role_table_grants
-WHERE table_schema = 'public' AND table_name = 'tasks'
-GROUP BY grantee ORDER BY grantee;
+WHERE table_schema = 'public' AND table_name IN ('tasks', 'task_completions')
+GROUP BY table_name, grantee ORDER BY table_name, grantee;
 
 -- ---------------------------------------------------------------------------
 \echo '== Verdict'
@@ -106,7 +106,16 @@ canonical (tablename, cmd, qual, with_check) AS (VALUES
     ('tasks', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
     ('tasks', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
                         '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('tasks', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
+    ('tasks', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('task_completions', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('task_completions', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('task_completions', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
+),
+-- The commands each table must have a policy for (task_completions rows are never updated).
+required_policies (tablename, command) AS (
+    SELECT 'tasks', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    UNION ALL
+    SELECT 'task_completions', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
 ),
 problems AS (
     SELECT format('PostgreSQL %s is older than 14, which this project does not support', version) AS problem
@@ -117,8 +126,9 @@ problems AS (
     FROM server, rls_fixes fix, unnest(fix.fixed_in) AS release
     WHERE release / 10000 = server.num / 10000 AND server.num < release
     UNION ALL
-    SELECT 'tasks is missing'
-    WHERE to_regclass('public.tasks') IS NULL
+    SELECT format('%s is missing', required.name)
+    FROM unnest(ARRAY['tasks', 'task_completions']) AS required(name)
+    WHERE to_regclass('public.' || required.name) IS NULL
     UNION ALL
     SELECT 'verified_user_id() is missing'
     WHERE to_regprocedure('public.verified_user_id()') IS NULL
@@ -198,11 +208,26 @@ problems AS (
     WHERE NOT EXISTS (SELECT FROM unnest(proconfig) AS setting WHERE setting LIKE 'search\_path=%')
     -- The policies are exactly the canonical ones.
     UNION ALL
-    SELECT format('tasks has no %s policy', required.command)
-    FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS required(command)
-    WHERE to_regclass('public.tasks') IS NOT NULL
+    SELECT format('%s has no %s policy', required.tablename, required.command)
+    FROM required_policies required
+    WHERE to_regclass('public.' || required.tablename) IS NOT NULL
       AND NOT EXISTS (SELECT FROM pg_policies p
-                      WHERE p.tablename = 'tasks' AND p.cmd IN (required.command, 'ALL'))
+                      WHERE p.tablename = required.tablename AND p.cmd IN (required.command, 'ALL'))
+    UNION ALL
+    SELECT format('taskapp_app may UPDATE %s, which has no UPDATE policy', required.tablename)
+    FROM (SELECT DISTINCT tablename FROM required_policies) required, app
+    WHERE to_regclass('public.' || required.tablename) IS NOT NULL
+      AND NOT EXISTS (SELECT FROM required_policies r
+                      WHERE r.tablename = required.tablename AND r.command = 'UPDATE')
+      AND has_table_privilege(app.oid, to_regclass('public.' || required.tablename), 'UPDATE')
+    -- A key checked without the policies is an oracle: a foreign key or a unique key that
+    -- leaves out the owner tells whether another user's row exists.
+    UNION ALL
+    SELECT format('foreign key %s on %s leaves out the owner column user_id', con.conname, con.conrelid::regclass)
+    FROM pg_constraint con JOIN relations r ON r.oid = con.conrelid
+    WHERE con.contype = 'f' AND (r.can_select OR r.can_write)
+      AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attname = 'user_id'
+                                                  AND a.attnum = ANY (con.conkey))
     UNION ALL
     SELECT format('policy "%s" on %s is %s', p.policyname, p.tablename,
                   CASE WHEN p.qual = 'true' OR p.with_check = 'true' THEN 'USING (true): it lets everyone in'

@@ -35,6 +35,9 @@ def test_every_contract_operation_is_documented(client):
         "/api/{user_id}/tasks/{task_id}": {"get", "put", "patch", "delete"},
         "/api/{user_id}/tasks/{task_id}/complete": {"patch"},
         "/api/{user_id}/summary": {"get"},
+        "/api/{user_id}/tasks/{task_id}/completions": {"get"},
+        "/api/{user_id}/tasks/{task_id}/completions/{completion_id}": {"delete"},
+        "/api/{user_id}/completions": {"get"},
         "/healthz": {"get"},
         "/readyz": {"get"},
     }
@@ -79,7 +82,8 @@ def test_only_the_listed_swagger_assets_are_served(client, name):
 def test_the_list_operation_documents_every_parameter_and_the_link_header(client):
     operation = client.get("/api/openapi.json").json["paths"]["/api/{user_id}/tasks"]["get"]
     names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
-    assert names == {"completed", "priority", "tag", "q", "due_before", "due_after", "sort", "limit", "cursor"}
+    assert names == {"completed", "recurring", "priority", "tag", "q", "due_before", "due_after", "sort", "limit",
+                     "cursor"}
     assert "Link" in operation["responses"]["200"]["headers"]
     sort = next(p for p in operation["parameters"] if p["name"] == "sort")
     assert set(sort["schema"]["enum"]) >= {"created_at", "-due_at", "priority", "-title"}

@@ -11,23 +11,27 @@ SETUP_FILES = ["00_roles.sql", "01_schema.sql", "02_policies.sql", "03_privilege
 
 CATALOG = {
     "columns": """
-        select column_name, data_type, udt_name, is_nullable, column_default
-        from information_schema.columns where table_schema = 'public' and table_name = 'tasks'
-        order by column_name""",
+        select table_name, column_name, data_type, udt_name, is_nullable, column_default
+        from information_schema.columns
+        where table_schema = 'public' and table_name in ('tasks', 'task_completions')
+        order by table_name, column_name""",
     "constraints": """
-        select conname, pg_get_constraintdef(oid) from pg_constraint
-        where conrelid = 'public.tasks'::regclass order by conname""",
+        select conrelid::regclass::text, conname, pg_get_constraintdef(oid) from pg_constraint
+        where conrelid in ('public.tasks'::regclass, 'public.task_completions'::regclass)
+        order by 1, conname""",
     "indexes": """
         select indexname, indexdef from pg_indexes
-        where schemaname = 'public' and tablename = 'tasks' order by indexname""",
+        where schemaname = 'public' and tablename in ('tasks', 'task_completions') order by indexname""",
     "rls": """
-        select relrowsecurity, relforcerowsecurity from pg_class where oid = 'public.tasks'::regclass""",
+        select relname, relrowsecurity, relforcerowsecurity from pg_class
+        where oid in ('public.tasks'::regclass, 'public.task_completions'::regclass) order by relname""",
     "policies": """
-        select policyname, permissive, roles::text, cmd, qual, with_check from pg_policies
-        where schemaname = 'public' and tablename = 'tasks' order by policyname""",
+        select tablename, policyname, permissive, roles::text, cmd, qual, with_check from pg_policies
+        where schemaname = 'public' order by tablename, policyname""",
     "table grants": """
-        select grantee, privilege_type from information_schema.role_table_grants
-        where table_schema = 'public' and table_name = 'tasks' order by grantee, privilege_type""",
+        select table_name, grantee, privilege_type from information_schema.role_table_grants
+        where table_schema = 'public' and table_name in ('tasks', 'task_completions')
+        order by table_name, grantee, privilege_type""",
     "acl": """
         select c.relname, c.relacl::text from pg_class c
         join pg_namespace n on n.oid = c.relnamespace
@@ -56,7 +60,8 @@ CATALOG = {
                has_database_privilege('public', current_database(), 'TEMPORARY')""",
     "triggers": """
         select tgname, pg_get_triggerdef(oid) from pg_trigger
-        where tgrelid = 'public.tasks'::regclass and not tgisinternal order by tgname""",
+        where tgrelid in ('public.tasks'::regclass, 'public.task_completions'::regclass)
+          and not tgisinternal order by tgname""",
     "schema usage": """
         select has_schema_privilege('taskapp_app', 'public', 'USAGE')""",
 }

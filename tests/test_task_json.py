@@ -35,6 +35,9 @@ rows = st.fixed_dictionaries({
     "tags": st.lists(text, max_size=5),
     "created_at": stamps,
     "updated_at": stamps,
+    "recurrence": st.none() | text,
+    "time_zone": text,
+    "repeat_from": st.sampled_from(["due", "completion"]),
 }).map(lambda row: {str(column.name): row[column.name] for column in TASK})  # in the statements' column order
 WRITER = OrjsonProvider(Flask(__name__))
 

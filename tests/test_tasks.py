@@ -177,12 +177,12 @@ def test_summary_counts_total_open_completed_and_overdue(client, create_task, al
     assert response.status_code == 200
     assert response.json == {
         "user_id": alice.sub,
-        "tasks": {"total": 4, "open": 3, "completed": 1, "overdue": 1},
+        "tasks": {"total": 4, "open": 3, "completed": 1, "overdue": 1, "completed_today": 1},
     }
 
 
 def test_summary_of_a_new_user_is_all_zero(client, alice):
     assert client.get(f"/api/{alice.sub}/summary", headers=alice.headers).json == {
         "user_id": alice.sub,
-        "tasks": {"total": 0, "open": 0, "completed": 0, "overdue": 0},
+        "tasks": {"total": 0, "open": 0, "completed": 0, "overdue": 0, "completed_today": 0},
     }

@@ -88,6 +88,7 @@ class PageShape:
 
     order: str
     completed: bool | None
+    recurring: bool | None
     priority: bool
     tags: bool
     q: bool
@@ -101,6 +102,9 @@ def filter_conditions(shape: PageShape) -> list:
     conditions = []
     if shape.completed is not None:
         conditions.append(tasks.c.completed.is_(shape.completed))
+    if shape.recurring is not None:
+        recurrence = tasks.c.recurrence
+        conditions.append(recurrence.is_not(None) if shape.recurring else recurrence.is_(None))
     if shape.priority:
         conditions.append(tasks.c.priority == bindparam("priority", type_=tasks.c.priority.type))
     if shape.tags:
@@ -129,6 +133,8 @@ def fingerprint(args: dict, user_id: str) -> str:
         "due_after": args["due_after"].isoformat() if "due_after" in args else None,
         "user": user_id,
     }
+    if args.get("recurring") is not None:  # only when given: cursors made before it stay valid
+        filters["recurring"] = args["recurring"]
     encoded = json.dumps(filters, sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()[:24]
 
@@ -183,7 +189,8 @@ def shaped_statement(shape: PageShape):
 def page_statement(args: dict, order: SortOrder, after=None, limit: int = 100):
     """(statement, parameters) of one page, plus one row to know whether another follows."""
     shape = PageShape(
-        order=order.name, completed=args.get("completed"), priority="priority" in args,
+        order=order.name, completed=args.get("completed"), recurring=args.get("recurring"),
+        priority="priority" in args,
         tags=bool(args.get("tag")), q=args.get("q") is not None, due_before="due_before" in args,
         due_after="due_after" in args, after=after is not None,
         after_among_nulls=after is not None and after[0] is None,

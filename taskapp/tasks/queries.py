@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     FetchedValue,
+    Integer,
     MetaData,
     Table,
     Text,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     func,
     insert,
     not_,
+    or_,
     select,
     update,
 )
@@ -47,11 +49,29 @@ tasks = Table(
     Column("tags", ARRAY(Text)),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
+    Column("recurrence", Text),
+    Column("time_zone", Text),
+    Column("repeat_from", Text),
     Column("search", TSVECTOR),  # generated from title and description; only searched
+    Column("recurrence_last", DateTime(timezone=True)),  # the series' bookkeeping, never returned
+    Column("series_completions", Integer),
 )
 
-# What a statement returns: every column but the search vector.
-TASK = [column for column in tasks.c if column.name != "search"]
+task_completions = Table(
+    "task_completions",
+    metadata,
+    Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
+    Column("user_id", Text),
+    Column("task_id", Uuid),
+    Column("due_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+)
+
+INTERNAL = ("search", "recurrence_last", "series_completions")
+# What a statement returns: the task as the API shows it.
+TASK = [column for column in tasks.c if column.name not in INTERNAL]
+# The task with its series' bookkeeping and the transaction's clock, to move it forward.
+SERIES = [*TASK, tasks.c.recurrence_last, tasks.c.series_completions, func.now().label("now")]
 
 # Statements are built once, with bound parameters, and run as (statement, parameters):
 # SQLAlchemy then finds each one's compiled form by a cache key it computed once, instead of
@@ -60,7 +80,15 @@ TASK_ID = bindparam("task_id", type_=Uuid)
 
 GET = select(*TASK).where(tasks.c.id == TASK_ID)
 GET_FOR_UPDATE = GET.with_for_update()
-TOGGLE = update(tasks).where(tasks.c.id == TASK_ID).values(completed=not_(tasks.c.completed)).returning(*TASK)
+GET_SERIES = select(*SERIES).where(tasks.c.id == TASK_ID).with_for_update()
+# A plain task, or a recurring one being reopened: one statement. Completing an open recurring
+# task moves it forward instead (taskapp/tasks/series.py), so this one leaves it alone.
+TOGGLE = (
+    update(tasks)
+    .where(tasks.c.id == TASK_ID, or_(tasks.c.recurrence.is_(None), tasks.c.completed))
+    .values(completed=not_(tasks.c.completed))
+    .returning(*TASK)
+)
 # An empty PATCH is still a write: the stamp trigger moves updated_at whatever is set.
 TOUCH = update(tasks).where(tasks.c.id == TASK_ID).values(updated_at=tasks.c.updated_at).returning(*TASK)
 REMOVE = delete(tasks).where(tasks.c.id == TASK_ID).returning(*TASK)
@@ -78,6 +106,19 @@ def _insert(columns: tuple[str, ...]):
 @cache
 def _update(columns: tuple[str, ...]):
     return update(tasks).where(tasks.c.id == TASK_ID).values(_bound(columns)).returning(*TASK)
+
+
+@cache
+def _advance(columns: tuple[str, ...]):
+    """Write the task's new values and record the occurrence it completed, in one statement."""
+    moved = (
+        update(tasks).where(tasks.c.id == TASK_ID).values(_bound(columns)).returning(*TASK).cte("moved")
+    )
+    recorded = insert(task_completions).from_select(
+        ["user_id", "task_id", "due_at", "completed_at"],
+        select(moved.c.user_id, moved.c.id, bindparam("occurrence", type_=tasks.c.due_at.type), moved.c.updated_at),
+    ).cte("recorded")
+    return select(*moved.c).add_cte(recorded)
 
 
 def _values(values: dict) -> dict:
@@ -98,6 +139,15 @@ def change(task_id, values: dict):
     return _update(tuple(sorted(values))), {"task_id": task_id, **_values(values)}
 
 
+def advance(task_id, values: dict, occurrence):
+    """Change the task (its due_at moved on) and record `occurrence` as completed."""
+    return _advance(tuple(sorted(values))), {"task_id": task_id, "occurrence": occurrence, **_values(values)}
+
+
+def series(task_id):
+    return GET_SERIES, {"task_id": task_id}
+
+
 def toggle_completed(task_id):
     return TOGGLE, {"task_id": task_id}
 
@@ -112,6 +162,10 @@ COUNTS = select(
     func.count().filter(not_(tasks.c.completed)).label("open"),
     func.count().filter(tasks.c.completed).label("completed"),
     func.count().filter(not_(tasks.c.completed) & (tasks.c.due_at < func.now())).label("overdue"),
+    select(func.count())
+    .where(task_completions.c.completed_at >= func.date_trunc("day", func.now(), "UTC"))
+    .scalar_subquery()
+    .label("completed_today"),
 ).select_from(tasks)
 
 

@@ -15,7 +15,7 @@ from taskapp.api import Blueprint
 from taskapp.config import signing_key
 from taskapp.db import first, get_connection, rows
 from taskapp.errors import abort
-from taskapp.tasks import queries
+from taskapp.tasks import queries, series
 from taskapp.tasks.etags import answer_with_etag, check_if_match, etag_header
 from taskapp.tasks.listing import SORT_ORDERS, BadCursor, Cursors, fingerprint, page_statement
 from taskapp.tasks.schemas import SummarySchema, TaskPatchSchema, TaskQueryArgs, TaskSchema, TaskWriteSchema
@@ -118,6 +118,13 @@ def write(task_id: str, statement_for):
     return task, etag_header(task)
 
 
+def write_schedule(task_id: str, values: dict):
+    """A write that may anchor a series or complete an occurrence (taskapp/tasks/series.py)."""
+    task = series.write(task_uuid(task_id), values)
+    get_connection().commit()
+    return task, etag_header(task)
+
+
 @blp.route("/tasks")
 class Tasks(MethodView):
     @blp.arguments(QUERY_ARGS, location="query")
@@ -148,7 +155,13 @@ class Tasks(MethodView):
     @documents_errors(401, 403, 413, 415)
     def post(self, new_task):
         """Create a task"""
+        complete_first_occurrence = False
+        if new_task["recurrence"] is not None:
+            series.check_new(new_task)
+            complete_first_occurrence = new_task.pop("completed")
         task = first(*queries.create(new_task))
+        if complete_first_occurrence:
+            task = series.write(task["id"], {"completed": True})
         get_connection().commit()
         location = url_for("tasks.Task", user_id=g.path_user_id, task_id=task["id"])
         return task, {"Location": location, **etag_header(task)}
@@ -171,6 +184,10 @@ class Task(MethodView):
     @documents_errors(401, 403, 404, 412, 413, 415)
     def put(self, replacement, task_id):
         """Replace a task: omitted optional fields go back to their defaults"""
+        if replacement["recurrence"] is not None:
+            return write_schedule(task_id, replacement)
+        # A plain task from now on, whatever it was: no need to read it first.
+        replacement = {**replacement, "recurrence_last": None, "series_completions": 0}
         return write(task_id, lambda id_: queries.change(id_, replacement))
 
     @blp.doc(parameters=[IF_MATCH])
@@ -178,7 +195,9 @@ class Task(MethodView):
     @blp.response(200, TaskSchema, headers=ETAG_HEADER)
     @documents_errors(401, 403, 404, 412, 413, 415)
     def patch(self, changes, task_id):
-        """Change some fields of a task; null clears description or due_at"""
+        """Change some fields of a task; null clears description, due_at or recurrence"""
+        if series.touches_schedule(changes):
+            return write_schedule(task_id, changes)
         return write(task_id, lambda id_: queries.change(id_, changes))
 
     @blp.doc(parameters=[IF_MATCH])
@@ -196,8 +215,15 @@ class TaskCompletion(MethodView):
     @blp.response(200, TaskSchema, headers=ETAG_HEADER)
     @documents_errors(401, 403, 404, 412)
     def patch(self, task_id):
-        """Toggle whether a task is completed"""
-        return write(task_id, queries.toggle_completed)
+        """Toggle whether a task is completed; a recurring one moves to its next occurrence"""
+        task_id = task_uuid(task_id)
+        if request.if_match:
+            check_if_match(found(first(*queries.get(task_id, for_update=True))))
+        task = first(*queries.toggle_completed(task_id))
+        if task is None:  # not found, or an open recurring task: completing moves it forward
+            task = series.write(task_id, {"completed": True})
+        get_connection().commit()
+        return task, etag_header(task)
 
 
 @blp.route("/summary")
@@ -205,6 +231,6 @@ class Summary(MethodView):
     @blp.response(200, SummarySchema)
     @documents_errors(401, 403)
     def get(self):
-        """Count your tasks: total, open, completed and overdue"""
+        """Count your tasks: total, open, completed, overdue, and completions today (UTC)"""
         counts = first(*queries.counts())
         return {"user_id": g.user_id, "tasks": counts}

@@ -3,6 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from taskapp import recurrence as rules
 from taskapp.tasks.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime
 from taskapp.tasks.listing import DEFAULT_SORT, SORT_NAMES
 from taskapp.tasks.queries import PRIORITIES
@@ -53,6 +54,59 @@ def tags_field(**kwargs):
     )
 
 
+class RecurrenceRule(Text):
+    """An RFC 5545 RRULE value, stored normalised: upper case, no `RRULE:` prefix."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return rules.normalise(value)
+        except rules.RecurrenceError as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+class TimeZoneName(Text):
+    """An IANA time zone name."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            rules.zone(value)
+        except rules.RecurrenceError as exc:
+            raise ma.ValidationError(str(exc)) from None
+        return value
+
+
+def recurrence_field(**kwargs):
+    return RecurrenceRule(
+        allow_none=True,
+        metadata={
+            "description": "null, or an RFC 5545 RRULE value such as `FREQ=WEEKLY;BYDAY=MO,WE` "
+            "(an `RRULE:` prefix is dropped); needs `due_at`, the first occurrence. Parts: "
+            + ", ".join(rules.SUPPORTED_PARTS) + "; FREQ from DAILY to YEARLY; at most "
+            f"{rules.MAX_LENGTH} characters.",
+            "maxLength": rules.MAX_LENGTH,
+        },
+        **kwargs,
+    )
+
+
+def time_zone_field(**kwargs):
+    return TimeZoneName(
+        metadata={"description": "IANA zone whose wall-clock time the recurrence follows.", "example": "Europe/Berlin"},
+        **kwargs,
+    )
+
+
+def repeat_from_field(**kwargs):
+    return Text(
+        validate=validate.OneOf(rules.REPEAT_FROM),
+        metadata={"description": "`due`: the next occurrence follows the schedule; `completion`: "
+                  "the rule restarts from the day of completion, at the due time of day."},
+        **kwargs,
+    )
+
+
 class TaskSchema(ma.Schema):
     """A task as the API returns it."""
 
@@ -67,6 +121,9 @@ class TaskSchema(ma.Schema):
     tags = ma.fields.List(ma.fields.String())
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)
+    recurrence = ma.fields.String(allow_none=True)
+    time_zone = ma.fields.String()
+    repeat_from = ma.fields.String(validate=validate.OneOf(rules.REPEAT_FROM))
 
     def dump(self, obj, *, many: bool | None = None):
         """A task row (or a page of them) as it comes from the database, for the JSON writer.
@@ -105,6 +162,9 @@ class TaskWriteSchema(TaskInput):
     priority = priority_field(load_default="medium")
     due_at = due_at_field(load_default=None)
     tags = tags_field(load_default=list)
+    recurrence = recurrence_field(load_default=None)
+    time_zone = time_zone_field(load_default="UTC")
+    repeat_from = repeat_from_field(load_default="due")
 
 
 class TaskPatchSchema(TaskInput):
@@ -116,6 +176,9 @@ class TaskPatchSchema(TaskInput):
     priority = priority_field()
     due_at = due_at_field()
     tags = tags_field()
+    recurrence = recurrence_field()
+    time_zone = time_zone_field()
+    repeat_from = repeat_from_field()
 
 
 class TaskQueryArgs(ma.Schema):
@@ -125,6 +188,7 @@ class TaskQueryArgs(ma.Schema):
         unknown = ma.EXCLUDE
 
     completed = QueryBoolean(metadata={"description": "`true` or `false`."})
+    recurring = QueryBoolean(metadata={"description": "`true`: only tasks with a recurrence; `false`: only without."})
     priority = priority_field()
     tag = ma.fields.List(
         Text(trim=True, lower=True, validate=validate.Length(min=1, max=40)),
@@ -154,6 +218,10 @@ class TaskCountsSchema(ma.Schema):
     completed = ma.fields.Integer()
     overdue = ma.fields.Integer(
         metadata={"description": "Not completed and due_at in the past."}
+    )
+    completed_today = ma.fields.Integer(
+        metadata={"description": "Completions recorded since 00:00 UTC today (recurring tasks "
+                  "count once per occurrence done)."}
     )
 
 

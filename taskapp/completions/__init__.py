@@ -1,0 +1,1 @@
+"""Completions: the history of every task's completions, and undoing the latest one."""

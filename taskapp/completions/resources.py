@@ -1,0 +1,127 @@
+"""Completions: `/api/{user_id}/tasks/{task_id}/completions…` and `/api/{user_id}/completions`.
+
+The history rows are written by the database and by taskapp/tasks/series.py as tasks are
+completed; here they are read, and the latest one of a task can be undone. Row-level
+security decides which exist: another user's task and its history are simply not found.
+"""
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+
+from flask import current_app, g
+from flask.views import MethodView
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from taskapp.api import Blueprint
+from taskapp.completions import queries
+from taskapp.completions.schemas import CompletionPageArgs, CompletionSchema, CompletionWindowArgs
+from taskapp.config import signing_key
+from taskapp.db import first, get_connection, rows
+from taskapp.errors import abort
+from taskapp.tasks import queries as task_queries
+from taskapp.tasks.resources import (
+    LINK_HEADER,
+    documents_errors,
+    found,
+    next_page_url,
+    only_your_own_tasks,
+    take_user_id,
+    task_uuid,
+)
+
+blp = Blueprint(
+    "completions",
+    __name__,
+    url_prefix="/api/<user_id>",
+    description="What you got done: every completion of your tasks, newest first.",
+)
+blp.url_value_preprocessor(take_user_id)
+blp.before_request(only_your_own_tasks)
+
+CURSOR_SALT = "taskapp.completions.cursor"
+PAGE_ARGS, WINDOW_ARGS = CompletionPageArgs(), CompletionWindowArgs()
+
+
+def cursors() -> URLSafeSerializer:
+    extensions = current_app.extensions
+    if "taskapp.completion_cursors" not in extensions:
+        extensions["taskapp.completion_cursors"] = URLSafeSerializer(signing_key(current_app.config), salt=CURSOR_SALT)
+    return extensions["taskapp.completion_cursors"]
+
+
+def bound_to(args: dict, task_id) -> str:
+    """What a cursor belongs to: the caller, the task (or all) and the window."""
+    scope = {"user": g.user_id, "task": str(task_id)}
+    for name in ("completed_after", "completed_before"):
+        if name in args:
+            scope[name] = args[name].isoformat()
+    return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def read_cursor(args: dict, scope: str):
+    if "cursor" not in args:
+        return None
+    try:
+        data = cursors().loads(args["cursor"])
+        if not isinstance(data, dict) or data.get("f") != scope:
+            raise ValueError
+        return datetime.fromisoformat(data["k"]), uuid.UUID(data["i"])
+    except (BadSignature, UnicodeError, ValueError, KeyError, TypeError, AttributeError):
+        abort(400, "The cursor is not valid for this history.")
+
+
+def history_page(args: dict, task_id=None):
+    """A page of completions, and a Link to the next one when more follow."""
+    scope = bound_to(args, task_id)
+    page = rows(*queries.page(args, task_id, read_cursor(args, scope)))
+    if len(page) <= args["limit"]:
+        return page
+    page = page[: args["limit"]]
+    last = page[-1]
+    cursor = cursors().dumps({"f": scope, "k": last["completed_at"].isoformat(), "i": str(last["id"])})
+    return page, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
+
+
+@blp.route("/tasks/<task_id>/completions")
+class TaskCompletions(MethodView):
+    @blp.arguments(PAGE_ARGS, location="query")
+    @blp.response(200, CompletionSchema(many=True), headers=LINK_HEADER)
+    @documents_errors(400, 401, 403, 404)
+    def get(self, args, task_id):
+        """List a task's completions, newest first"""
+        task_id = task_uuid(task_id)
+        found(first(*queries.task_exists(task_id)))
+        return history_page(args, task_id)
+
+
+@blp.route("/tasks/<task_id>/completions/<completion_id>")
+class TaskCompletion(MethodView):
+    @blp.response(204)
+    @documents_errors(401, 403, 404, 409)
+    def delete(self, task_id, completion_id):
+        """Undo a task's latest completion: the task returns to that occurrence"""
+        task_id = task_uuid(task_id)
+        completion_id = task_uuid(completion_id)
+        task = found(first(*task_queries.series(task_id)))  # locked: one undo at a time
+        latest = first(*queries.latest(task_id))
+        if latest is None or latest["id"] != completion_id:
+            found(first(*queries.one(task_id, completion_id)))
+            abort(409, "Only the task's latest completion can be undone.")
+        if task["completed"]:  # reopening forgets the latest completion (a trigger does)
+            first(*task_queries.change(task_id, {"completed": False}))
+        else:  # it moved a recurring task forward: back to the occurrence it completed
+            first(*queries.move_back(task_id, latest))
+        get_connection().commit()
+        return None
+
+
+@blp.route("/completions")
+class Completions(MethodView):
+    @blp.arguments(WINDOW_ARGS, location="query")
+    @blp.response(200, CompletionSchema(many=True), headers=LINK_HEADER)
+    @documents_errors(400, 401, 403)
+    def get(self, args):
+        """List every completion of your tasks in a time window, newest first"""
+        return history_page(args)

@@ -1,0 +1,240 @@
+"""Recurring tasks' arithmetic: RFC 5545 rules in a time zone's wall-clock time, with dateutil.
+
+No Flask and no database here: the tasks resource validates with it and moves a completed
+task forward with it. Occurrences are computed as naive wall-clock times in the task's zone
+and only then placed in it, so a daily 09:00 task stays at 09:00 across daylight-saving
+changes. A wall-clock time a spring-forward change skips lands that much later (02:30 in a
+02:00→03:00 gap is 03:30); one a fall-back change repeats is the earlier of the two.
+"""
+
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import rrule as dateutil_rrule
+
+MAX_LENGTH = 500
+SUPPORTED_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST")
+FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+TIMER_FREQUENCIES = ("SECONDLY", "MINUTELY", "HOURLY")
+REPEAT_FROM = ("due", "completion")
+MAX_INTERVAL = 1000
+MAX_COUNT = 1000
+# dateutil's search has no limit of its own: a rule no date satisfies (BYMONTH=2;BYMONTHDAY=30)
+# walks every period up to the year 9999, seconds of CPU. Each search here runs under a budget
+# of Python function calls instead (a daily rule spends under one per day walked; a count, not a
+# clock, so the same rule always gets the same answer), and a rule that exhausts it is refused
+# when written.
+SEARCH_BUDGET = 40_000
+NOT_FOUND_IN_BUDGET = "The rule's occurrences are too far apart to compute; choose a simpler rule."
+
+
+class RecurrenceError(ValueError):
+    """A recurrence the API refuses; the message says why, for a 422."""
+
+
+class _OverBudget(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Series:
+    """A recurring task's schedule, as stored with the task."""
+
+    rule: str  # normalised RRULE value
+    time_zone: str
+    repeat_from: str  # "due" or "completion"
+    due_at: datetime  # the current occurrence (an aware instant)
+    last: datetime | None = None  # the last occurrence a COUNT allows (repeat_from "due")
+    completions: int = 0  # completions since the series was anchored (COUNT for "completion")
+
+
+def normalise(value: str) -> str:
+    """The rule as stored and returned: trimmed, upper case, without an `RRULE:` prefix; checked."""
+    if len(value) > MAX_LENGTH:
+        raise RecurrenceError(f"Must be at most {MAX_LENGTH} characters.")
+    rule = value.strip().upper()
+    if rule.startswith("RRULE:"):
+        rule = rule[len("RRULE:"):]
+    parts = _parts(rule)
+    _rule(parts, datetime(2000, 1, 1), timezone.utc)  # dateutil checks the values themselves
+    return ";".join(f"{name}={text}" for name, text in parts.items())
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA zone by name; RecurrenceError for anything else."""
+    unknown = f"Unknown time zone '{name}': use an IANA name such as Europe/Berlin."
+    if not name or len(name) > 64 or not name.isascii() or name.startswith(("/", ".")) or ".." in name:
+        raise RecurrenceError(unknown)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise RecurrenceError(unknown) from None
+
+
+def anchor(rule: str, time_zone: str, due_at: datetime) -> datetime | None:
+    """Check a series starting at due_at; return the last occurrence its COUNT allows, if any.
+
+    due_at is the first occurrence (DTSTART). The rule must produce an occurrence at or
+    after it (an UNTIL before it, or BYMONTH=2;BYMONTHDAY=30, produce none).
+    """
+    tz = zone(time_zone)
+    parts = _parts(rule)
+    start = _local(due_at, tz)
+    built = _rule(parts, start, tz, with_count=False)
+    with _searching():
+        if _first(built.xafter(start, inc=True)) is None:
+            raise RecurrenceError("The rule has no occurrence at or after due_at.")
+        if "COUNT" not in parts:
+            return None
+        # due_at is occurrence 1 whether or not the rule produces it; the COUNT-th is the last.
+        later = list(built.xafter(start, count=int(parts["COUNT"]) - 1))
+    return _instant(later[-1], tz) if later else due_at
+
+
+def next_occurrence(series: Series, now: datetime) -> datetime | None:
+    """The due date after completing the current occurrence at `now`; None when the series ends.
+
+    It is the first occurrence strictly after both the completed one and now: occurrences
+    missed meanwhile are skipped, not replayed. With repeat_from "completion" the rule
+    restarts on the day of completion at the due time of day (Todoist's `every!`), and COUNT
+    counts completions. A next occurrence that cannot be found within the search budget
+    ends the series too.
+    """
+    tz = zone(series.time_zone)
+    parts = _parts(series.rule)
+    after = max(series.due_at, now)
+    if series.repeat_from == "completion":
+        if "COUNT" in parts and series.completions + 1 >= int(parts["COUNT"]):
+            return None
+        restart = datetime.combine(_local(now, tz).date(), _local(series.due_at, tz).time())
+        built = _rule(parts, restart, tz, with_count=False)
+        after = max(after, _instant(restart, tz))
+    else:
+        # The current occurrence can stand for DTSTART: the rule's periods and defaults
+        # (weekday, day of month) line up with every occurrence; COUNT became `last`.
+        built = _rule(parts, _local(series.due_at, tz), tz, with_count=False)
+        if series.last is not None:
+            built = built.replace(until=_local(series.last, tz) + timedelta(microseconds=1))
+    # Wall-clock order and instant order differ inside a repeated hour: start a little early
+    # and take the first whose instant is later.
+    try:
+        with _searching():
+            for found in built.xafter(_local(after, tz) - timedelta(hours=3), count=8):
+                if _instant(found, tz) > after:
+                    return _instant(found, tz)
+    except RecurrenceError:
+        return None
+    return None
+
+
+def _parts(rule: str) -> dict[str, str]:
+    if not rule:
+        raise RecurrenceError("Must be an RRULE value such as FREQ=WEEKLY;BYDAY=MO.")
+    parts: dict[str, str] = {}
+    for part in rule.split(";"):
+        name, sep, text = part.partition("=")
+        if not sep or not name or not text:
+            raise RecurrenceError(f"'{part}' is not NAME=VALUE; an RRULE value looks like FREQ=DAILY;INTERVAL=2.")
+        if name not in SUPPORTED_PARTS:
+            raise RecurrenceError(f"{name} is not supported; the supported parts are {', '.join(SUPPORTED_PARTS)}.")
+        if name in parts:
+            raise RecurrenceError(f"{name} is given twice.")
+        parts[name] = text
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise RecurrenceError("FREQ is required.")
+    if freq in TIMER_FREQUENCIES:
+        raise RecurrenceError(f"FREQ={freq} is refused: a to-do is not a timer (DAILY is the finest).")
+    if freq not in FREQUENCIES:
+        raise RecurrenceError(f"FREQ must be one of {', '.join(FREQUENCIES)}.")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RecurrenceError("COUNT and UNTIL cannot both be given.")
+    for name, highest in (("INTERVAL", MAX_INTERVAL), ("COUNT", MAX_COUNT)):
+        text = parts.get(name)
+        if text is not None and not (text.isascii() and text.isdigit() and 1 <= int(text) <= highest):
+            raise RecurrenceError(f"{name} must be a whole number from 1 to {highest}.")
+    for name, (lowest, highest), signed in BY_NUMBERS:
+        for text in parts.get(name, "").split(",") if name in parts else ():
+            if not _whole(text, lowest, highest, signed):
+                sign = f"-{highest} to -{lowest} or " if signed else ""
+                raise RecurrenceError(f"{name} takes numbers from {sign}{lowest} to {highest}, separated by commas.")
+    return parts
+
+
+# Which numbers each BY part takes (RFC 5545 section 3.3.10); signed ones count from the end.
+BY_NUMBERS = (("BYMONTHDAY", (1, 31), True), ("BYMONTH", (1, 12), False), ("BYSETPOS", (1, 366), True))
+
+
+def _whole(text: str, lowest: int, highest: int, signed: bool) -> bool:
+    digits = text[1:] if signed and text[:1] in "+-" else text
+    return bool(digits) and digits.isascii() and digits.isdigit() and lowest <= int(digits) <= highest
+
+
+def _until(text: str, tz) -> datetime:
+    """UNTIL as wall-clock time in tz: from a UTC instant (…Z), local time, or a date (its whole day)."""
+    shapes = {16: "%Y%m%dT%H%M%SZ", 15: "%Y%m%dT%H%M%S", 8: "%Y%m%d"}
+    try:
+        parsed = datetime.strptime(text, shapes[len(text)])
+    except (KeyError, ValueError):
+        raise RecurrenceError("UNTIL must look like 20351231T235959Z, 20351231T235959 or 20351231.") from None
+    if len(text) == 16:
+        try:
+            return _local(parsed.replace(tzinfo=timezone.utc), tz)
+        except OverflowError:
+            return datetime.max
+    if len(text) == 8:
+        return datetime.combine(parsed.date(), time.max)
+    return parsed
+
+
+def _rule(parts: dict[str, str], local_start: datetime, tz, with_count: bool = True):
+    """A dateutil rrule over naive wall-clock times in tz, starting at local_start."""
+    text = ";".join(
+        f"{name}={value}" for name, value in parts.items()
+        if name != "UNTIL" and (with_count or name != "COUNT")
+    )
+    try:
+        built = dateutil_rrule.rrulestr(f"RRULE:{text}", dtstart=local_start)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise RecurrenceError(f"Not a valid RRULE value: {exc}") from None
+    if "UNTIL" in parts:
+        built = built.replace(until=_until(parts["UNTIL"], tz))
+    return built
+
+
+def _local(instant: datetime, tz: ZoneInfo) -> datetime:
+    return instant.astimezone(tz).replace(tzinfo=None)
+
+
+def _instant(local: datetime, tz: ZoneInfo) -> datetime:
+    """Wall-clock time in tz as a UTC instant (zoneinfo's fold=0: see the module's docstring)."""
+    return local.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def _first(occurrences):
+    return next(iter(occurrences), None)
+
+
+@contextmanager
+def _searching():
+    """Run dateutil under SEARCH_BUDGET calls; RecurrenceError when it needs more."""
+    previous = sys.gettrace()
+    left = SEARCH_BUDGET
+
+    def count(frame, event, arg):
+        nonlocal left
+        left -= 1
+        if left < 0:
+            raise _OverBudget
+        return None  # no line events: only entering a function is counted
+
+    sys.settrace(count)
+    try:
+        yield
+    except _OverBudget:
+        raise RecurrenceError(NOT_FOUND_IN_BUDGET) from None
+    finally:
+        sys.settrace(previous)

@@ -1,0 +1,74 @@
+"""Writes that touch a recurring task's schedule: anchoring a series, and completing an occurrence.
+
+A task whose write cannot change its schedule goes straight to its one statement
+(taskapp/tasks/resources.py). The rest come here: the task is read and locked first, the
+write is checked against what it would become (a rule needs a due date that it reaches), and
+completing an open recurring task records the occurrence and moves due_at to the next one in
+the same statement, leaving the task open; when the rule has no next occurrence the task is
+completed for good, as a plain one is.
+"""
+
+from taskapp import recurrence
+from taskapp.db import first
+from taskapp.errors import abort
+from taskapp.tasks import queries
+from taskapp.tasks.etags import check_if_match
+
+SCHEDULE = ("due_at", "recurrence", "time_zone", "repeat_from")
+
+
+def touches_schedule(values: dict) -> bool:
+    """Whether a PATCH needs the stored task to be written correctly."""
+    return values.get("completed") is True or any(name in values for name in SCHEDULE)
+
+
+def write(task_id, values: dict):
+    """Apply a PUT's or PATCH's values to a task that is or becomes recurring (or is completed)."""
+    task = first(*queries.series(task_id))
+    if task is None:
+        abort(404)
+    check_if_match(task)
+    after = {**task, **values}
+    changes = dict(values)
+    if after["recurrence"] is None:
+        if task["recurrence"] is not None:  # a plain task from now on
+            changes.update(recurrence_last=None, series_completions=0)
+        return first(*queries.change(task_id, changes))
+    if after["due_at"] is None:
+        refuse("due_at" if "due_at" in values else "recurrence", "A task with a recurrence needs a due_at.")
+    completions = task["series_completions"]
+    last = task["recurrence_last"]
+    if any(after[name] != task[name] for name in SCHEDULE):  # re-anchored from the new values
+        try:
+            last = recurrence.anchor(after["recurrence"], after["time_zone"], after["due_at"])
+        except recurrence.RecurrenceError as exc:
+            refuse("recurrence", str(exc))
+        completions = 0
+        changes.update(recurrence_last=last, series_completions=0)
+    if not (changes.pop("completed", None) is True and not task["completed"]):
+        if "completed" in values:
+            changes["completed"] = values["completed"]
+        return first(*queries.change(task_id, changes))
+    current = recurrence.Series(
+        after["recurrence"], after["time_zone"], after["repeat_from"], after["due_at"], last, completions
+    )
+    following = recurrence.next_occurrence(current, task["now"])
+    if following is None:  # the series is over: completed for good
+        changes["completed"] = True
+        return first(*queries.change(task_id, changes))
+    changes.update(due_at=following, series_completions=completions + 1)
+    return first(*queries.advance(task_id, changes, occurrence=after["due_at"]))
+
+
+def check_new(values: dict) -> None:
+    """A new recurring task: its rule must reach an occurrence from its due_at on."""
+    if values["due_at"] is None:
+        refuse("recurrence", "A task with a recurrence needs a due_at.")
+    try:
+        values["recurrence_last"] = recurrence.anchor(values["recurrence"], values["time_zone"], values["due_at"])
+    except recurrence.RecurrenceError as exc:
+        refuse("recurrence", str(exc))
+
+
+def refuse(field: str, message: str):
+    abort(422, errors={"json": {field: [message]}})
