@@ -46,6 +46,8 @@ class OrjsonProvider(DefaultJSONProvider):
     default = staticmethod(plain)
 
     def dumps(self, obj, **kwargs) -> str:
+        if kwargs.get("indent"):  # a document for people (`taskapp openapi write`): the stdlib's layout
+            return super().dumps(obj, **kwargs)
         try:
             return orjson.dumps(obj, default=_default, option=OPTIONS).decode()
         except orjson.JSONEncodeError:

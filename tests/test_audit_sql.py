@@ -114,6 +114,19 @@ WEAKENINGS = {
     "rls not forced": (["alter table tasks no force row level security"],
                        "table tasks has row-level security not forced"),
     "rls disabled": (["alter table tasks disable row level security"], "table tasks has row-level security disabled"),
+    "history rls not forced": (["alter table task_completions no force row level security"],
+                               "table task_completions has row-level security not forced"),
+    "history without a delete policy": (['drop policy "Completions can be forgotten by their owner" '
+                                         "on task_completions"], "task_completions has no DELETE policy"),
+    "history updatable": (["grant update on task_completions to taskapp_app"],
+                          "taskapp_app may UPDATE task_completions, which has no UPDATE policy"),
+    "history policy for everyone": (['alter policy "Completions are visible to their owner" on task_completions '
+                                     "using (true)"],
+                                    'policy "Completions are visible to their owner" on task_completions is USING'),
+    "a foreign key without the owner": (
+        ["alter table task_completions drop constraint task_completions_task_fkey",
+         "alter table task_completions add constraint audit_fk foreign key (task_id) references tasks (id)"],
+        "foreign key audit_fk on task_completions leaves out the owner column user_id"),
     "a readable table without rls": (["create table audit_plain (x int)", "grant select on audit_plain to taskapp_app"],
                                      "table audit_plain has row-level security disabled"),
     "a writable migrations table": (["grant insert on alembic_version to taskapp_app"],
