@@ -16,6 +16,12 @@ def check_storable(text: str) -> str:
     return text
 
 
+# What trimming removes: exactly the characters the documented pattern's `\s` matches
+# (ECMAScript's white space and line terminators), so a value the OpenAPI document calls
+# non-blank is never trimmed to nothing. (Python's str.strip() would also take \x1c-\x1f
+# and \x85, and leave \ufeff.)
+WHITE_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
 NO_NUL = "^[^\\u0000]*$"
 NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 
@@ -35,7 +41,7 @@ class Text(ma.fields.String):
             raise self.make_error("invalid")
         value = check_storable(value)
         if self.trim:
-            value = value.strip()
+            value = value.strip(WHITE_SPACE)
         if self.lower:
             value = value.lower()
         return value
