@@ -17,8 +17,17 @@ BEGIN
 END
 $roles$;
 
--- Re-asserted on every run, so a role created earlier by hand ends up the same.
-ALTER ROLE taskapp_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+-- Re-asserted on every run, so a role created earlier by hand ends up the same; altered only
+-- when something differs, because PostgreSQL lets only a superuser name the SUPERUSER
+-- attribute at all (even NOSUPERUSER), and a managed service's owner role is no superuser.
+DO $roles$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskapp_app'
+               AND (rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole OR rolreplication OR NOT rolcanlogin)) THEN
+        ALTER ROLE taskapp_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    END IF;
+END
+$roles$;
 
 -- No request may hold a connection, or a lock, forever.
 ALTER ROLE taskapp_app SET statement_timeout = '5s';
