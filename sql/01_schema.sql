@@ -32,8 +32,10 @@ CREATE TABLE tasks (
     recurrence   text,
     time_zone    text          NOT NULL DEFAULT 'UTC',
     repeat_from  text          NOT NULL DEFAULT 'due',
-    -- The series' bookkeeping, never returned: the last occurrence a COUNT allows, and the
-    -- completions since the series was anchored (COUNT of a series repeating from completion).
+    -- The series' bookkeeping, never returned: its first occurrence (DTSTART: the wall-clock
+    -- time every occurrence keeps), the last occurrence a COUNT allows, and the completions
+    -- since the series was anchored (COUNT of a series repeating from completion).
+    recurrence_start   timestamptz,
     recurrence_last    timestamptz,
     series_completions integer NOT NULL DEFAULT 0,
     CONSTRAINT tasks_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),

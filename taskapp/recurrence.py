@@ -49,6 +49,12 @@ class Series:
     due_at: datetime  # the current occurrence (an aware instant)
     last: datetime | None = None  # the last occurrence a COUNT allows (repeat_from "due")
     completions: int = 0  # completions since the series was anchored (COUNT for "completion")
+    start: datetime | None = None  # the first occurrence (DTSTART); due_at when not given
+
+    @property
+    def time_of_day(self) -> time:
+        """The series' wall-clock time: DTSTART's, which an occurrence moved past a gap lost."""
+        return _local(self.start or self.due_at, zone(self.time_zone)).time()
 
 
 def normalise(value: str) -> str:
@@ -109,13 +115,15 @@ def next_occurrence(series: Series, now: datetime) -> datetime | None:
     if series.repeat_from == "completion":
         if "COUNT" in parts and series.completions + 1 >= int(parts["COUNT"]):
             return None
-        restart = datetime.combine(_local(now, tz).date(), _local(series.due_at, tz).time())
+        restart = datetime.combine(_local(now, tz).date(), series.time_of_day)
         built = _rule(parts, restart, tz, with_count=False)
         after = max(after, _instant(restart, tz))
     else:
-        # The current occurrence can stand for DTSTART: the rule's periods and defaults
-        # (weekday, day of month) line up with every occurrence; COUNT became `last`.
-        built = _rule(parts, _local(series.due_at, tz), tz, with_count=False)
+        # The current occurrence's day at the series' time can stand for DTSTART: the rule's
+        # periods and defaults (weekday, day of month) line up with every occurrence, and COUNT
+        # became `last`. So the search starts here, not at the first occurrence years ago.
+        current = datetime.combine(_local(series.due_at, tz).date(), series.time_of_day)
+        built = _rule(parts, current, tz, with_count=False)
         if series.last is not None:
             built = built.replace(until=_local(series.last, tz) + timedelta(microseconds=1))
     # Wall-clock order and instant order differ inside a repeated hour: start a little early

@@ -252,3 +252,10 @@ def test_another_users_recurring_task_cannot_be_completed(client, create_task, a
     assert client.patch(f"/api/me/tasks/{task['id']}", json={"completed": True},
                         headers=bob.headers).status_code == 404
     assert client.get(f"/api/me/tasks/{task['id']}", headers=alice.headers).json == task
+
+
+def test_a_time_the_clock_change_skips_is_due_after_the_gap_that_day_and_as_usual_after(client, create_task, alice):
+    # Berlin skips 02:00-03:00 on 2099-03-29: a daily 02:30 task is due 03:30 that day only.
+    task = create_task(alice, due_at="2099-03-28T02:30:00+01:00", recurrence="FREQ=DAILY", time_zone="Europe/Berlin")
+    dues = [parse(complete(client, alice, task["id"])["due_at"]).astimezone(BERLIN) for _ in range(2)]
+    assert [(d.day, d.hour, d.minute) for d in dues] == [(29, 3, 30), (30, 2, 30)]

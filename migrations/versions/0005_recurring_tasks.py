@@ -19,6 +19,7 @@ ALTER TABLE tasks
     ADD COLUMN recurrence         text,
     ADD COLUMN time_zone          text    NOT NULL DEFAULT 'UTC',
     ADD COLUMN repeat_from        text    NOT NULL DEFAULT 'due',
+    ADD COLUMN recurrence_start   timestamptz,
     ADD COLUMN recurrence_last    timestamptz,
     ADD COLUMN series_completions integer NOT NULL DEFAULT 0,
     ADD CONSTRAINT tasks_recurrence_length CHECK (char_length(recurrence) BETWEEN 1 AND 500),
@@ -108,6 +109,7 @@ ALTER TABLE tasks
     DROP CONSTRAINT tasks_user_id_id_key,
     DROP COLUMN series_completions,
     DROP COLUMN recurrence_last,
+    DROP COLUMN recurrence_start,
     DROP COLUMN repeat_from,
     DROP COLUMN time_zone,
     DROP COLUMN recurrence;

@@ -53,7 +53,8 @@ tasks = Table(
     Column("time_zone", Text),
     Column("repeat_from", Text),
     Column("search", TSVECTOR),  # generated from title and description; only searched
-    Column("recurrence_last", DateTime(timezone=True)),  # the series' bookkeeping, never returned
+    Column("recurrence_start", DateTime(timezone=True)),  # the series' bookkeeping, never returned
+    Column("recurrence_last", DateTime(timezone=True)),
     Column("series_completions", Integer),
 )
 
@@ -67,11 +68,12 @@ task_completions = Table(
     Column("completed_at", DateTime(timezone=True)),
 )
 
-INTERNAL = ("search", "recurrence_last", "series_completions")
+INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions")
 # What a statement returns: the task as the API shows it.
 TASK = [column for column in tasks.c if column.name not in INTERNAL]
 # The task with its series' bookkeeping and the transaction's clock, to move it forward.
-SERIES = [*TASK, tasks.c.recurrence_last, tasks.c.series_completions, func.now().label("now")]
+SERIES = [*TASK, tasks.c.recurrence_start, tasks.c.recurrence_last, tasks.c.series_completions,
+          func.now().label("now")]
 
 # Statements are built once, with bound parameters, and run as (statement, parameters):
 # SQLAlchemy then finds each one's compiled form by a cache key it computed once, instead of

@@ -187,7 +187,7 @@ class Task(MethodView):
         if replacement["recurrence"] is not None:
             return write_schedule(task_id, replacement)
         # A plain task from now on, whatever it was: no need to read it first.
-        replacement = {**replacement, "recurrence_last": None, "series_completions": 0}
+        replacement = {**replacement, "recurrence_start": None, "recurrence_last": None, "series_completions": 0}
         return write(task_id, lambda id_: queries.change(id_, replacement))
 
     @blp.doc(parameters=[IF_MATCH])

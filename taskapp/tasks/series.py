@@ -32,25 +32,27 @@ def write(task_id, values: dict):
     changes = dict(values)
     if after["recurrence"] is None:
         if task["recurrence"] is not None:  # a plain task from now on
-            changes.update(recurrence_last=None, series_completions=0)
+            changes.update(recurrence_start=None, recurrence_last=None, series_completions=0)
         return first(*queries.change(task_id, changes))
     if after["due_at"] is None:
         refuse("due_at" if "due_at" in values else "recurrence", "A task with a recurrence needs a due_at.")
     completions = task["series_completions"]
     last = task["recurrence_last"]
+    start = task["recurrence_start"]
     if any(after[name] != task[name] for name in SCHEDULE):  # re-anchored from the new values
         try:
             last = recurrence.anchor(after["recurrence"], after["time_zone"], after["due_at"])
         except recurrence.RecurrenceError as exc:
             refuse("recurrence", str(exc))
         completions = 0
-        changes.update(recurrence_last=last, series_completions=0)
+        start = after["due_at"]
+        changes.update(recurrence_start=start, recurrence_last=last, series_completions=0)
     if not (changes.pop("completed", None) is True and not task["completed"]):
         if "completed" in values:
             changes["completed"] = values["completed"]
         return first(*queries.change(task_id, changes))
     current = recurrence.Series(
-        after["recurrence"], after["time_zone"], after["repeat_from"], after["due_at"], last, completions
+        after["recurrence"], after["time_zone"], after["repeat_from"], after["due_at"], last, completions, start
     )
     following = recurrence.next_occurrence(current, task["now"])
     if following is None:  # the series is over: completed for good
@@ -66,6 +68,7 @@ def check_new(values: dict) -> None:
         refuse("recurrence", "A task with a recurrence needs a due_at.")
     try:
         values["recurrence_last"] = recurrence.anchor(values["recurrence"], values["time_zone"], values["due_at"])
+        values["recurrence_start"] = values["due_at"]
     except recurrence.RecurrenceError as exc:
         refuse("recurrence", str(exc))
 
