@@ -25,6 +25,7 @@ class Scenario:
     sql: str  # one statement, `:name` parameters (user, id, q, tag, title)
     body: str | None = None
     writes: bool = False
+    in_mix: bool = True  # the mix keeps the scenarios it had, so runs stay comparable
 
 
 SCENARIOS = (
@@ -49,6 +50,19 @@ SCENARIOS = (
         f"update tasks set completed = not completed where id = :id and (recurrence is null or completed) "
         f"returning {COLUMNS}", writes=True,
     ),
+    # An open daily task (every tenth of the seed's, {rid}) completed: taskapp records the
+    # occurrence and computes the next one with dateutil; the references move it a day on in SQL.
+    Scenario(
+        "complete recurring", "PATCH", "/api/me/tasks/{rid}/complete",
+        "with moved as (update tasks set due_at = due_at + interval '1 day', "
+        "series_completions = series_completions + 1 where id = :rid and recurrence is not null "
+        f"and not completed returning {COLUMNS}), recorded as (insert into task_completions "
+        "(user_id, task_id, due_at, completed_at) select user_id, id, due_at - interval '1 day', updated_at "
+        f"from moved) select {COLUMNS} from moved",
+        writes=True, in_mix=False,
+    ),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
-MIX = "mix"  # every scenario above, chosen at random per request
+MIX = "mix"  # every scenario above with in_mix, chosen at random per request
+IN_MIX = tuple(scenario for scenario in SCENARIOS if scenario.in_mix)
+RECURRING_EVERY = 10  # task n of each user recurs when n % 10 == 7 (bench/seed.py)

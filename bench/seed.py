@@ -39,7 +39,7 @@ def user_id(number: int) -> str:
 
 SEED = """
 insert into tasks (id, user_id, title, description, completed, completed_at, priority, due_at, tags,
-                   created_at, updated_at)
+                   created_at, updated_at, recurrence, recurrence_start)
 select md5('bench-' || u || '-' || n)::uuid,
        'bench-' || u,
        initcap(w[1 + (u + n) %% 10]) || ' ' || w[1 + (u * 3 + n * 7) %% 10] || ' #' || n,
@@ -53,7 +53,9 @@ select md5('bench-' || u || '-' || n)::uuid,
                   when 1 then array[t[1 + n %% 5]]
                   else array[t[1 + n %% 5], t[1 + (n + 2) %% 5]] end,
        stamp,
-       stamp + case when n %% 4 = 0 then interval '1 hour' else interval '0' end
+       stamp + case when n %% 4 = 0 then interval '1 hour' else interval '0' end,
+       case when n %% 10 = 7 then 'FREQ=DAILY' end,
+       case when n %% 10 = 7 then timestamptz '2026-01-01' + (n %% 400) * interval '1 day' end
 from generate_series(1, %(users)s) u,
      generate_series(1, %(tasks)s) n,
      lateral (select timestamptz '2025-11-01' + (n * 31 + u) * interval '1 minute' as stamp) s,
@@ -80,6 +82,8 @@ def task_body(user: int, n: int) -> dict:
         body["due_at"] = f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T09:00:00+01:00"
     if n % 4:
         body["tags"] = [TAGS[n % 5]] if n % 4 == 1 else [TAGS[n % 5], TAGS[(n + 2) % 5]]
+    if n % 10 == 7:  # open, with a due date: the "complete recurring" scenario's tasks
+        body["recurrence"] = "FREQ=DAILY"
     return body
 
 
@@ -125,7 +129,7 @@ def sample_ids(admin_url: str, users: int = USERS, per_user: int = IDS_PER_USER)
     with psycopg.connect(admin_url) as conn:
         rows = conn.execute(
             "select 'bench-' || u, md5('bench-' || u || '-' || n)::uuid::text"
-            " from generate_series(1, %s) u, generate_series(1, %s) n",
+            " from generate_series(1, %s) u, generate_series(1, %s) n order by u, n",
             (users, per_user),
         ).fetchall()
     ids: dict[str, list[str]] = {}

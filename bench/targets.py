@@ -163,6 +163,7 @@ def pgbench_script(scenario: Scenario, key, data: DataSet = FULL) -> str:
     replacements = {
         "user": "'bench-' || :u",
         "id": "md5('bench-' || :u || '-' || :n)::uuid",
+        "rid": "md5('bench-' || :u || '-' || (10 * :r + 7))::uuid",
         "q": f"({words})[:w]",
         "tag": f"({tags})[:t]",
         "title": "'bench task'",
@@ -172,6 +173,7 @@ def pgbench_script(scenario: Scenario, key, data: DataSet = FULL) -> str:
     return (
         f"\\set u random(1, {data.users})\n\\set n random(1, {data.tasks_per_user})\n"
         f"\\set w random(1, {len(WORDS)})\n\\set t random(1, {len(TAGS)})\n"
+        f"\\set r random(0, {(data.tasks_per_user - 7) // 10})\n"
         "BEGIN;\n"
         "select set_config('app.user_id', user_id, true), set_config('app.identity_proof', proof, true)"
         f" from {identities(key, data)} where number = :u;\n"
