@@ -137,15 +137,21 @@ def test_no_identity_crosses_between_threads_sharing_a_small_pool(make_app, crea
 
 
 def test_no_unique_constraint_or_foreign_key_is_an_existence_oracle(admin_sql):
+    # Keys are checked without the policies: each must lead with the owner, so that naming
+    # another user's row fails exactly as naming none does. The one exception is the tasks'
+    # server-made random id (specs/security-model.md).
     unique = admin_sql.execute(
-        "select indexrelid::regclass::text from pg_index where indrelid = 'tasks'::regclass and indisunique"
+        "select indexrelid::regclass::text, (select attname from pg_attribute"
+        "  where attrelid = indrelid and attnum = indkey[0]) from pg_index"
+        " where indrelid in ('tasks'::regclass, 'task_completions'::regclass) and indisunique order by 1"
     ).fetchall()
-    assert unique == [("tasks_pkey",)], "only the server-made random id is unique"
+    assert unique == [("task_completions_pkey", "user_id"), ("tasks_pkey", "id"), ("tasks_user_id_id_key", "user_id")]
     foreign = admin_sql.execute(
-        "select conname from pg_constraint where contype = 'f' "
-        "and (conrelid = 'tasks'::regclass or confrelid = 'tasks'::regclass)"
+        "select conname, (select array_agg(attname::text order by attnum) from pg_attribute"
+        "  where attrelid = conrelid and attnum = any (conkey)) from pg_constraint where contype = 'f'"
+        " and (conrelid in ('tasks'::regclass, 'task_completions'::regclass) or confrelid = 'tasks'::regclass)"
     ).fetchall()
-    assert foreign == []
+    assert foreign == [("task_completions_task_fkey", ["user_id", "task_id"])]
 
 
 def test_clients_cannot_choose_a_task_id(client, alice):
