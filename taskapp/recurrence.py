@@ -29,6 +29,7 @@ MAX_COUNT = 1000
 # when written.
 SEARCH_BUDGET = 40_000
 NOT_FOUND_IN_BUDGET = "The rule's occurrences are too far apart to compute; choose a simpler rule."
+OUT_OF_CALENDAR = "due_at in this time zone leaves the years 1 to 9999, where occurrences are computed."
 
 
 class RecurrenceError(ValueError):
@@ -88,16 +89,19 @@ def anchor(rule: str, time_zone: str, due_at: datetime) -> datetime | None:
     """
     tz = zone(time_zone)
     parts = _parts(rule)
-    start = _local(due_at, tz)
-    built = _rule(parts, start, tz, with_count=False)
-    with _searching():
-        if _first(built.xafter(start, inc=True)) is None:
-            raise RecurrenceError("The rule has no occurrence at or after due_at.")
-        if "COUNT" not in parts:
-            return None
-        # due_at is occurrence 1 whether or not the rule produces it; the COUNT-th is the last.
-        later = list(built.xafter(start, count=int(parts["COUNT"]) - 1))
-    return _instant(later[-1], tz) if later else due_at
+    try:
+        start = _local(due_at, tz)
+        built = _rule(parts, start, tz, with_count=False)
+        with _searching():
+            if _first(built.xafter(start, inc=True)) is None:
+                raise RecurrenceError("The rule has no occurrence at or after due_at.")
+            if "COUNT" not in parts:
+                return None
+            # due_at is occurrence 1 whether or not the rule produces it; the COUNT-th is the last.
+            later = list(built.xafter(start, count=int(parts["COUNT"]) - 1))
+        return _instant(later[-1], tz) if later else due_at
+    except OverflowError:
+        raise RecurrenceError(OUT_OF_CALENDAR) from None
 
 
 def next_occurrence(series: Series, now: datetime) -> datetime | None:
@@ -106,9 +110,16 @@ def next_occurrence(series: Series, now: datetime) -> datetime | None:
     It is the first occurrence strictly after both the completed one and now: occurrences
     missed meanwhile are skipped, not replayed. With repeat_from "completion" the rule
     restarts on the day of completion at the due time of day (Todoist's `every!`), and COUNT
-    counts completions. A next occurrence that cannot be found within the search budget
-    ends the series too.
+    counts completions. A next occurrence that cannot be found within the search budget, or
+    only past the year 9999, ends the series too.
     """
+    try:
+        return _next_occurrence(series, now)
+    except (RecurrenceError, OverflowError):
+        return None
+
+
+def _next_occurrence(series: Series, now: datetime) -> datetime | None:
     tz = zone(series.time_zone)
     parts = _parts(series.rule)
     after = max(series.due_at, now)
@@ -128,13 +139,10 @@ def next_occurrence(series: Series, now: datetime) -> datetime | None:
             built = built.replace(until=_local(series.last, tz) + timedelta(microseconds=1))
     # Wall-clock order and instant order differ inside a repeated hour: start a little early
     # and take the first whose instant is later.
-    try:
-        with _searching():
-            for found in built.xafter(_local(after, tz) - timedelta(hours=3), count=8):
-                if _instant(found, tz) > after:
-                    return _instant(found, tz)
-    except RecurrenceError:
-        return None
+    with _searching():
+        for found in built.xafter(_local(after, tz) - timedelta(hours=3), count=8):
+            if _instant(found, tz) > after:
+                return _instant(found, tz)
     return None
 
 

@@ -259,3 +259,21 @@ def test_a_time_the_clock_change_skips_is_due_after_the_gap_that_day_and_as_usua
     task = create_task(alice, due_at="2099-03-28T02:30:00+01:00", recurrence="FREQ=DAILY", time_zone="Europe/Berlin")
     dues = [parse(complete(client, alice, task["id"])["due_at"]).astimezone(BERLIN) for _ in range(2)]
     assert [(d.day, d.hour, d.minute) for d in dues] == [(29, 3, 30), (30, 2, 30)]
+
+
+@pytest.mark.parametrize(("due_at", "zone"), [
+    ("9999-12-31T23:00:00Z", "Australia/Lord_Howe"),  # local time is already in the year 10000
+    ("0001-01-01T00:00:00Z", "America/New_York"),  # local time is still in the year 0
+])
+def test_a_due_at_whose_local_time_leaves_the_calendar_is_422(client, alice, due_at, zone):
+    body = {"title": "x", "due_at": due_at, "recurrence": "FREQ=DAILY", "time_zone": zone}
+    response = client.post("/api/me/tasks", json=body, headers=alice.headers)
+    assert response.status_code == 422
+    assert "years 1 to 9999" in response.json["errors"]["json"]["recurrence"][0]
+
+
+def test_a_series_whose_next_occurrence_is_past_the_year_9999_ends(client, create_task, alice):
+    task = create_task(alice, due_at="9999-12-31T09:00:00Z", recurrence="FREQ=DAILY", time_zone="America/New_York")
+    done = complete(client, alice, task["id"])
+    assert done["completed"] is True and done["due_at"] == task["due_at"]
+

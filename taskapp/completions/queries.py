@@ -15,7 +15,6 @@ AFTER = tuple_(task_completions.c.completed_at, task_completions.c.id) < tuple_(
 COMPLETED_AFTER = task_completions.c.completed_at > bindparam("completed_after", type_=DateTime(timezone=True))
 COMPLETED_BEFORE = task_completions.c.completed_at < bindparam("completed_before", type_=DateTime(timezone=True))
 
-TASK_EXISTS = select(tasks.c.id).where(tasks.c.id == TASK_ID)
 LATEST = select(*COMPLETION).where(task_completions.c.task_id == TASK_ID).order_by(*NEWEST_FIRST).limit(1)
 ONE = select(*COMPLETION).where(
     task_completions.c.task_id == TASK_ID, task_completions.c.id == bindparam("completion_id", type_=Uuid)
@@ -69,10 +68,6 @@ def page(args: dict, task_id=None, after=None):
         if name in args:
             parameters[name] = args[name]
     return PAGES[shape], parameters
-
-
-def task_exists(task_id):
-    return TASK_EXISTS, {"task_id": task_id}
 
 
 def latest(task_id):

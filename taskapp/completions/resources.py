@@ -92,7 +92,7 @@ class TaskCompletions(MethodView):
     def get(self, args, task_id):
         """List a task's completions, newest first"""
         task_id = task_uuid(task_id)
-        found(first(*queries.task_exists(task_id)))
+        found(first(*task_queries.get(task_id)))
         return history_page(args, task_id)
 
 

@@ -107,22 +107,27 @@ def found(row):
     return row
 
 
-def write(task_id: str, statement_for):
-    """Run one write on a task, honouring If-Match, and answer with the new version."""
+def write(task_id: str, change):
+    """Run one write on a task, honouring If-Match, and answer with the new version.
+
+    `change(task_id)` writes and returns the task as it now is (None: there is no such task).
+    """
     task_id = task_uuid(task_id)
     if request.if_match:
         # Lock the row so the version checked is the version changed.
         check_if_match(found(first(*queries.get(task_id, for_update=True))))
-    task = found(first(*statement_for(task_id)))
+    task = found(change(task_id))
     get_connection().commit()
     return task, etag_header(task)
 
 
-def write_schedule(task_id: str, values: dict):
-    """A write that may anchor a series or complete an occurrence (taskapp/tasks/series.py)."""
-    task = series.write(task_uuid(task_id), values)
-    get_connection().commit()
-    return task, etag_header(task)
+def changed(task_id, values: dict):
+    return first(*queries.change(task_id, values))
+
+
+def completed_or_toggled(task_id):
+    """Toggle a plain task (or reopen a finished series); an open recurring one moves forward."""
+    return first(*queries.toggle_completed(task_id)) or series.write(task_id, {"completed": True})
 
 
 @blp.route("/tasks")
@@ -185,10 +190,9 @@ class Task(MethodView):
     def put(self, replacement, task_id):
         """Replace a task: omitted optional fields go back to their defaults"""
         if replacement["recurrence"] is not None:
-            return write_schedule(task_id, replacement)
+            return write(task_id, lambda id_: series.write(id_, replacement))
         # A plain task from now on, whatever it was: no need to read it first.
-        replacement = {**replacement, "recurrence_start": None, "recurrence_last": None, "series_completions": 0}
-        return write(task_id, lambda id_: queries.change(id_, replacement))
+        return write(task_id, lambda id_: changed(id_, {**replacement, **series.PLAIN}))
 
     @blp.doc(parameters=[IF_MATCH])
     @blp.arguments(PATCH)
@@ -197,15 +201,15 @@ class Task(MethodView):
     def patch(self, changes, task_id):
         """Change some fields of a task; null clears description, due_at or recurrence"""
         if series.touches_schedule(changes):
-            return write_schedule(task_id, changes)
-        return write(task_id, lambda id_: queries.change(id_, changes))
+            return write(task_id, lambda id_: series.write(id_, changes))
+        return write(task_id, lambda id_: changed(id_, changes))
 
     @blp.doc(parameters=[IF_MATCH])
     @blp.response(204)
     @documents_errors(401, 403, 404, 412)
     def delete(self, task_id):
         """Delete a task"""
-        write(task_id, queries.remove)
+        write(task_id, lambda id_: first(*queries.remove(id_)))
         return None
 
 
@@ -216,14 +220,7 @@ class TaskCompletion(MethodView):
     @documents_errors(401, 403, 404, 412)
     def patch(self, task_id):
         """Toggle whether a task is completed; a recurring one moves to its next occurrence"""
-        task_id = task_uuid(task_id)
-        if request.if_match:
-            check_if_match(found(first(*queries.get(task_id, for_update=True))))
-        task = first(*queries.toggle_completed(task_id))
-        if task is None:  # not found, or an open recurring task: completing moves it forward
-            task = series.write(task_id, {"completed": True})
-        get_connection().commit()
-        return task, etag_header(task)
+        return write(task_id, completed_or_toggled)
 
 
 @blp.route("/summary")

@@ -15,6 +15,8 @@ from taskapp.tasks import queries
 from taskapp.tasks.etags import check_if_match
 
 SCHEDULE = ("due_at", "recurrence", "time_zone", "repeat_from")
+# The bookkeeping of a task that does not recur.
+PLAIN = {"recurrence_start": None, "recurrence_last": None, "series_completions": 0}
 
 
 def touches_schedule(values: dict) -> bool:
@@ -32,7 +34,7 @@ def write(task_id, values: dict):
     changes = dict(values)
     if after["recurrence"] is None:
         if task["recurrence"] is not None:  # a plain task from now on
-            changes.update(recurrence_start=None, recurrence_last=None, series_completions=0)
+            changes.update(PLAIN)
         return first(*queries.change(task_id, changes))
     if after["due_at"] is None:
         refuse("due_at" if "due_at" in values else "recurrence", "A task with a recurrence needs a due_at.")
