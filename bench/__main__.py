@@ -22,7 +22,7 @@ import psycopg
 from bench import report
 from bench.scenarios import IN_MIX, SCENARIOS
 from bench.seed import FULL, SMALL, sample_ids, seed, seed_through_api
-from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, verification_cost, wrk
+from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, sync_tokens, verification_cost, wrk
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.identity import IdentityKey
 from taskapp.schema import upgrade
@@ -61,10 +61,12 @@ def database():
             server.cleanup()
 
 
-def users_file(admin_url: str, folder: Path, users: int = FULL.users) -> Path:
-    """One line per user: a token, then task ids of theirs (for get and toggle)."""
+def users_file(admin_url: str, folder: Path, users: int = FULL.users, sync_tokens: dict | None = None) -> Path:
+    """One line per user: a token, their change-feed token ('-' if not taken), then task ids of
+    theirs (for get and toggle)."""
     path = folder / "users.txt"
-    lines = [f"{issue_token(user, SECRET, 86400)} {' '.join(ids)}"
+    sync_tokens = sync_tokens or {}
+    lines = [f"{issue_token(user, SECRET, 86400)} {sync_tokens.get(user, '-')} {' '.join(ids)}"
              for user, ids in sample_ids(admin_url, users=users).items()]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -137,6 +139,9 @@ def main() -> int:
             for name, chosen in plan:
                 if only and name not in only:
                     continue
+                if any(scenario.needs_sync_token for scenario in chosen):  # current as of now
+                    tokens = {f"bench-{n}": issue_token(f"bench-{n}", SECRET, 86400) for n in range(1, data.users + 1)}
+                    users = users_file(admin_url, folder, data.users, sync_tokens(project.url, tokens))
                 for count in connections:
                     row = {"scenario": name, "connections": count}
                     if args.no_references:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import jwt
 from flask import Flask, Response, request
+from itsdangerous import BadSignature, URLSafeSerializer
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -98,6 +99,28 @@ def create_task():
     body = request.get_json()
     rows = run("create", title=body["title"], tag=body["tags"][0])
     return answer(rows[0], 201, {"Location": f"/api/me/tasks/{rows[0]['id']}", **etag(rows[0])})
+
+
+TOKENS = URLSafeSerializer(os.environ.get("TASKAPP_SECRET_KEY") or SECRET, salt="taskapp.changes.token")
+FIELDS = ("id", "user_id", "title", "description", "completed", "completed_at", "priority", "due_at", "tags",
+          "created_at", "updated_at", "recurrence", "time_zone", "repeat_from")
+
+
+@app.get("/api/me/changes")
+def changes():
+    """As taskapp: read the (signed) sync token, then the feed's statement from its position."""
+    since = request.args["since"]
+    try:
+        position = TOKENS.loads(since)
+    except BadSignature:
+        return answer({"code": 400}, 400)
+    rows = run("sync, nothing new", version=position["v"], after=position["i"])
+    if rows is None:
+        return answer({"code": 401}, 401)
+    page = [row for row in rows if row["op"] is not None][:100]
+    found = [{"op": "delete", "task_id": row["id"]} if row["op"] == "delete"
+             else {"op": "upsert", "task": {name: row[name] for name in FIELDS}} for row in page]
+    return answer({"changes": found, "next": since, "has_more": len(rows) > 100})
 
 
 @app.patch("/api/me/tasks/<task_id>/complete")

@@ -26,6 +26,7 @@ class Scenario:
     body: str | None = None
     writes: bool = False
     in_mix: bool = True  # the mix keeps the scenarios it had, so runs stay comparable
+    needs_sync_token: bool = False  # {since}: each user's current change-feed token (taken just before)
 
 
 SCENARIOS = (
@@ -61,6 +62,22 @@ SCENARIOS = (
         f"from moved) select {COLUMNS} from moved",
         writes=True, in_mix=False,
     ),
+)
+# A client polling the change feed with a current token: nothing new, the cheap answer it must be.
+# The references run the feed's statement (taskapp/changes/queries.py) from the same position.
+FEED_SINCE = (
+    "select state.forgotten, state.latest, page.* from (select coalesce(max(forgotten_through), 0) as forgotten, "
+    "coalesce(max(last_version), 0) as latest from task_versions) as state left join ("
+    f"select 'upsert' as op, version, {COLUMNS} from tasks where (version, id) > (:version, :after) union all "
+    "select 'delete', d.version, d.task_id, " + ", ".join(["null"] * (len(COLUMNS.split(",")) - 1)) + " "
+    "from task_deletions d where (d.version, d.task_id) > (:version, :after) and d.version > 0 "
+    "and not exists (select from tasks t where t.id = d.task_id) order by version, id limit 101"
+    ") as page on true order by page.version, page.id"
+)
+SCENARIOS = (
+    *SCENARIOS,
+    Scenario("sync, nothing new", "GET", "/api/me/changes?since={since}", FEED_SINCE, in_mix=False,
+             needs_sync_token=True),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 MIX = "mix"  # every scenario above with in_mix, chosen at random per request

@@ -108,6 +108,24 @@ def wrk(url: str, scenarios: list[Scenario], connections: int, seconds: int, use
     }
 
 
+def sync_tokens(base_url: str, tokens: dict[str, str]) -> dict[str, str]:
+    """Each user's current change-feed token: the feed followed to its end, as a client syncs."""
+    current = {}
+    for user, token in tokens.items():
+        since = None
+        while True:
+            query = "?limit=500" + (f"&since={since}" if since else "")
+            request = urllib.request.Request(f"{base_url}/api/me/changes{query}",
+                                             headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                page = json.load(response)
+            since = page["next"]
+            if not page["has_more"]:
+                break
+        current[user] = since
+    return current
+
+
 def side_by_side(urls: list[str], scenarios: list[Scenario], connections: int, seconds: int, users_file: Path,
                  slices: int = 5) -> list[dict]:
     """wrk against each URL in turn, in `slices` alternating slices of the given seconds each.
@@ -168,6 +186,9 @@ def pgbench_script(scenario: Scenario, key, data: DataSet = FULL) -> str:
         "q": f"({words})[:w]",
         "tag": f"({tags})[:t]",
         "title": "'bench task'",
+        # A current sync token's position: after every version (nothing new).
+        "version": "4611686018427387904",
+        "after": "'00000000-0000-0000-0000-000000000000'::uuid",
     }
     protected = scenario.sql.replace("::", "\x00")
     sql = re.sub(r":(\w+)", lambda m: replacements[m.group(1)], protected).replace("\x00", "::")

@@ -1,4 +1,5 @@
--- taskapp benchmark requests for wrk: a random user's token (and one of that user's task ids)
+-- taskapp benchmark requests for wrk: a random user's token (and their change-feed token, and one
+-- of that user's task ids)
 -- per request, over the scenarios listed in $BENCH_SCENARIOS (method TAB path TAB body).
 local users = {}
 local scenarios = {}
@@ -15,7 +16,8 @@ end
 for line in io.lines(os.getenv("BENCH_USERS")) do
   local fields = split(line, " ")
   local token = table.remove(fields, 1)
-  table.insert(users, {token = token, ids = fields})
+  local since = table.remove(fields, 1)
+  table.insert(users, {token = token, since = since, ids = fields})
 end
 for line in io.lines(os.getenv("BENCH_SCENARIOS")) do
   table.insert(scenarios, split(line, "\t"))
@@ -39,6 +41,7 @@ request = function()
   local word = words[math.random(#words)]
   local tag = tags[math.random(#tags)]
   local path = scenario[2]:gsub("{rid}", rid):gsub("{id}", id):gsub("{q}", word):gsub("{tag}", tag)
+  path = path:gsub("{since}", user.since)
   local body = nil
   local headers = {["Authorization"] = "Bearer " .. user.token}
   if scenario[3] ~= "" then

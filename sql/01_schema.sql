@@ -38,6 +38,9 @@ CREATE TABLE tasks (
     recurrence_start   timestamptz,
     recurrence_last    timestamptz,
     series_completions integer NOT NULL DEFAULT 0,
+    -- The change feed's position of the task's latest write: the owner's counter
+    -- (task_versions) at that write. 0 for tasks written before the feed existed.
+    version      bigint        NOT NULL DEFAULT 0,
     CONSTRAINT tasks_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),
     CONSTRAINT tasks_title_length CHECK (char_length(title) BETWEEN 1 AND 255),
     CONSTRAINT tasks_description_length CHECK (char_length(description) <= 1000),
@@ -73,14 +76,63 @@ CREATE INDEX tasks_user_id_priority_idx ON tasks (user_id, priority DESC, id DES
 -- Titles sort by code point (collation "C"): the same order for every server locale.
 CREATE INDEX tasks_user_id_title_idx ON tasks (user_id, (title COLLATE "C") DESC, id DESC);
 
+-- The change feed: a user's tasks in the order they were last written.
+CREATE INDEX tasks_user_id_version_idx ON tasks (user_id, version, id);
+
 CREATE INDEX tasks_search_idx ON tasks USING gin (search);
 CREATE INDEX tasks_tags_idx ON tasks USING gin (tags);
 
 -- ---------------------------------------------------------------------------
--- Timestamps kept by the database
+-- The change feed: a counter per user, and the deletions it remembers
+-- ---------------------------------------------------------------------------
+-- Every write of a task takes its owner's next version, from a counter row that stays locked
+-- until the writing transaction ends. A user's versions are therefore handed out in the order
+-- their transactions commit: a reader who sees version n has seen every version below it
+-- that will ever commit, so "everything after the last version I saw" never skips a change.
+CREATE TABLE task_versions (
+    user_id           text   NOT NULL DEFAULT current_setting('app.user_id', true),
+    -- The version the owner's latest write took.
+    last_version      bigint NOT NULL,
+    -- Deletions up to this version are forgotten: a sync token older than it is too old (410).
+    forgotten_through bigint NOT NULL DEFAULT 0,
+    CONSTRAINT task_versions_pkey PRIMARY KEY (user_id),
+    CONSTRAINT task_versions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
+);
+
+-- A deleted task, remembered (for TASKAPP_CHANGES_RETENTION_DAYS, then forgotten by a bounded
+-- delete that taskapp runs when tasks are deleted) so that the feed can tell clients.
+CREATE TABLE task_deletions (
+    user_id    text        NOT NULL DEFAULT current_setting('app.user_id', true),
+    task_id    uuid        NOT NULL,
+    version    bigint      NOT NULL,
+    deleted_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT task_deletions_pkey PRIMARY KEY (user_id, task_id),
+    CONSTRAINT task_deletions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
+);
+
+CREATE INDEX task_deletions_version_idx ON task_deletions (user_id, version, task_id);
+
+-- The owner's next version; locks their counter row until the transaction ends.
+CREATE FUNCTION next_task_version(owner text) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    taken bigint;
+BEGIN
+    INSERT INTO public.task_versions AS v (user_id, last_version) VALUES (owner, 1)
+    ON CONFLICT (user_id) DO UPDATE SET last_version = v.last_version + 1
+    RETURNING v.last_version INTO taken;
+    RETURN taken;
+END
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Timestamps and versions kept by the database
 -- ---------------------------------------------------------------------------
 -- completed_at follows completed; updated_at moves forward on every write, even when two
--- writes fall in the same microsecond or a transaction started before the previous write.
+-- writes fall in the same microsecond or a transaction started before the previous write;
+-- version is the owner's next (whatever wrote: the API, or a DBA's SQL as the user).
 CREATE FUNCTION tasks_stamp() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -100,12 +152,29 @@ BEGIN
             ELSE NEW.updated_at
         END;
     END IF;
+    NEW.version := public.next_task_version(NEW.user_id);
     RETURN NEW;
 END
 $$;
 
 CREATE TRIGGER tasks_stamp BEFORE INSERT OR UPDATE ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_stamp();
+
+-- A deleted task is remembered with the owner's next version.
+CREATE FUNCTION tasks_remember_deletion() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO public.task_deletions AS d (user_id, task_id, version)
+    VALUES (OLD.user_id, OLD.id, public.next_task_version(OLD.user_id))
+    ON CONFLICT (user_id, task_id) DO UPDATE SET version = excluded.version, deleted_at = excluded.deleted_at;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tasks_remember_deletion AFTER DELETE ON tasks
+    FOR EACH ROW EXECUTE FUNCTION tasks_remember_deletion();
 
 -- ---------------------------------------------------------------------------
 -- task_completions: every completion of a task
@@ -156,6 +225,33 @@ CREATE TRIGGER tasks_completed_on_insert AFTER INSERT ON tasks
     FOR EACH ROW WHEN (NEW.completed) EXECUTE FUNCTION tasks_record_completion();
 CREATE TRIGGER tasks_completed_or_reopened AFTER UPDATE OF completed ON tasks
     FOR EACH ROW WHEN (OLD.completed IS DISTINCT FROM NEW.completed) EXECUTE FUNCTION tasks_record_completion();
+
+-- ---------------------------------------------------------------------------
+-- idempotency_keys: the answers to writes sent with an Idempotency-Key
+-- ---------------------------------------------------------------------------
+-- Stored in the transaction of the write they answer, so there is never one without the
+-- other; a retry with the same key and the same request gets the stored answer again.
+-- Keys are the owner's own: the same key of two users names two rows.
+CREATE TABLE idempotency_keys (
+    user_id     text        NOT NULL DEFAULT current_setting('app.user_id', true),
+    key         text        NOT NULL,
+    -- SHA-256 (hex) of the request's method, path and body: a key reused for another
+    -- request is refused (422).
+    fingerprint text        NOT NULL,
+    status      smallint    NOT NULL,
+    -- The answer's body as sent, and the headers replayed with it (Content-Type, Location, ETag).
+    body        text        NOT NULL,
+    headers     jsonb       NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL,
+    CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key),
+    CONSTRAINT idempotency_keys_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),
+    CONSTRAINT idempotency_keys_key_length CHECK (char_length(key) BETWEEN 1 AND 255),
+    CONSTRAINT idempotency_keys_status_success CHECK (status BETWEEN 200 AND 299)
+);
+
+-- Expired keys, oldest first (removed a few at a time as their owner writes).
+CREATE INDEX idempotency_keys_expires_at_idx ON idempotency_keys (user_id, expires_at);
 
 -- ---------------------------------------------------------------------------
 -- The identity the database verifies

@@ -52,3 +52,63 @@ CREATE POLICY "Completions are recorded by their owner" ON task_completions
 CREATE POLICY "Completions can be forgotten by their owner" ON task_completions
     FOR DELETE
     USING (user_id = (SELECT verified_user_id()));
+
+-- ---------------------------------------------------------------------------
+-- task_versions and task_deletions (the change feed)
+-- ---------------------------------------------------------------------------
+-- Written by the triggers on tasks, as the user whose task is written; read by the feed.
+-- Counters are never deleted by the runtime role (no DELETE policy, no DELETE grant).
+ALTER TABLE task_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE task_versions FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY "Version counters are visible to their owner" ON task_versions
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Version counters are started by their owner" ON task_versions
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Version counters are moved by their owner and stay theirs" ON task_versions
+    FOR UPDATE
+    USING (user_id = (SELECT verified_user_id()))
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+ALTER TABLE task_deletions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE task_deletions FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY "Deletions are visible to their owner" ON task_deletions
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Deletions are recorded by their owner" ON task_deletions
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Deletions are re-recorded by their owner and stay theirs" ON task_deletions
+    FOR UPDATE
+    USING (user_id = (SELECT verified_user_id()))
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Deletions can be forgotten by their owner" ON task_deletions
+    FOR DELETE
+    USING (user_id = (SELECT verified_user_id()));
+
+-- ---------------------------------------------------------------------------
+-- idempotency_keys
+-- ---------------------------------------------------------------------------
+-- Stored and expired, never changed: no UPDATE policy, no UPDATE grant.
+ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY "Idempotency keys are visible to their owner" ON idempotency_keys
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Idempotency keys are stored by their owner" ON idempotency_keys
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Idempotency keys can be removed by their owner" ON idempotency_keys
+    FOR DELETE
+    USING (user_id = (SELECT verified_user_id()));

@@ -9,6 +9,11 @@ REVOKE ALL ON TABLE tasks FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_stamp() FROM PUBLIC;
 REVOKE ALL ON TABLE task_completions FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_record_completion() FROM PUBLIC;
+REVOKE ALL ON TABLE task_versions FROM PUBLIC;
+REVOKE ALL ON TABLE task_deletions FROM PUBLIC;
+REVOKE ALL ON FUNCTION next_task_version(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tasks_remember_deletion() FROM PUBLIC;
+REVOKE ALL ON TABLE idempotency_keys FROM PUBLIC;
 REVOKE ALL ON SCHEMA taskapp_private FROM PUBLIC;
 REVOKE ALL ON TABLE taskapp_private.identity_keys FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.verified_user_id() FROM PUBLIC;
@@ -33,6 +38,11 @@ GRANT USAGE ON SCHEMA public TO taskapp_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE tasks TO taskapp_app;
 GRANT USAGE ON TYPE task_priority TO taskapp_app;
 GRANT SELECT, INSERT, DELETE ON TABLE task_completions TO taskapp_app;
+-- The triggers on tasks move the counter and record deletions as the writing user.
+GRANT SELECT, INSERT, UPDATE ON TABLE task_versions TO taskapp_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE task_deletions TO taskapp_app;
+GRANT EXECUTE ON FUNCTION next_task_version(text) TO taskapp_app;
+GRANT SELECT, INSERT, DELETE ON TABLE idempotency_keys TO taskapp_app;
 -- The policies call it as the querying role. Nothing in taskapp_private: not the keys, not
 -- act_as (no USAGE on the schema, no EXECUTE).
 GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_app;

@@ -61,11 +61,12 @@ WHERE n.nspname IN ('public', 'taskapp_private') ORDER BY 1::text;
 SELECT key_id, added_at FROM taskapp_private.identity_keys ORDER BY added_at;
 
 -- ---------------------------------------------------------------------------
-\echo '== Grants on tasks and task_completions'
+\echo '== Grants on the tables'
 -- ---------------------------------------------------------------------------
 SELECT table_name, grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges
 FROM information_schema.role_table_grants
-WHERE table_schema = 'public' AND table_name IN ('tasks', 'task_completions')
+WHERE table_schema = 'public'
+  AND table_name IN ('tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys')
 GROUP BY table_name, grantee ORDER BY table_name, grantee;
 
 -- ---------------------------------------------------------------------------
@@ -109,13 +110,32 @@ canonical (tablename, cmd, qual, with_check) AS (VALUES
     ('tasks', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
     ('task_completions', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
     ('task_completions', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('task_completions', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
+    ('task_completions', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('task_versions', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('task_versions', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('task_versions', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+                              '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('task_deletions', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('task_deletions', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('task_deletions', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+                               '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('task_deletions', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('idempotency_keys', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('idempotency_keys', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('idempotency_keys', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
 ),
--- The commands each table must have a policy for (task_completions rows are never updated).
+-- The commands each table must have a policy for (completions and idempotency keys are never
+-- updated, version counters never deleted).
 required_policies (tablename, command) AS (
     SELECT 'tasks', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
     UNION ALL
     SELECT 'task_completions', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
+    UNION ALL
+    SELECT 'task_versions', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE'])
+    UNION ALL
+    SELECT 'task_deletions', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    UNION ALL
+    SELECT 'idempotency_keys', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
 ),
 problems AS (
     SELECT format('PostgreSQL %s is older than 14, which this project does not support', version) AS problem
@@ -127,7 +147,8 @@ problems AS (
     WHERE release / 10000 = server.num / 10000 AND server.num < release
     UNION ALL
     SELECT format('%s is missing', required.name)
-    FROM unnest(ARRAY['tasks', 'task_completions']) AS required(name)
+    FROM unnest(ARRAY['tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys'])
+         AS required(name)
     WHERE to_regclass('public.' || required.name) IS NULL
     UNION ALL
     SELECT 'verified_user_id() is missing'

@@ -54,12 +54,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     browsers.init_app(app)
 
     from taskapp import docs, health
+    from taskapp.changes.resources import blp as changes_blp
     from taskapp.completions.resources import blp as completions_blp
     from taskapp.tasks.resources import blp as tasks_blp
 
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks_blp, parameters=[api.USER_ID_PARAMETER])
     api.register_blueprint(completions_blp, parameters=[api.USER_ID_PARAMETER])
+    api.register_blueprint(changes_blp, parameters=[api.USER_ID_PARAMETER])
     app.register_blueprint(docs.blp)
 
     if test_config is None:

@@ -179,6 +179,8 @@ class Config:
     JWT_LEEWAY = 0
     METRICS = True
     METRICS_PORT = None
+    TASKAPP_CHANGES_RETENTION_DAYS = 30
+    TASKAPP_IDEMPOTENCY_KEY_HOURS = 24
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -214,6 +216,10 @@ class Config:
             "JWT_LEEWAY": _int("JWT_LEEWAY", cls.JWT_LEEWAY, minimum=0),
             "METRICS": _switch("METRICS", True),
             "METRICS_PORT": _int("METRICS_PORT", None),
+            "TASKAPP_CHANGES_RETENTION_DAYS": _int(
+                "TASKAPP_CHANGES_RETENTION_DAYS", cls.TASKAPP_CHANGES_RETENTION_DAYS
+            ),
+            "TASKAPP_IDEMPOTENCY_KEY_HOURS": _int("TASKAPP_IDEMPOTENCY_KEY_HOURS", cls.TASKAPP_IDEMPOTENCY_KEY_HOURS),
         }
         check_token_settings(values)
         if values["JWT_SECRET_KEY"] is not None:

@@ -57,7 +57,7 @@ def test_taskapp_audit_prints_the_report_and_passes(database):
     result = taskapp("audit", DATABASE_ADMIN_URL=database.admin_url)
     assert result.returncode == 0, result.stderr
     assert "Tasks can be changed by their owner and stay theirs" in result.stdout
-    assert "== Grants on tasks" in result.stdout
+    assert "== Grants on the tables" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "VERDICT: PASS"
 
 

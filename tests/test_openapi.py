@@ -38,6 +38,7 @@ def test_every_contract_operation_is_documented(client):
         "/api/{user_id}/tasks/{task_id}/completions": {"get"},
         "/api/{user_id}/tasks/{task_id}/completions/{completion_id}": {"delete"},
         "/api/{user_id}/completions": {"get"},
+        "/api/{user_id}/changes": {"get"},
         "/healthz": {"get"},
         "/readyz": {"get"},
     }

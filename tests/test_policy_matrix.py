@@ -143,13 +143,17 @@ def test_no_unique_constraint_or_foreign_key_is_an_existence_oracle(admin_sql):
     unique = admin_sql.execute(
         "select indexrelid::regclass::text, (select attname from pg_attribute"
         "  where attrelid = indrelid and attnum = indkey[0]) from pg_index"
-        " where indrelid in ('tasks'::regclass, 'task_completions'::regclass) and indisunique order by 1"
+        " where indrelid in (select oid from pg_class where relnamespace = 'public'::regnamespace)"
+        " and indrelid <> 'alembic_version'::regclass and indisunique order by 1"
     ).fetchall()
-    assert unique == [("task_completions_pkey", "user_id"), ("tasks_pkey", "id"), ("tasks_user_id_id_key", "user_id")]
+    assert unique == [
+        ("idempotency_keys_pkey", "user_id"), ("task_completions_pkey", "user_id"), ("task_deletions_pkey", "user_id"),
+        ("task_versions_pkey", "user_id"), ("tasks_pkey", "id"), ("tasks_user_id_id_key", "user_id"),
+    ]
     foreign = admin_sql.execute(
         "select conname, (select array_agg(attname::text order by attnum) from pg_attribute"
         "  where attrelid = conrelid and attnum = any (conkey)) from pg_constraint where contype = 'f'"
-        " and (conrelid in ('tasks'::regclass, 'task_completions'::regclass) or confrelid = 'tasks'::regclass)"
+        " and connamespace = 'public'::regnamespace"
     ).fetchall()
     assert foreign == [("task_completions_task_fkey", ["user_id", "task_id"])]
 

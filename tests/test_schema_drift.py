@@ -8,29 +8,32 @@ import pytest
 from taskapp.schema import SQL_DIR
 
 SETUP_FILES = ["00_roles.sql", "01_schema.sql", "02_policies.sql", "03_privileges.sql"]
+TABLES = ("tasks", "task_completions", "task_versions", "task_deletions", "idempotency_keys")
+NAMES = ", ".join(f"'{name}'" for name in TABLES)
+REGCLASSES = ", ".join(f"'public.{name}'::regclass" for name in TABLES)
 
 CATALOG = {
     "columns": """
         select table_name, column_name, data_type, udt_name, is_nullable, column_default
         from information_schema.columns
-        where table_schema = 'public' and table_name in ('tasks', 'task_completions')
+        where table_schema = 'public' and table_name in ({NAMES})
         order by table_name, column_name""",
     "constraints": """
         select conrelid::regclass::text, conname, pg_get_constraintdef(oid) from pg_constraint
-        where conrelid in ('public.tasks'::regclass, 'public.task_completions'::regclass)
+        where conrelid in ({REGCLASSES})
         order by 1, conname""",
     "indexes": """
         select indexname, indexdef from pg_indexes
-        where schemaname = 'public' and tablename in ('tasks', 'task_completions') order by indexname""",
+        where schemaname = 'public' and tablename in ({NAMES}) order by indexname""",
     "rls": """
         select relname, relrowsecurity, relforcerowsecurity from pg_class
-        where oid in ('public.tasks'::regclass, 'public.task_completions'::regclass) order by relname""",
+        where oid in ({REGCLASSES}) order by relname""",
     "policies": """
         select tablename, policyname, permissive, roles::text, cmd, qual, with_check from pg_policies
         where schemaname = 'public' order by tablename, policyname""",
     "table grants": """
         select table_name, grantee, privilege_type from information_schema.role_table_grants
-        where table_schema = 'public' and table_name in ('tasks', 'task_completions')
+        where table_schema = 'public' and table_name in ({NAMES})
         order by table_name, grantee, privilege_type""",
     "acl": """
         select c.relname, c.relacl::text from pg_class c
@@ -60,11 +63,12 @@ CATALOG = {
                has_database_privilege('public', current_database(), 'TEMPORARY')""",
     "triggers": """
         select tgname, pg_get_triggerdef(oid) from pg_trigger
-        where tgrelid in ('public.tasks'::regclass, 'public.task_completions'::regclass)
+        where tgrelid in ({REGCLASSES})
           and not tgisinternal order by tgname""",
     "schema usage": """
         select has_schema_privilege('taskapp_app', 'public', 'USAGE')""",
 }
+CATALOG = {name: query.replace("{NAMES}", NAMES).replace("{REGCLASSES}", REGCLASSES) for name, query in CATALOG.items()}
 
 
 def snapshot(url: str) -> dict:

@@ -7,6 +7,7 @@ for the transaction, from the identity `taskapp.db` set at its start.
 from functools import cache
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -56,6 +57,7 @@ tasks = Table(
     Column("recurrence_start", DateTime(timezone=True)),  # the series' bookkeeping, never returned
     Column("recurrence_last", DateTime(timezone=True)),
     Column("series_completions", Integer),
+    Column("version", BigInteger),  # the change feed's position of the latest write; never returned
 )
 
 task_completions = Table(
@@ -68,7 +70,7 @@ task_completions = Table(
     Column("completed_at", DateTime(timezone=True)),
 )
 
-INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions")
+INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version")
 # What a statement returns: the task as the API shows it.
 TASK = [column for column in tasks.c if column.name not in INTERNAL]
 # The task with its series' bookkeeping and the transaction's clock, to move it forward.

@@ -11,9 +11,11 @@ from urllib.parse import urlencode
 from flask import current_app, g, request, url_for
 from flask.views import MethodView
 
+from taskapp import idempotency
 from taskapp.api import Blueprint
+from taskapp.changes import queries as change_queries
 from taskapp.config import signing_key
-from taskapp.db import first, get_connection, rows
+from taskapp.db import first, rows, run
 from taskapp.errors import abort
 from taskapp.tasks import queries, series
 from taskapp.tasks.etags import answer_with_etag, check_if_match, etag_header
@@ -30,9 +32,9 @@ blp = Blueprint(
 BODY_FREE_ENDPOINTS = {"tasks.TaskCompletion"}
 
 
-def string_header(description: str, name: str | None = None) -> dict:
+def string_header(description: str, name: str | None = None, **schema) -> dict:
     """An OpenAPI string header: a response header, or a request parameter when named."""
-    header = {"description": description, "schema": {"type": "string"}}
+    header = {"description": description, "schema": {"type": "string", **schema}}
     return {"in": "header", "name": name, "required": False, **header} if name else header
 
 
@@ -43,6 +45,20 @@ QUERY_ARGS, WRITE, PATCH = TaskQueryArgs(), TaskWriteSchema(), TaskPatchSchema()
 LINK_HEADER = {"Link": string_header('RFC 8288 `<url>; rel="next"` to the next page; absent on the last page.')}
 IF_MATCH = string_header("Optional: refuse the write with 412 unless the task still has this ETag.", "If-Match")
 IF_NONE_MATCH = string_header("Answer 304 when the task still has this ETag.", "If-None-Match")
+IDEMPOTENCY_KEY = string_header(
+    "Optional: 1-255 printable ASCII characters of your choosing. A retry with the same key and the same "
+    "request gets the first answer again (`Idempotent-Replayed: true`) and writes nothing; the same key "
+    "with another request is 422, while the first is still running 409. Keys are yours alone and "
+    "are kept 24 hours.",
+    "Idempotency-Key",
+    minLength=1, maxLength=255, pattern=idempotency.KEY_PATTERN,
+)
+REPLAYED_HEADER = {"Idempotent-Replayed": string_header("`true` when this is the stored answer to an earlier "
+                                                        "request with the same Idempotency-Key.")}
+IDEMPOTENT_WRITES = {
+    ("tasks.Tasks", "POST"), ("tasks.Task", "PUT"), ("tasks.Task", "PATCH"), ("tasks.Task", "DELETE"),
+    ("tasks.TaskCompletion", "PATCH"),
+}
 
 
 ALWAYS_POSSIBLE = (503,)  # the database (or the identity provider's keys) unavailable
@@ -77,6 +93,17 @@ def only_your_own_tasks():
         and not request.is_json
     ):
         abort(415)
+
+
+@blp.before_request
+def once_per_idempotency_key():
+    """A write sent with an Idempotency-Key is done once (taskapp/idempotency.py)."""
+    if (request.endpoint, request.method) in IDEMPOTENT_WRITES:
+        return idempotency.begin()
+    return None
+
+
+blp.after_request(idempotency.finish)
 
 
 def page_cursors() -> Cursors:
@@ -117,8 +144,16 @@ def write(task_id: str, change):
         # Lock the row so the version checked is the version changed.
         check_if_match(found(first(*queries.get(task_id, for_update=True))))
     task = found(change(task_id))
-    get_connection().commit()
+    idempotency.commit()
     return task, etag_header(task)
+
+
+def removed(task_id):
+    """Delete the task; the feed remembers it, and forgets a few deletions past their retention."""
+    task = first(*queries.remove(task_id))
+    if task is not None:
+        run(*change_queries.forget_deletions(current_app.config["TASKAPP_CHANGES_RETENTION_DAYS"]))
+    return task
 
 
 def changed(task_id, values: dict):
@@ -152,12 +187,14 @@ class Tasks(MethodView):
         cursor = page_cursors().make(order, bound_to, page[-1])
         return page, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
 
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
     @blp.arguments(WRITE)
     @blp.response(201, TaskSchema, headers={
         **ETAG_HEADER,
+        **REPLAYED_HEADER,
         "Location": {"description": "URL of the new task", "schema": {"type": "string"}},
     })
-    @documents_errors(401, 403, 413, 415)
+    @documents_errors(400, 401, 403, 409, 413, 415)
     def post(self, new_task):
         """Create a task"""
         complete_first_occurrence = False
@@ -167,7 +204,7 @@ class Tasks(MethodView):
         task = first(*queries.create(new_task))
         if complete_first_occurrence:
             task = series.write(task["id"], {"completed": True})
-        get_connection().commit()
+        idempotency.commit()
         location = url_for("tasks.Task", user_id=g.path_user_id, task_id=task["id"])
         return task, {"Location": location, **etag_header(task)}
 
@@ -183,10 +220,10 @@ class Task(MethodView):
         task = found(first(*queries.get(task_uuid(task_id))))
         return answer_with_etag(task)
 
-    @blp.doc(parameters=[IF_MATCH])
+    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.arguments(WRITE)
-    @blp.response(200, TaskSchema, headers=ETAG_HEADER)
-    @documents_errors(401, 403, 404, 412, 413, 415)
+    @blp.response(200, TaskSchema, headers={**ETAG_HEADER, **REPLAYED_HEADER})
+    @documents_errors(400, 401, 403, 404, 409, 412, 413, 415)
     def put(self, replacement, task_id):
         """Replace a task: omitted optional fields go back to their defaults"""
         if replacement["recurrence"] is not None:
@@ -194,30 +231,30 @@ class Task(MethodView):
         # A plain task from now on, whatever it was: no need to read it first.
         return write(task_id, lambda id_: changed(id_, {**replacement, **series.PLAIN}))
 
-    @blp.doc(parameters=[IF_MATCH])
+    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.arguments(PATCH)
-    @blp.response(200, TaskSchema, headers=ETAG_HEADER)
-    @documents_errors(401, 403, 404, 412, 413, 415)
+    @blp.response(200, TaskSchema, headers={**ETAG_HEADER, **REPLAYED_HEADER})
+    @documents_errors(400, 401, 403, 404, 409, 412, 413, 415)
     def patch(self, changes, task_id):
         """Change some fields of a task; null clears description, due_at or recurrence"""
         if series.touches_schedule(changes):
             return write(task_id, lambda id_: series.write(id_, changes))
         return write(task_id, lambda id_: changed(id_, changes))
 
-    @blp.doc(parameters=[IF_MATCH])
-    @blp.response(204)
-    @documents_errors(401, 403, 404, 412)
+    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+    @blp.response(204, headers=REPLAYED_HEADER)
+    @documents_errors(400, 401, 403, 404, 409, 412, 422)
     def delete(self, task_id):
         """Delete a task"""
-        write(task_id, lambda id_: first(*queries.remove(id_)))
+        write(task_id, removed)
         return None
 
 
 @blp.route("/tasks/<task_id>/complete")
 class TaskCompletion(MethodView):
-    @blp.doc(parameters=[IF_MATCH])
-    @blp.response(200, TaskSchema, headers=ETAG_HEADER)
-    @documents_errors(401, 403, 404, 412)
+    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+    @blp.response(200, TaskSchema, headers={**ETAG_HEADER, **REPLAYED_HEADER})
+    @documents_errors(400, 401, 403, 404, 409, 412, 422)
     def patch(self, task_id):
         """Toggle whether a task is completed; a recurring one moves to its next occurrence"""
         return write(task_id, completed_or_toggled)

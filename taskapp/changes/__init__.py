@@ -1,0 +1,1 @@
+"""The change feed: what changed in your tasks since a sync token."""
