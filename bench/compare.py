@@ -91,10 +91,13 @@ def main() -> int:
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--only", default="", help="scenario names separated by ';' (and/or mix); default all")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     plan = [(scenario.name, [scenario]) for scenario in IN_MIX] + [(MIX, list(IN_MIX))]
+    only = {name.strip() for name in args.only.split(";") if name.strip()}
+    plan = [(name, chosen) for name, chosen in plan if not only or name in only]
     started = time.time()
     rows = []
     with tempfile.TemporaryDirectory(prefix="taskapp-compare-") as tmp, server_url() as server, \
