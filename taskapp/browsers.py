@@ -3,8 +3,10 @@
 from flask import Flask, request
 from flask_cors import CORS
 
-REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"]
-RESPONSE_HEADERS = ["ETag", "Location", "Link", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
+REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-ID"]
+RESPONSE_HEADERS = [
+    "ETag", "Idempotent-Replayed", "Location", "Link", "Retry-After", "WWW-Authenticate", "X-Request-ID",
+]
 
 
 def protective_headers(response):

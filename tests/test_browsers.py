@@ -34,6 +34,7 @@ def test_an_allowed_origin_can_read_the_response_and_its_headers(cors_client, al
     assert response.headers["Access-Control-Allow-Origin"] == FRONTEND
     exposed = response.headers["Access-Control-Expose-Headers"]
     assert "ETag" in exposed and "Location" in exposed and "Link" in exposed and "X-Request-ID" in exposed
+    assert "Idempotent-Replayed" in exposed
 
 
 def test_another_origin_gets_no_cors_grant(cors_client, alice):
