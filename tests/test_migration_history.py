@@ -49,3 +49,30 @@ def test_tasks_completed_before_the_history_existed_get_their_record(server_admi
         with psycopg.connect(server_admin_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {owner} CASCADE")
             conn.execute(f"DROP ROLE {owner}")
+
+
+def test_tasks_from_before_the_change_feed_start_at_version_0_and_new_writes_are_versioned(database):
+    """Revision 0006 on a database holding tasks: they keep version 0 (a full sync returns them)."""
+    owner_url = sqlalchemy_url(database.admin_url)
+    name = f"taskapp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = owner_url.set(database=name)
+    app_url = with_database(database.admin_url, name, "taskapp_app", APP_PASSWORD)
+    try:
+        upgrade(url, APP_PASSWORD, IDENTITY_KEY)
+        command.downgrade(alembic_config(url), "0005")
+        with psycopg.connect(app_url) as conn:
+            act_as(conn, "alice")
+            old = conn.execute("insert into tasks (title) values ('old') returning id").fetchone()[0]
+            conn.commit()
+        upgrade(url, APP_PASSWORD, IDENTITY_KEY)
+        with psycopg.connect(app_url) as conn:
+            act_as(conn, "alice")
+            assert conn.execute("select version from tasks where id = %s", (old,)).fetchone()[0] == 0
+            conn.execute("update tasks set title = 'changed' where id = %s", (old,))
+            assert conn.execute("select version from tasks where id = %s", (old,)).fetchone()[0] == 1
+            conn.execute("delete from tasks where id = %s", (old,))
+            assert conn.execute("select task_id, version from task_deletions").fetchall() == [(old, 2)]
+    finally:
+        drop_database(database.admin_url, name)
