@@ -32,3 +32,29 @@ $roles$;
 -- No request may hold a connection, or a lock, forever.
 ALTER ROLE taskapp_app SET statement_timeout = '5s';
 ALTER ROLE taskapp_app SET idle_in_transaction_session_timeout = '15s';
+
+-- ---------------------------------------------------------------------------
+-- taskapp_worker: the background worker's role (`taskapp worker`)
+-- ---------------------------------------------------------------------------
+-- Fires reminders and delivers webhook events. Like taskapp_app it owns nothing and is held
+-- by the policies: it learns which work is due, across users, only from the functions in
+-- taskapp_queue (ids and times), and reads a task or a secret only as that user.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskapp_worker') THEN
+        CREATE ROLE taskapp_worker LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    END IF;
+END
+$roles$;
+
+DO $roles$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskapp_worker'
+               AND (rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole OR rolreplication OR NOT rolcanlogin)) THEN
+        ALTER ROLE taskapp_worker LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    END IF;
+END
+$roles$;
+
+ALTER ROLE taskapp_worker SET statement_timeout = '5s';
+ALTER ROLE taskapp_worker SET idle_in_transaction_session_timeout = '60s';

@@ -112,3 +112,64 @@ CREATE POLICY "Idempotency keys are stored by their owner" ON idempotency_keys
 CREATE POLICY "Idempotency keys can be removed by their owner" ON idempotency_keys
     FOR DELETE
     USING (user_id = (SELECT verified_user_id()));
+
+-- ---------------------------------------------------------------------------
+-- webhooks, webhook_deliveries and webhook_attempts
+-- ---------------------------------------------------------------------------
+-- The same policies for every role: the API (taskapp_app) and the worker (taskapp_worker)
+-- each see and write a user's subscriptions, events and attempts only as that user.
+ALTER TABLE webhooks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE webhooks FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY "Webhooks are visible to their owner" ON webhooks
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhooks are made by their owner" ON webhooks
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhooks are changed by their owner and stay theirs" ON webhooks
+    FOR UPDATE
+    USING (user_id = (SELECT verified_user_id()))
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhooks can be removed by their owner" ON webhooks
+    FOR DELETE
+    USING (user_id = (SELECT verified_user_id()));
+
+ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE webhook_deliveries FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY "Webhook events are visible to their owner" ON webhook_deliveries
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhook events are produced by their owner's writes" ON webhook_deliveries
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhook events are marked for their owner and stay theirs" ON webhook_deliveries
+    FOR UPDATE
+    USING (user_id = (SELECT verified_user_id()))
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhook events can be forgotten for their owner" ON webhook_deliveries
+    FOR DELETE
+    USING (user_id = (SELECT verified_user_id()));
+
+-- Attempts are recorded and forgotten, never changed: no UPDATE policy, no UPDATE grant.
+ALTER TABLE webhook_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE webhook_attempts FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY "Webhook attempts are visible to their owner" ON webhook_attempts
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhook attempts are recorded for their owner" ON webhook_attempts
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+
+CREATE POLICY "Webhook attempts can be forgotten for their owner" ON webhook_attempts
+    FOR DELETE
+    USING (user_id = (SELECT verified_user_id()));

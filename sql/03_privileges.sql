@@ -13,6 +13,23 @@ REVOKE ALL ON TABLE task_versions FROM PUBLIC;
 REVOKE ALL ON TABLE task_deletions FROM PUBLIC;
 REVOKE ALL ON FUNCTION next_task_version(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_remember_deletion() FROM PUBLIC;
+REVOKE ALL ON FUNCTION utc_text(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tasks_fired_reminders(jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON TABLE webhooks FROM PUBLIC;
+REVOKE ALL ON TABLE webhook_deliveries FROM PUBLIC;
+REVOKE ALL ON TABLE webhook_attempts FROM PUBLIC;
+REVOKE ALL ON FUNCTION webhooks_hooked() FROM PUBLIC;
+REVOKE ALL ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON SCHEMA taskapp_queue FROM PUBLIC;
+REVOKE ALL ON TABLE taskapp_queue.jobs FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.webhook_deliveries_enqueue() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.tasks_schedule_reminder() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.claim(integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.finish(bigint, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.retry(bigint, uuid, double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.next_run_at() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.backlog() FROM PUBLIC;
 REVOKE ALL ON TABLE idempotency_keys FROM PUBLIC;
 REVOKE ALL ON SCHEMA taskapp_private FROM PUBLIC;
 REVOKE ALL ON TABLE taskapp_private.identity_keys FROM PUBLIC;
@@ -43,6 +60,16 @@ GRANT SELECT, INSERT, UPDATE ON TABLE task_versions TO taskapp_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE task_deletions TO taskapp_app;
 GRANT EXECUTE ON FUNCTION next_task_version(text) TO taskapp_app;
 GRANT SELECT, INSERT, DELETE ON TABLE idempotency_keys TO taskapp_app;
+-- Reminders are armed by the stamp trigger, which the writing role runs.
+GRANT EXECUTE ON FUNCTION utc_text(timestamptz) TO taskapp_app;
+GRANT EXECUTE ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean) TO taskapp_app;
+GRANT EXECUTE ON FUNCTION tasks_fired_reminders(jsonb, jsonb) TO taskapp_app;
+-- Subscriptions are the user's to manage; their events are produced by the triggers on tasks
+-- (as the writing user) and read back for GET …/deliveries, with their attempts.
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE webhooks TO taskapp_app;
+GRANT SELECT, INSERT ON TABLE webhook_deliveries TO taskapp_app;
+GRANT SELECT ON TABLE webhook_attempts TO taskapp_app;
+GRANT EXECUTE ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) TO taskapp_app;
 -- The policies call it as the querying role. Nothing in taskapp_private: not the keys, not
 -- act_as (no USAGE on the schema, no EXECUTE).
 GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_app;
@@ -50,3 +77,32 @@ GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_app;
 -- The readiness probe compares the migrated revision with the code's head; the
 -- migrations grant SELECT on alembic's bookkeeping table, which this file cannot
 -- create. Nothing else.
+
+-- ---------------------------------------------------------------------------
+-- taskapp_worker (the background worker's role)
+-- ---------------------------------------------------------------------------
+-- Which work is due, across users: only through taskapp_queue's functions (ids and times),
+-- never its table. Everything else as the user the job concerns, under the policies: a task
+-- read, its reminders marked fired (that column alone; the stamp trigger moves the version,
+-- produces the reminder.due events and, through its own functions, the next job), a
+-- subscription read (its URL and secret) or switched off, an event and its attempts.
+GRANT USAGE ON SCHEMA taskapp_queue TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION taskapp_queue.claim(integer, integer) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION taskapp_queue.finish(bigint, uuid) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION taskapp_queue.retry(bigint, uuid, double precision) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION taskapp_queue.next_run_at() TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION taskapp_queue.backlog() TO taskapp_worker;
+GRANT USAGE ON SCHEMA public TO taskapp_worker;
+GRANT USAGE ON TYPE task_priority TO taskapp_worker;
+GRANT SELECT ON TABLE tasks TO taskapp_worker;
+GRANT UPDATE (reminders) ON TABLE tasks TO taskapp_worker;
+GRANT SELECT, INSERT, UPDATE ON TABLE task_versions TO taskapp_worker;
+GRANT SELECT, UPDATE (active, updated_at) ON TABLE webhooks TO taskapp_worker;
+GRANT SELECT, INSERT, UPDATE (attempts, state), DELETE ON TABLE webhook_deliveries TO taskapp_worker;
+GRANT SELECT, INSERT, DELETE ON TABLE webhook_attempts TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION next_task_version(text) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION utc_text(timestamptz) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION tasks_fired_reminders(jsonb, jsonb) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_worker;

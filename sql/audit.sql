@@ -37,23 +37,24 @@ FROM pg_roles WHERE (rolsuper OR rolbypassrls) AND rolname NOT LIKE 'pg\_%'
 ORDER BY 1;
 
 -- ---------------------------------------------------------------------------
-\echo '== The runtime role taskapp_app'
+\echo '== The runtime roles taskapp_app (requests) and taskapp_worker (the background worker)'
 -- ---------------------------------------------------------------------------
 SELECT rolname AS role, rolsuper AS superuser, rolbypassrls AS bypassrls, rolreplication AS replication,
        rolcreaterole AS createrole, rolcreatedb AS createdb, rolconfig AS settings,
        (SELECT count(*) FROM pg_shdepend d WHERE d.refobjid = r.oid AND d.deptype = 'o') AS objects_owned,
        ARRAY(SELECT m.rolname FROM pg_roles m
              WHERE m.oid <> r.oid AND pg_has_role(r.oid, m.oid, 'MEMBER') ORDER BY 1) AS member_of
-FROM pg_roles r WHERE rolname = 'taskapp_app';
+FROM pg_roles r WHERE rolname IN ('taskapp_app', 'taskapp_worker') ORDER BY 1;
 
 -- ---------------------------------------------------------------------------
 \echo '== The identity the policies believe (verified_user_id, and the keys only the owner reads)'
 -- ---------------------------------------------------------------------------
 SELECT p.oid::regprocedure AS function, pg_get_userbyid(p.proowner) AS owner, p.prosecdef AS security_definer,
        p.provolatile = 's' AS stable, p.proconfig AS settings,
-       has_function_privilege('taskapp_app', p.oid, 'EXECUTE') AS taskapp_app_may_call
+       has_function_privilege('taskapp_app', p.oid, 'EXECUTE') AS taskapp_app_may_call,
+       has_function_privilege('taskapp_worker', p.oid, 'EXECUTE') AS taskapp_worker_may_call
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname IN ('public', 'taskapp_private') ORDER BY 1::text;
+WHERE n.nspname IN ('public', 'taskapp_private', 'taskapp_queue') ORDER BY 1::text;
 
 -- ---------------------------------------------------------------------------
 \echo '== Identity keys the database accepts (their ids; the keys themselves stay unread)'
@@ -66,7 +67,8 @@ SELECT key_id, added_at FROM taskapp_private.identity_keys ORDER BY added_at;
 SELECT table_name, grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges
 FROM information_schema.role_table_grants
 WHERE table_schema = 'public'
-  AND table_name IN ('tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys')
+  AND table_name IN ('tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys',
+                     'webhooks', 'webhook_deliveries', 'webhook_attempts')
 GROUP BY table_name, grantee ORDER BY table_name, grantee;
 
 -- ---------------------------------------------------------------------------
@@ -80,10 +82,21 @@ rls_fixes (cve, what, fixed_in) AS (VALUES
     ('CVE-2024-10976', 'policies under cached plans with subqueries or CTEs', ARRAY[140014, 150009, 160005, 170001]),
     ('CVE-2025-8713', 'optimizer statistics leak rows that policies hide', ARRAY[140019, 150014, 160010, 170006])
 ),
-app AS (SELECT oid, rolname FROM pg_roles WHERE rolname = 'taskapp_app'),
--- Every relation and function outside the system schemas, with what taskapp_app may do to it.
+-- The runtime roles: what each may reach is checked alike.
+app AS (SELECT oid, rolname FROM pg_roles WHERE rolname IN ('taskapp_app', 'taskapp_worker')),
+-- The SECURITY DEFINER functions a runtime role may call: the identity check, and for the
+-- worker the queue's, which return ids and times.
+definers_allowed (rolname, fn) AS (
+    SELECT r, to_regprocedure('public.verified_user_id()') FROM unnest(ARRAY['taskapp_app', 'taskapp_worker']) r
+    UNION ALL
+    SELECT 'taskapp_worker', to_regprocedure(f)
+    FROM unnest(ARRAY['taskapp_queue.claim(integer, integer)', 'taskapp_queue.finish(bigint, uuid)',
+                      'taskapp_queue.retry(bigint, uuid, double precision)', 'taskapp_queue.next_run_at()',
+                      'taskapp_queue.backlog()']) f
+),
+-- Every relation and function outside the system schemas, with what each runtime role may do to it.
 relations AS (
-    SELECT c.oid, c.oid::regclass AS name, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
+    SELECT app.rolname AS role, c.oid, c.oid::regclass AS name, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
            c.reloptions, has_table_privilege(app.oid, c.oid, 'SELECT') AS can_select,
            has_table_privilege(app.oid, c.oid, 'INSERT, UPDATE, DELETE') AS can_write,
            has_table_privilege(app.oid, c.oid, 'TRUNCATE') AS can_truncate,
@@ -94,7 +107,7 @@ relations AS (
       AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
 ),
 functions AS (
-    SELECT p.oid, p.oid::regprocedure AS name, p.prosecdef, p.proconfig,
+    SELECT app.rolname AS role, p.oid, p.oid::regprocedure AS name, p.prosecdef, p.proconfig,
            has_function_privilege(app.oid, p.oid, 'EXECUTE') AS can_execute
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, app
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -122,7 +135,20 @@ canonical (tablename, cmd, qual, with_check) AS (VALUES
     ('task_deletions', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
     ('idempotency_keys', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
     ('idempotency_keys', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('idempotency_keys', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
+    ('idempotency_keys', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('webhooks', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('webhooks', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhooks', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+                           '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhooks', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('webhook_deliveries', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('webhook_deliveries', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhook_deliveries', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+                                     '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhook_deliveries', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('webhook_attempts', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
+    ('webhook_attempts', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhook_attempts', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
 ),
 -- The commands each table must have a policy for (completions and idempotency keys are never
 -- updated, version counters never deleted).
@@ -136,6 +162,12 @@ required_policies (tablename, command) AS (
     SELECT 'task_deletions', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
     UNION ALL
     SELECT 'idempotency_keys', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
+    UNION ALL
+    SELECT 'webhooks', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    UNION ALL
+    SELECT 'webhook_deliveries', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    UNION ALL
+    SELECT 'webhook_attempts', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
 ),
 problems AS (
     SELECT format('PostgreSQL %s is older than 14, which this project does not support', version) AS problem
@@ -147,84 +179,85 @@ problems AS (
     WHERE release / 10000 = server.num / 10000 AND server.num < release
     UNION ALL
     SELECT format('%s is missing', required.name)
-    FROM unnest(ARRAY['tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys'])
-         AS required(name)
+    FROM unnest(ARRAY['tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys',
+                      'webhooks', 'webhook_deliveries', 'webhook_attempts']) AS required(name)
     WHERE to_regclass('public.' || required.name) IS NULL
     UNION ALL
     SELECT 'verified_user_id() is missing'
     WHERE to_regprocedure('public.verified_user_id()') IS NULL
     UNION ALL
-    SELECT 'taskapp_app is missing'
-    WHERE NOT EXISTS (SELECT FROM app)
+    SELECT format('%s is missing', r)
+    FROM unnest(ARRAY['taskapp_app', 'taskapp_worker']) r WHERE NOT EXISTS (SELECT FROM app WHERE rolname = r)
     -- The runtime role itself.
     UNION ALL
-    SELECT 'taskapp_app can bypass row-level security'
-    FROM pg_roles WHERE rolname = 'taskapp_app' AND (rolsuper OR rolbypassrls)
+    SELECT format('%s can bypass row-level security', rolname)
+    FROM pg_roles WHERE rolname IN ('taskapp_app', 'taskapp_worker') AND (rolsuper OR rolbypassrls)
     UNION ALL
-    SELECT 'taskapp_app has REPLICATION (it could stream every row)'
-    FROM pg_roles WHERE rolname = 'taskapp_app' AND rolreplication
+    SELECT format('%s has REPLICATION (it could stream every row)', rolname)
+    FROM pg_roles WHERE rolname IN ('taskapp_app', 'taskapp_worker') AND rolreplication
     UNION ALL
-    SELECT format('taskapp_app is a member of %s (it could SET ROLE to it)', m.rolname)
+    SELECT format('%s is a member of %s (it could SET ROLE to it)', app.rolname, m.rolname)
     FROM app, pg_roles m WHERE m.oid <> app.oid AND pg_has_role(app.oid, m.oid, 'MEMBER')
     UNION ALL
-    SELECT format('taskapp_app owns %s', pg_describe_object(d.classid, d.objid, d.objsubid))
+    SELECT format('%s owns %s', app.rolname, pg_describe_object(d.classid, d.objid, d.objsubid))
     FROM app JOIN pg_shdepend d ON d.refobjid = app.oid AND d.deptype = 'o'
     WHERE d.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
     UNION ALL
-    SELECT format('taskapp_app owns the database %s', d.datname)
+    SELECT format('%s owns the database %s', app.rolname, d.datname)
     FROM pg_database d, app WHERE d.datdba = app.oid
     UNION ALL
-    SELECT format('taskapp_app owns the schema %s', n.nspname)
+    SELECT format('%s owns the schema %s', app.rolname, n.nspname)
     FROM pg_namespace n, app WHERE n.nspowner = app.oid
     -- An identity preset outside the transaction fails open.
     UNION ALL
     SELECT format('an identity is preset for %s: %s',
                   CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'every role in every database'
                        WHEN s.setrole = 0 THEN 'every role in this database'
-                       WHEN s.setdatabase = 0 THEN 'taskapp_app in every database'
-                       ELSE 'taskapp_app in this database' END, setting)
+                       WHEN s.setdatabase = 0 THEN app.rolname || ' in every database'
+                       ELSE app.rolname || ' in this database' END, setting)
     FROM pg_db_role_setting s, unnest(s.setconfig) AS setting, app
     WHERE s.setrole IN (0, app.oid)
       AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
       AND setting LIKE 'app.%'
     -- What the runtime role may create, and the privileges that ignore the policies.
     UNION ALL
-    SELECT format('taskapp_app may CREATE in schema %s', n.nspname)
+    SELECT format('%s may CREATE in schema %s', app.rolname, n.nspname)
     FROM pg_namespace n, app
     WHERE has_schema_privilege(app.oid, n.oid, 'CREATE') AND n.nspname NOT LIKE 'pg\_temp%'
       AND n.nspname NOT LIKE 'pg\_toast%'
     UNION ALL
-    SELECT 'taskapp_app may CREATE in the database'
+    SELECT format('%s may CREATE in the database', app.rolname)
     FROM app WHERE has_database_privilege(app.oid, current_database(), 'CREATE')
     UNION ALL
-    SELECT 'taskapp_app may create temporary tables (one named tasks would shadow the real one)'
+    SELECT format('%s may create temporary tables (one named tasks would shadow the real one)', app.rolname)
     FROM app WHERE has_database_privilege(app.oid, current_database(), 'TEMPORARY')
     UNION ALL
-    SELECT format('taskapp_app may %s %s', privilege, name)
+    SELECT format('%s may %s %s', role, privilege, name)
     FROM relations, LATERAL (VALUES ('TRUNCATE', can_truncate), ('REFERENCES', can_reference),
                                     ('TRIGGER', can_trigger)) AS granted (privilege, held)
     WHERE held
     -- Everything the runtime role can reach enforces the policies.
     UNION ALL
-    SELECT format('table %s has row-level security %s', name,
+    SELECT DISTINCT format('table %s has row-level security %s', name,
                   CASE WHEN NOT relrowsecurity THEN 'disabled' ELSE 'not forced' END)
     FROM relations
     WHERE relkind IN ('r', 'p') AND NOT (relrowsecurity AND relforcerowsecurity)
       AND (can_select OR can_write) AND NOT (relname = 'alembic_version' AND NOT can_write)
     UNION ALL
-    SELECT format('taskapp_app may read the view %s, which is not security_invoker', name)
+    SELECT format('%s may read the view %s, which is not security_invoker', role, name)
     FROM relations
     WHERE relkind = 'v' AND (can_select OR can_write)
       AND NOT coalesce('security_invoker=true' = ANY (reloptions) OR 'security_invoker=on' = ANY (reloptions), false)
     UNION ALL
-    SELECT format('taskapp_app may read the %s %s, which row-level security does not cover',
+    SELECT format('%s may read the %s %s, which row-level security does not cover', role,
                   CASE relkind WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END, name)
     FROM relations WHERE relkind IN ('m', 'f') AND (can_select OR can_write)
     UNION ALL
-    SELECT format('taskapp_app may call %s, a SECURITY DEFINER function', name)
-    FROM functions WHERE prosecdef AND can_execute AND oid <> to_regprocedure('public.verified_user_id()')
+    SELECT format('%s may call %s, a SECURITY DEFINER function', role, name)
+    FROM functions f WHERE prosecdef AND can_execute
+      AND NOT EXISTS (SELECT FROM definers_allowed a WHERE a.rolname = f.role AND a.fn = f.oid)
     UNION ALL
-    SELECT format('function %s has no fixed search_path', name)
+    SELECT DISTINCT format('function %s has no fixed search_path', name)
     FROM functions
     WHERE NOT EXISTS (SELECT FROM unnest(proconfig) AS setting WHERE setting LIKE 'search\_path=%')
     -- The policies are exactly the canonical ones.
@@ -235,7 +268,7 @@ problems AS (
       AND NOT EXISTS (SELECT FROM pg_policies p
                       WHERE p.tablename = required.tablename AND p.cmd IN (required.command, 'ALL'))
     UNION ALL
-    SELECT format('taskapp_app may UPDATE %s, which has no UPDATE policy', required.tablename)
+    SELECT format('%s may UPDATE %s, which has no UPDATE policy', app.rolname, required.tablename)
     FROM (SELECT DISTINCT tablename FROM required_policies) required, app
     WHERE to_regclass('public.' || required.tablename) IS NOT NULL
       AND NOT EXISTS (SELECT FROM required_policies r
@@ -244,7 +277,7 @@ problems AS (
     -- A key checked without the policies is an oracle: a foreign key or a unique key that
     -- leaves out the owner tells whether another user's row exists.
     UNION ALL
-    SELECT format('foreign key %s on %s leaves out the owner column user_id', con.conname, con.conrelid::regclass)
+    SELECT DISTINCT format('foreign key %s on %s leaves out the owner column user_id', con.conname, con.conrelid::regclass)
     FROM pg_constraint con JOIN relations r ON r.oid = con.conrelid
     WHERE con.contype = 'f' AND (r.can_select OR r.can_write)
       AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attname = 'user_id'

@@ -50,7 +50,7 @@ def db_upgrade():
     config, embedded = admin_config("upgrade")
     key = IdentityKey(config.TASKAPP_IDENTITY_KEY)
     if not embedded:
-        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD, key)
+        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD, key, config.TASKAPP_WORKER_PASSWORD)
     click.echo(f"Database is at revision {head_revision()}; it accepts the identity key {key.key_id}.")
 
 

@@ -22,7 +22,7 @@ from functools import cache
 import psycopg
 from flask import Flask, current_app, g, request
 from psycopg.rows import dict_row
-from sqlalchemy import ARRAY, Boolean, Connection, Enum, create_engine, event, text
+from sqlalchemy import ARRAY, JSON, Boolean, Connection, Enum, create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
@@ -113,7 +113,9 @@ def compiled(statement: ClauseElement) -> Compiled:
     cache stays as small as they are few.
     """
     result = statement.compile(dialect=DIALECT)
-    types = [bind.type for bind in result.binds.values()] + [column.type for column in result._result_columns]
+    types = [bind.type for bind in result.binds.values()] + [
+        column.type for column in result._result_columns if not isinstance(column.type, JSON)
+    ]  # JSON columns come back as psycopg parses them (SQLAlchemy converts only what it binds)
     if result.literal_execute_params or result.post_compile_params or not all(map(passes_through, types)):
         raise TypeError(f"not a plain statement: {result.string}")
     literals = {name: value for name, value in result.construct_params(_check=False).items() if value is not None}

@@ -21,6 +21,7 @@ SQL_DIR = files("taskapp.sql")
 ROLES_SQL = SQL_DIR / "00_roles.sql"
 MIGRATIONS_DIR = Path(find_spec("taskapp.migrations").submodule_search_locations[0])
 RUNTIME_ROLE = "taskapp_app"
+WORKER_ROLE = "taskapp_worker"
 
 
 def alembic_config(admin_url: URL | None = None) -> AlembicConfig:
@@ -47,10 +48,10 @@ def ensure_roles(connection: Connection) -> None:
     connection.exec_driver_sql(ROLES_SQL.read_text())
 
 
-def set_runtime_password(connection: Connection, password: str) -> None:
-    """Give taskapp_app a password (utility statements take no bind parameters)."""
+def set_runtime_password(connection: Connection, password: str, role: str = RUNTIME_ROLE) -> None:
+    """Give a runtime role a password (utility statements take no bind parameters)."""
     statement = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-        sql.Identifier(RUNTIME_ROLE), sql.Literal(password)
+        sql.Identifier(role), sql.Literal(password)
     )
     raw = connection.connection.driver_connection
     connection.exec_driver_sql(statement.as_string(raw))
@@ -63,15 +64,18 @@ STORE_KEY = text(
 RETIRE_OTHER_KEYS = text("delete from taskapp_private.identity_keys where key_id <> :key_id")
 
 
-def upgrade(admin_url: URL, app_password: str | None = None, identity_key: IdentityKey | None = None) -> None:
-    """Create the roles if missing, set the runtime password if given, migrate to head, and
-    store the identity key if given (beside any stored before: see retire_identity_keys)."""
+def upgrade(admin_url: URL, app_password: str | None = None, identity_key: IdentityKey | None = None,
+            worker_password: str | None = None) -> None:
+    """Create the roles if missing, set the runtime roles' passwords if given, migrate to head,
+    and store the identity key if given (beside any stored before: see retire_identity_keys)."""
     engine = create_engine(admin_url, poolclass=pool.NullPool)
     try:
         with engine.begin() as connection:
             ensure_roles(connection)
             if app_password:
                 set_runtime_password(connection, app_password)
+            if worker_password:
+                set_runtime_password(connection, worker_password, WORKER_ROLE)
         command.upgrade(alembic_config(admin_url), "head")
         if identity_key is not None:
             inner_pad, outer_pad = identity_key.pads()

@@ -25,12 +25,14 @@ from taskapp.schema import upgrade
 
 SECRET = "taskapp-test-secret-" + "0123456789abcdef" * 4
 APP_PASSWORD = os.environ.get("TEST_TASKAPP_APP_PASSWORD", "taskapp-test-password")
+WORKER_PASSWORD = "taskapp-test-worker-password"
 
 
 @dataclass(frozen=True)
 class MigratedDatabase:
     admin_url: str  # libpq URL of the owner (migrations)
     app_url: str  # libpq URL of taskapp_app
+    worker_url: str  # libpq URL of taskapp_worker
 
 
 @pytest.fixture(scope="session")
@@ -84,11 +86,12 @@ def fresh_database(server_admin_url):
 def database(fresh_database) -> MigratedDatabase:
     """A database migrated to head exactly as `taskapp db upgrade` does it."""
     admin_url = fresh_database()
-    upgrade(sqlalchemy_url(admin_url), APP_PASSWORD, IDENTITY_KEY)
+    upgrade(sqlalchemy_url(admin_url), APP_PASSWORD, IDENTITY_KEY, WORKER_PASSWORD)
     name = make_url(sqlalchemy_url(admin_url)).database
     return MigratedDatabase(
         admin_url=admin_url,
         app_url=with_database(admin_url, name, "taskapp_app", APP_PASSWORD),
+        worker_url=with_database(admin_url, name, "taskapp_worker", WORKER_PASSWORD),
     )
 
 
@@ -175,6 +178,14 @@ def create_task(client):
 def app_sql(database):
     """A psycopg connection as taskapp_app, exactly as the app connects; rolled back after."""
     with psycopg.connect(database.app_url) as conn:
+        yield conn
+        conn.rollback()
+
+
+@pytest.fixture()
+def worker_sql(database):
+    """A psycopg connection as taskapp_worker, as `taskapp worker` connects; rolled back after."""
+    with psycopg.connect(database.worker_url) as conn:
         yield conn
         conn.rollback()
 

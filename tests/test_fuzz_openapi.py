@@ -55,6 +55,15 @@ def make_schedule_valid(body) -> None:
     if isinstance(body.get("recurrence"), str):
         body["recurrence"] = RULES[len(body["recurrence"]) % len(RULES)]
         body["due_at"] = "2030-01-15T09:00:00Z"  # one every rule above reaches, in every zone
+    # A reminder is one of `at` and `before_due` (said in prose), and a relative one needs a due_at.
+    if isinstance(body.get("reminders"), list):
+        for reminder in body["reminders"]:
+            if isinstance(reminder, dict) and "at" in reminder and "before_due" in reminder:
+                del reminder["before_due"]
+            elif isinstance(reminder, dict) and "at" not in reminder and "before_due" not in reminder:
+                reminder["before_due"] = 10
+        if any(isinstance(r, dict) and "before_due" in r for r in body["reminders"]) and body.get("due_at") is None:
+            body["due_at"] = "2030-01-15T09:00:00Z"
 
 
 KEYS = itertools.count()

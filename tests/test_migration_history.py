@@ -18,8 +18,9 @@ def test_tasks_completed_before_the_history_existed_get_their_record(server_admi
     with psycopg.connect(server_admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD 'owner-password'")
         conn.execute(f'CREATE DATABASE "{name}" OWNER {owner}')
-        if conn.execute("select 1 from pg_roles where rolname = 'taskapp_app'").fetchone():
-            conn.execute(f"GRANT taskapp_app TO {owner} WITH ADMIN OPTION")  # as the role's creator has
+        for role in ("taskapp_app", "taskapp_worker"):  # made earlier in this cluster by another owner
+            if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
+                conn.execute(f"GRANT {role} TO {owner} WITH ADMIN OPTION")  # as the role's creator has
     owner_url = with_database(server_admin_url, name, owner, "owner-password")
     app_url = with_database(server_admin_url, name, "taskapp_app", APP_PASSWORD)
     try:

@@ -149,13 +149,18 @@ def test_no_unique_constraint_or_foreign_key_is_an_existence_oracle(admin_sql):
     assert unique == [
         ("idempotency_keys_pkey", "user_id"), ("task_completions_pkey", "user_id"), ("task_deletions_pkey", "user_id"),
         ("task_versions_pkey", "user_id"), ("tasks_pkey", "id"), ("tasks_user_id_id_key", "user_id"),
+        ("webhook_attempts_pkey", "user_id"), ("webhook_deliveries_pkey", "user_id"), ("webhooks_pkey", "user_id"),
     ]
     foreign = admin_sql.execute(
         "select conname, (select array_agg(attname::text order by attnum) from pg_attribute"
         "  where attrelid = conrelid and attnum = any (conkey)) from pg_constraint where contype = 'f'"
-        " and connamespace = 'public'::regnamespace"
+        " and connamespace = 'public'::regnamespace order by conname"
     ).fetchall()
-    assert foreign == [("task_completions_task_fkey", ["user_id", "task_id"])]
+    assert foreign == [
+        ("task_completions_task_fkey", ["user_id", "task_id"]),
+        ("webhook_attempts_delivery_fkey", ["user_id", "delivery_id"]),
+        ("webhook_deliveries_webhook_fkey", ["user_id", "webhook_id"]),
+    ]
 
 
 def test_clients_cannot_choose_a_task_id(client, alice):

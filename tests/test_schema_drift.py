@@ -8,7 +8,8 @@ import pytest
 from taskapp.schema import SQL_DIR
 
 SETUP_FILES = ["00_roles.sql", "01_schema.sql", "02_policies.sql", "03_privileges.sql"]
-TABLES = ("tasks", "task_completions", "task_versions", "task_deletions", "idempotency_keys")
+TABLES = ("tasks", "task_completions", "task_versions", "task_deletions", "idempotency_keys",
+          "webhooks", "webhook_deliveries", "webhook_attempts")
 NAMES = ", ".join(f"'{name}'" for name in TABLES)
 REGCLASSES = ", ".join(f"'public.{name}'::regclass" for name in TABLES)
 
@@ -46,7 +47,7 @@ CATALOG = {
     "functions": """
         select n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prosrc, p.proacl::text,
                p.prosecdef, p.proleakproof, p.provolatile, p.proconfig::text from pg_proc p
-        join pg_namespace n on n.oid = p.pronamespace where n.nspname in ('public', 'taskapp_private')
+        join pg_namespace n on n.oid = p.pronamespace where n.nspname in ('public', 'taskapp_private', 'taskapp_queue')
         order by n.nspname, p.proname""",
     "identity keys": """
         select column_name, data_type, is_nullable, column_default from information_schema.columns
@@ -66,7 +67,25 @@ CATALOG = {
         where tgrelid in ({REGCLASSES})
           and not tgisinternal order by tgname""",
     "schema usage": """
-        select has_schema_privilege('taskapp_app', 'public', 'USAGE')""",
+        select has_schema_privilege('taskapp_app', 'public', 'USAGE'),
+               has_schema_privilege('taskapp_worker', 'public', 'USAGE')""",
+    "queue": """
+        select column_name, data_type, is_nullable, column_default from information_schema.columns
+        where table_schema = 'taskapp_queue' and table_name = 'jobs' order by column_name""",
+    "queue constraints and indexes": """
+        select conname, pg_get_constraintdef(oid) from pg_constraint
+        where conrelid = 'taskapp_queue.jobs'::regclass
+        union all
+        select indexname, indexdef from pg_indexes where schemaname = 'taskapp_queue'
+        order by 1, 2""",
+    "queue acl": """
+        select n.nspacl::text, c.relacl::text from pg_namespace n
+        join pg_class c on c.relnamespace = n.oid and c.relname = 'jobs'
+        where n.nspname = 'taskapp_queue'""",
+    "column grants": """
+        select table_name, column_name, grantee, privilege_type from information_schema.column_privileges
+        where table_schema = 'public' and grantee = 'taskapp_worker'
+          and table_name in ({NAMES}) order by 1, 2, 3, 4""",
 }
 CATALOG = {name: query.replace("{NAMES}", NAMES).replace("{REGCLASSES}", REGCLASSES) for name, query in CATALOG.items()}
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from taskapp.config import sqlalchemy_url
 from taskapp.jsonio import OrjsonProvider
+from taskapp.tasks.fields import utc_text
 from taskapp.tasks.queries import PRIORITIES, TASK
 from taskapp.tasks.schemas import TaskSchema
 
@@ -23,6 +24,11 @@ from taskapp.tasks.schemas import TaskSchema
 utc_zones = st.sampled_from([timezone.utc, ZoneInfo("UTC"), ZoneInfo("Etc/UTC")])
 stamps = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=utc_zones)
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+def in_jsonb_order(reminder: dict) -> dict:
+    """jsonb keeps an object's keys shorter first, then in byte order."""
+    return {key: reminder[key] for key in sorted(reminder, key=lambda key: (len(key), key))}
+
+
 rows = st.fixed_dictionaries({
     "id": st.uuids(),
     "user_id": text,
@@ -38,6 +44,13 @@ rows = st.fixed_dictionaries({
     "recurrence": st.none() | text,
     "time_zone": text,
     "repeat_from": st.sampled_from(["due", "completion"]),
+    # As the database keeps them (tasks_arm_reminders): times already written in UTC text.
+    "reminders": st.lists(st.fixed_dictionaries({
+        "fires_at": st.none() | stamps.map(utc_text),
+        "fired": st.booleans(),
+        "missed": st.booleans(),
+    }, optional={"at": stamps.map(utc_text),
+                 "before_due": st.integers(0, 40320)}).map(in_jsonb_order), max_size=5),
 }).map(lambda row: {str(column.name): row[column.name] for column in TASK})  # in the statements' column order
 WRITER = OrjsonProvider(Flask(__name__))
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -27,7 +28,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+
+from taskapp.tasks import reminders
 
 PRIORITIES = ("low", "medium", "high")  # in rank order, as the task_priority enum
 
@@ -58,6 +61,8 @@ tasks = Table(
     Column("recurrence_last", DateTime(timezone=True)),
     Column("series_completions", Integer),
     Column("version", BigInteger),  # the change feed's position of the latest write; never returned
+    Column("reminders", JSONB),  # read as psycopg parses it; written as JSON text (_bound)
+    Column("next_reminder_at", DateTime(timezone=True)),  # the worker's queue follows it; never returned
 )
 
 task_completions = Table(
@@ -70,7 +75,7 @@ task_completions = Table(
     Column("completed_at", DateTime(timezone=True)),
 )
 
-INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version")
+INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version", "next_reminder_at")
 # What a statement returns: the task as the API shows it.
 TASK = [column for column in tasks.c if column.name not in INTERNAL]
 # The task with its series' bookkeeping and the transaction's clock, to move it forward.
@@ -99,7 +104,11 @@ REMOVE = delete(tasks).where(tasks.c.id == TASK_ID).returning(*TASK)
 
 
 def _bound(columns: tuple[str, ...]) -> dict:
-    return {name: bindparam(f"new_{name}", type_=tasks.c[name].type) for name in columns}
+    return {
+        name: cast(bindparam(f"new_{name}", type_=Text), JSONB) if name == "reminders"
+        else bindparam(f"new_{name}", type_=tasks.c[name].type)
+        for name in columns
+    }
 
 
 @cache
@@ -126,7 +135,7 @@ def _advance(columns: tuple[str, ...]):
 
 
 def _values(values: dict) -> dict:
-    return {f"new_{name}": value for name, value in values.items()}
+    return {f"new_{name}": reminders.as_json(value) if name == "reminders" else value for name, value in values.items()}
 
 
 def get(task_id, *, for_update: bool = False):

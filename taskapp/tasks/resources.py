@@ -197,6 +197,7 @@ class Tasks(MethodView):
     @documents_errors(400, 401, 403, 409, 413, 415)
     def post(self, new_task):
         """Create a task"""
+        series.check_reminders(new_task)
         complete_first_occurrence = False
         if new_task["recurrence"] is not None:
             series.check_new(new_task)
@@ -226,6 +227,7 @@ class Task(MethodView):
     @documents_errors(400, 401, 403, 404, 409, 412, 413, 415)
     def put(self, replacement, task_id):
         """Replace a task: omitted optional fields go back to their defaults"""
+        series.check_reminders(replacement)
         if replacement["recurrence"] is not None:
             return write(task_id, lambda id_: series.write(id_, replacement))
         # A plain task from now on, whatever it was: no need to read it first.

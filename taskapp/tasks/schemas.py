@@ -7,6 +7,7 @@ from taskapp import recurrence as rules
 from taskapp.tasks.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime
 from taskapp.tasks.listing import DEFAULT_SORT, SORT_NAMES
 from taskapp.tasks.queries import PRIORITIES
+from taskapp.tasks.reminders import Reminder, reminders_field
 
 MAX_TAGS = 20
 
@@ -124,6 +125,7 @@ class TaskSchema(ma.Schema):
     recurrence = ma.fields.String(allow_none=True)
     time_zone = ma.fields.String()
     repeat_from = ma.fields.String(validate=validate.OneOf(rules.REPEAT_FROM))
+    reminders = ma.fields.List(ma.fields.Nested(Reminder))
 
     def dump(self, obj, *, many: bool | None = None):
         """A task row (or a page of them) as it comes from the database, for the JSON writer.
@@ -165,6 +167,7 @@ class TaskWriteSchema(TaskInput):
     recurrence = recurrence_field(load_default=None)
     time_zone = time_zone_field(load_default="UTC")
     repeat_from = repeat_from_field(load_default="due")
+    reminders = reminders_field(load_default=list)
 
 
 class TaskPatchSchema(TaskInput):
@@ -179,6 +182,7 @@ class TaskPatchSchema(TaskInput):
     recurrence = recurrence_field()
     time_zone = time_zone_field()
     repeat_from = repeat_from_field()
+    reminders = reminders_field()
 
 
 class TaskQueryArgs(ma.Schema):

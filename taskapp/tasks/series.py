@@ -11,7 +11,7 @@ completed for good, as a plain one is.
 from taskapp import recurrence
 from taskapp.db import first
 from taskapp.errors import abort
-from taskapp.tasks import queries
+from taskapp.tasks import queries, reminders
 from taskapp.tasks.etags import check_if_match
 
 SCHEDULE = ("due_at", "recurrence", "time_zone", "repeat_from")
@@ -21,7 +21,13 @@ PLAIN = {"recurrence_start": None, "recurrence_last": None, "series_completions"
 
 def touches_schedule(values: dict) -> bool:
     """Whether a PATCH needs the stored task to be written correctly."""
-    return values.get("completed") is True or any(name in values for name in SCHEDULE)
+    return values.get("completed") is True or any(name in values for name in (*SCHEDULE, "reminders"))
+
+
+def check_reminders(task: dict) -> None:
+    """A relative reminder needs a due date to be relative to."""
+    if task["due_at"] is None and reminders.relative(task["reminders"]):
+        refuse("reminders", reminders.NEEDS_DUE_AT)
 
 
 def write(task_id, values: dict):
@@ -31,6 +37,7 @@ def write(task_id, values: dict):
         abort(404)
     check_if_match(task)
     after = {**task, **values}
+    check_reminders(after)
     changes = dict(values)
     if after["recurrence"] is None:
         if task["recurrence"] is not None:  # a plain task from now on
