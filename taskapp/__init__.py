@@ -57,11 +57,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from taskapp.changes.resources import blp as changes_blp
     from taskapp.completions.resources import blp as completions_blp
     from taskapp.tasks.resources import blp as tasks_blp
+    from taskapp.webhooks.resources import blp as webhooks_blp
 
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks_blp, parameters=[api.USER_ID_PARAMETER])
     api.register_blueprint(completions_blp, parameters=[api.USER_ID_PARAMETER])
     api.register_blueprint(changes_blp, parameters=[api.USER_ID_PARAMETER])
+    api.register_blueprint(webhooks_blp, parameters=[api.USER_ID_PARAMETER])
     app.register_blueprint(docs.blp)
 
     if test_config is None:

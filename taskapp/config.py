@@ -182,6 +182,8 @@ class Config:
     METRICS_PORT = None
     TASKAPP_CHANGES_RETENTION_DAYS = 30
     TASKAPP_IDEMPOTENCY_KEY_HOURS = 24
+    WORKER_DATABASE_URL = None
+    WEBHOOK_ALLOW_PRIVATE = False
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -222,6 +224,11 @@ class Config:
                 "TASKAPP_CHANGES_RETENTION_DAYS", cls.TASKAPP_CHANGES_RETENTION_DAYS
             ),
             "TASKAPP_IDEMPOTENCY_KEY_HOURS": _int("TASKAPP_IDEMPOTENCY_KEY_HOURS", cls.TASKAPP_IDEMPOTENCY_KEY_HOURS),
+            "WORKER_DATABASE_URL": (
+                sqlalchemy_url(env["WORKER_DATABASE_URL"], "WORKER_DATABASE_URL")
+                if env.get("WORKER_DATABASE_URL") else None
+            ),
+            "WEBHOOK_ALLOW_PRIVATE": _switch("WEBHOOK_ALLOW_PRIVATE", False),
         }
         check_token_settings(values)
         if values["JWT_SECRET_KEY"] is not None:

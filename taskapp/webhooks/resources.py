@@ -1,0 +1,149 @@
+"""Webhooks: `/api/{user_id}/webhooks…`, a user's subscriptions to their task events.
+
+Row-level security decides which subscriptions exist: another user's is simply not found.
+The events themselves are produced by the database in the transaction of each change
+(sql/01_schema.sql, webhooks_emit) and delivered by `taskapp worker` (taskapp/worker/).
+"""
+
+import uuid
+from datetime import datetime
+
+from flask import current_app, g
+from flask.views import MethodView
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from taskapp.api import Blueprint
+from taskapp.config import signing_key
+from taskapp.db import first, get_connection, rows
+from taskapp.errors import abort
+from taskapp.tasks.resources import (
+    LINK_HEADER,
+    documents_errors,
+    found,
+    next_page_url,
+    only_your_own_tasks,
+    take_user_id,
+    task_uuid,
+)
+from taskapp.webhook_events import new_secret
+from taskapp.webhook_targets import RefusedTarget, check
+from taskapp.webhooks import queries
+from taskapp.webhooks.schemas import (
+    AttemptPageArgs,
+    AttemptSchema,
+    NewWebhookSchema,
+    WebhookCreateSchema,
+    WebhookPatchSchema,
+    WebhookSchema,
+)
+
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/api/<user_id>",
+    description="Where your task events are sent: signed POSTs (Standard Webhooks), retried until delivered.",
+)
+blp.url_value_preprocessor(take_user_id)
+blp.before_request(only_your_own_tasks)
+
+CURSOR_SALT = "taskapp.webhooks.attempts.cursor"
+CREATE, PATCH, PAGE_ARGS = WebhookCreateSchema(), WebhookPatchSchema(), AttemptPageArgs()
+
+
+def safe_url(url: str) -> str:
+    """The URL, if the worker may call it; 422 with the reason otherwise."""
+    try:
+        check(url, current_app.config["WEBHOOK_ALLOW_PRIVATE"])
+    except RefusedTarget as refused:
+        abort(422, errors={"json": {"url": [str(refused)]}})
+    return url
+
+
+def cursors() -> URLSafeSerializer:
+    extensions = current_app.extensions
+    if "taskapp.attempt_cursors" not in extensions:
+        extensions["taskapp.attempt_cursors"] = URLSafeSerializer(signing_key(current_app.config), salt=CURSOR_SALT)
+    return extensions["taskapp.attempt_cursors"]
+
+
+def read_cursor(args: dict, scope: str):
+    if "cursor" not in args:
+        return None
+    try:
+        data = cursors().loads(args["cursor"])
+        if not isinstance(data, dict) or data.get("f") != scope:
+            raise ValueError
+        return datetime.fromisoformat(data["k"]), uuid.UUID(data["i"])
+    except (BadSignature, UnicodeError, ValueError, KeyError, TypeError, AttributeError):
+        abort(400, "The cursor is not valid for these attempts.")
+
+
+@blp.route("/webhooks")
+class Webhooks(MethodView):
+    @blp.response(200, WebhookSchema(many=True))
+    @documents_errors(401, 403)
+    def get(self):
+        """List your webhook subscriptions (without their secrets)"""
+        return rows(*queries.listing())
+
+    @blp.arguments(CREATE)
+    @blp.response(201, NewWebhookSchema)
+    @documents_errors(400, 401, 403, 409, 413, 415, 422)
+    def post(self, data):
+        """Subscribe a URL to your task events; the answer shows its signing secret, once"""
+        url = safe_url(data["url"])
+        first(*queries.lock_owner(g.user_id))
+        if first(*queries.count())["count"] >= queries.MAX_PER_USER:
+            abort(409, f"You have {queries.MAX_PER_USER} webhook subscriptions, the most allowed; "
+                       "delete one first.")
+        webhook = first(*queries.create(url, data["events"], new_secret()))
+        get_connection().commit()
+        return webhook
+
+
+@blp.route("/webhooks/<webhook_id>")
+class Webhook(MethodView):
+    @blp.response(200, WebhookSchema)
+    @documents_errors(401, 403, 404)
+    def get(self, webhook_id):
+        """Get one of your webhook subscriptions"""
+        return found(first(*queries.get(task_uuid(webhook_id))))
+
+    @blp.arguments(PATCH)
+    @blp.response(200, WebhookSchema)
+    @documents_errors(400, 401, 403, 404, 413, 415, 422)
+    def patch(self, data, webhook_id):
+        """Change a subscription's URL or events, or switch it on or off"""
+        webhook_id = task_uuid(webhook_id)
+        if "url" in data:
+            safe_url(data["url"])
+        webhook = found(first(*queries.change(webhook_id, data)))
+        get_connection().commit()
+        return webhook
+
+    @blp.response(204)
+    @documents_errors(401, 403, 404)
+    def delete(self, webhook_id):
+        """Delete a subscription, with the events not yet delivered"""
+        found(first(*queries.remove(task_uuid(webhook_id))))
+        get_connection().commit()
+        return None
+
+
+@blp.route("/webhooks/<webhook_id>/deliveries")
+class WebhookDeliveries(MethodView):
+    @blp.arguments(PAGE_ARGS, location="query")
+    @blp.response(200, AttemptSchema(many=True), headers=LINK_HEADER)
+    @documents_errors(400, 401, 403, 404)
+    def get(self, args, webhook_id):
+        """List a subscription's delivery attempts, newest first"""
+        webhook_id = task_uuid(webhook_id)
+        found(first(*queries.get(webhook_id)))
+        scope = f"{g.user_id}:{webhook_id}"
+        page = rows(*queries.attempts(webhook_id, args["limit"] + 1, read_cursor(args, scope)))
+        if len(page) <= args["limit"]:
+            return page
+        page = page[: args["limit"]]
+        last = page[-1]
+        cursor = cursors().dumps({"f": scope, "k": last["attempted_at"].isoformat(), "i": str(last["id"])})
+        return page, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
