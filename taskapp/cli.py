@@ -90,6 +90,54 @@ def serve(host, port, workers, threads):
 
 
 @cli.command(with_appcontext=False)
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Jobs done at once (each on its own database connection).")
+@click.option("--lease-seconds", default=60, show_default=True, type=click.IntRange(2, 3600),
+              help="How long a claimed job is held: a worker that dies leaves its jobs to others after this.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve the worker's /metrics on this port.")
+def worker(concurrency, lease_seconds, metrics_port):
+    """Fire due reminders and deliver webhook events (as taskapp_worker, WORKER_DATABASE_URL)."""
+    from taskapp.worker.loop import run, stop_on_signals
+
+    settings = worker_settings(Config.from_env(), concurrency, lease_seconds)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        from taskapp.observability import metrics_registry
+
+        start_http_server(metrics_port, registry=metrics_registry())
+    from taskapp.observability import configure_logging
+
+    configure_logging()
+    stop_on_signals(settings)
+    run(settings)
+
+
+def worker_settings(config: Config, concurrency: int = 4, lease_seconds: int = 60):
+    """The worker's settings: its role's URL (with the embedded default, derived), the identity key."""
+    from taskapp import embedded
+    from taskapp.config import libpq_url
+    from taskapp.identity import IdentityKey
+    from taskapp.worker.loop import WorkerSettings
+
+    if config.embedded and config.WORKER_DATABASE_URL is None:
+        database = embedded.configure(config)
+        config.WORKER_DATABASE_URL = embedded.worker_url(database)
+    if config.WORKER_DATABASE_URL is None:
+        raise ConfigError("WORKER_DATABASE_URL (the worker's role taskapp_worker) is required for `taskapp worker`")
+    options = {"retry_delays": config.WEBHOOK_RETRY_DELAYS} if config.WEBHOOK_RETRY_DELAYS else {}
+    return WorkerSettings(
+        database_url=libpq_url(config.WORKER_DATABASE_URL),
+        identity_key=IdentityKey(config.TASKAPP_IDENTITY_KEY),
+        concurrency=concurrency,
+        lease_seconds=lease_seconds,
+        allow_private=config.WEBHOOK_ALLOW_PRIVATE,
+        connect_timeout=config.DATABASE_CONNECT_TIMEOUT,
+        **options,
+    )
+
+
+@cli.command(with_appcontext=False)
 def audit():
     """Print the isolation audit of sql/audit.sql; exit status 1 unless its verdict is PASS."""
     from taskapp import embedded

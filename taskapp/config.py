@@ -61,6 +61,19 @@ def cors_origins(raw: str | None) -> list[str]:
     return origins
 
 
+def retry_delays(raw: str | None) -> tuple[float, ...] | None:
+    """WEBHOOK_RETRY_DELAYS: seconds before each retry, comma-separated (`5,30,120`)."""
+    if not (raw or "").strip():
+        return None
+    try:
+        delays = tuple(float(item) for item in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"WEBHOOK_RETRY_DELAYS takes seconds, comma-separated (5,30,120), not {raw!r}") from None
+    if not 1 <= len(delays) <= 20 or not all(0 <= delay <= 7 * 86400 for delay in delays):
+        raise ConfigError("WEBHOOK_RETRY_DELAYS takes 1 to 20 delays of 0 to 604800 seconds each")
+    return delays
+
+
 def _switch(name: str, default: bool) -> bool:
     raw = (os.environ.get(name) or "").strip().lower()
     if raw == "":
@@ -184,6 +197,7 @@ class Config:
     TASKAPP_IDEMPOTENCY_KEY_HOURS = 24
     WORKER_DATABASE_URL = None
     WEBHOOK_ALLOW_PRIVATE = False
+    WEBHOOK_RETRY_DELAYS = None  # the worker's schedule (taskapp/worker/deliveries.py) unless set
 
     def __init__(self, **values):
         self.__dict__.update(values)
@@ -229,6 +243,7 @@ class Config:
                 if env.get("WORKER_DATABASE_URL") else None
             ),
             "WEBHOOK_ALLOW_PRIVATE": _switch("WEBHOOK_ALLOW_PRIVATE", False),
+            "WEBHOOK_RETRY_DELAYS": retry_delays(env.get("WEBHOOK_RETRY_DELAYS")),
         }
         check_token_settings(values)
         if values["JWT_SECRET_KEY"] is not None:

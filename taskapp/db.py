@@ -58,6 +58,11 @@ def set_request_identity(connection: Connection, key: IdentityKey) -> None:
         on_driver(connection, SET_IDENTITY, (user_id, key.proof(user_id)))
 
 
+def begin_as(driver_connection: psycopg.Connection, key: IdentityKey, user_id: str) -> None:
+    """The same first statement on a plain psycopg connection (the worker's), in its open transaction."""
+    driver_connection.execute(SET_IDENTITY, (user_id, key.proof(user_id)))
+
+
 def on_driver(connection: Connection, sql: str, parameters, row_factory=None) -> psycopg.Cursor:
     """Run SQL on the connection's psycopg connection, failing as SQLAlchemy's own statements do.
 

@@ -127,6 +127,11 @@ def start(directory: Path) -> EmbeddedDatabase:
     )
 
 
+def worker_url(database: EmbeddedDatabase) -> URL:
+    """The worker's role on the embedded server (which trusts local connections)."""
+    return database.admin_url.set(username="taskapp_worker", password=None)
+
+
 def configure(config) -> EmbeddedDatabase:
     """Start the embedded server, bring its schema to head, and point `config` at it."""
     from taskapp.identity import IdentityKey

@@ -1,0 +1,6 @@
+"""`taskapp worker`: fires due reminders and delivers webhook events, as taskapp_worker.
+
+It learns which work is due, across users, only from the functions of the `taskapp_queue`
+schema (job ids, owners and times); to read a task or a secret it acts as the job's user,
+with the same identity proof every request sets (taskapp.db.begin_as), under the policies.
+"""

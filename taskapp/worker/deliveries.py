@@ -1,0 +1,117 @@
+"""Delivering one webhook event: read it as its user, POST it signed, record the attempt.
+
+Delivery is at least once: an attempt is recorded, and its job finished or rescheduled, in
+one transaction after the receiver answered; a worker that dies in between leaves the job to
+another once its lease ends, and the event is sent again with the same webhook-id. Events of
+one subscription are sent independently (a retry does not hold back later events), so a
+receiver orders them by `timestamp`, or by the task's `updated_at`, when order matters.
+"""
+
+import http.client
+import logging
+import random
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg.rows import dict_row
+
+from taskapp import webhook_events, webhook_targets
+from taskapp.db import begin_as
+from taskapp.tasks.queries import TASK
+from taskapp.worker.metrics import DELIVERIES, DELIVERY_LATENCY
+
+log = logging.getLogger(__name__)
+
+# The first retry about 5 s after the first attempt, the second about 30 s after that, then
+# backing off to 8 attempts over about 17 hours; each delay varies by up to a fifth (jitter).
+RETRY_DELAYS = (5, 30, 120, 600, 3600, 4 * 3600, 12 * 3600)
+JITTER = 0.2
+# Delivered and failed events (with their attempts) are kept this long for GET …/deliveries.
+RETENTION = "7 days"
+FORGET_AT_ONCE = 100
+
+# The event with its subscription, as its owner sees them (RLS: only the owner's rows exist).
+# The task is returned with the columns and types of the tasks table, as GET returns it.
+EVENT = f"""
+select d.type, d.created_at as event_at, d.attempts, d.state, d.reminder, w.id as webhook_id, w.url, w.secret, w.active,
+       {', '.join(f't.{column.name}' for column in TASK)}
+from webhook_deliveries d
+join webhooks w on w.user_id = d.user_id and w.id = d.webhook_id
+cross join lateral jsonb_populate_record(null::tasks, d.task) t
+where d.id = %(delivery)s
+"""
+RECORD_ATTEMPT = """
+insert into webhook_attempts (webhook_id, delivery_id, attempt, status, error)
+values (%(webhook)s, %(delivery)s, %(attempt)s, %(status)s, %(error)s)
+"""
+UPDATE_DELIVERY = "update webhook_deliveries set attempts = %(attempt)s, state = %(state)s where id = %(delivery)s"
+SWITCH_OFF = "update webhooks set active = false, updated_at = now() where id = %(webhook)s and active"
+# Old events of the subscription, a bounded number per delivery (no cron needed).
+FORGET_OLD = f"""
+delete from webhook_deliveries where id in (
+    select id from webhook_deliveries
+    where webhook_id = %(webhook)s and state <> 'pending' and created_at < now() - interval '{RETENTION}'
+    order by created_at limit {FORGET_AT_ONCE})
+"""
+FINISH = "select taskapp_queue.finish(%(job)s, %(claim)s)"
+RETRY = "select taskapp_queue.retry(%(job)s, %(claim)s, %(delay)s)"
+
+
+def delay(attempt: int, delays=RETRY_DELAYS) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based), with jitter."""
+    base = delays[min(attempt, len(delays)) - 1]
+    return base * random.uniform(1 - JITTER, 1 + JITTER)
+
+
+def send(event: dict, event_id: str, allow_private: bool, timeout: float) -> tuple[int | None, str | None]:
+    """(status, None) when the receiver answered, (None, why) when it did not or may not be called."""
+    task = {column.name: event[column.name] for column in TASK}
+    text = webhook_events.body(event["type"], event["event_at"], task, event["reminder"])
+    try:
+        target = webhook_targets.check(event["url"], allow_private)
+        headers = webhook_events.headers(event["secret"], event_id, text)
+        return webhook_targets.post(target, text.encode(), headers, timeout), None
+    except webhook_targets.RefusedTarget as refused:
+        return None, str(refused)
+    except TimeoutError:
+        return None, f"No answer within {timeout:g} s."
+    except (OSError, http.client.HTTPException) as error:
+        return None, f"{error.__class__.__name__}: {error}"[:500]
+
+
+def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
+    """Do one delivery job (conn: the thread's own connection, outside any transaction)."""
+    user_id, delivery = job["user_id"], job["ref"]
+    held = {"job": job["job"], "claim": job["claim"]}
+    with conn.transaction():
+        begin_as(conn, key, user_id)
+        event = conn.cursor(row_factory=dict_row).execute(EVENT, {"delivery": delivery}).fetchone()
+        if event is None or event["state"] != "pending" or not event["active"]:
+            conn.execute(FINISH, held)  # gone with its subscription, done already, or switched off
+            return
+    status, error = send(event, str(delivery), settings.allow_private, settings.timeout)
+    attempt = event["attempts"] + 1
+    delivered = status is not None and 200 <= status < 300
+    last = not delivered and attempt > len(settings.retry_delays)
+    with conn.transaction() as transaction:
+        begin_as(conn, key, user_id)
+        if delivered or last:
+            still_held = conn.execute(FINISH, held).fetchone()[0]
+        else:
+            still_held = conn.execute(RETRY, {**held, "delay": delay(attempt, settings.retry_delays)}).fetchone()[0]
+        if not still_held:  # the lease ran out and another worker has the job: it records the outcome
+            log.warning("delivery lease lost", extra={"fields": {"event": str(delivery)}})
+            raise psycopg.Rollback(transaction)
+        ids = {"webhook": event["webhook_id"], "delivery": delivery}
+        conn.execute(RECORD_ATTEMPT, {**ids, "attempt": attempt, "status": status, "error": error})
+        state = "delivered" if delivered else "failed" if last else "pending"
+        conn.execute(UPDATE_DELIVERY, {**ids, "attempt": attempt, "state": state})
+        if last:
+            conn.execute(SWITCH_OFF, ids)
+        conn.execute(FORGET_OLD, ids)
+    outcome = "delivered" if delivered else "failed" if last else "retry"
+    DELIVERIES.labels(outcome).inc()
+    if delivered:
+        DELIVERY_LATENCY.observe((datetime.now(timezone.utc) - event["event_at"]).total_seconds())
+    log.info("webhook %s", outcome, extra={"fields": {
+        "event": str(delivery), "type": event["type"], "attempt": attempt, "status": status, "error": error}})

@@ -1,0 +1,130 @@
+"""The worker's loop: claim due jobs, do them on a few threads, sleep until woken or due.
+
+New work is announced with NOTIFY taskapp_work at the commit that makes it (a new event, a
+reminder set); the loop also looks at least once a second, and sleeps no longer than until
+the next job's time, so a reminder fires within about a second of it. Claims are leases
+(taskapp_queue.claim, FOR UPDATE SKIP LOCKED): two workers never hold the same job, and the
+job of a worker that died is claimed again when its lease ends. SIGTERM (or SIGINT) stops
+claiming, lets the jobs in hand finish, and exits.
+"""
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from taskapp.identity import IdentityKey
+from taskapp.worker import deliveries, reminders
+from taskapp.worker.metrics import JOBS_DUE, OLDEST_DUE
+
+log = logging.getLogger("taskapp.worker")
+
+CHANNEL = "taskapp_work"
+POLL_SECONDS = 1.0
+BACKLOG_EVERY_SECONDS = 5.0
+CLAIM = "select job, claim, kind, user_id, ref, run_at, claims from taskapp_queue.claim(%s, %s)"
+NEXT_RUN_AT = "select taskapp_queue.next_run_at()"
+BACKLOG = "select kind, due, oldest from taskapp_queue.backlog()"
+KINDS = ("delivery", "reminder")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    database_url: str  # libpq URL of taskapp_worker
+    identity_key: IdentityKey
+    concurrency: int = 4
+    lease_seconds: int = 60
+    retry_delays: tuple = deliveries.RETRY_DELAYS
+    allow_private: bool = False
+    timeout: float = 5.0
+    connect_timeout: int = 5
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def connect_kwargs(settings: WorkerSettings) -> dict:
+    return {"connect_timeout": settings.connect_timeout, "application_name": "taskapp-worker",
+            "options": "-c TimeZone=UTC"}
+
+
+def do(job: dict, pool: ConnectionPool, settings: WorkerSettings) -> None:
+    """One job on a pooled connection; a failure leaves it to be claimed again after its lease."""
+    try:
+        with pool.connection() as conn:
+            if job["kind"] == "delivery":
+                deliveries.deliver(conn, settings.identity_key, job, settings)
+            else:
+                reminders.fire(conn, settings.identity_key, job, settings)
+    except Exception:
+        log.exception("job failed; it is tried again when its lease ends",
+                      extra={"fields": {"job": job["job"], "kind": job["kind"]}})
+
+
+def report_backlog(control: psycopg.Connection) -> None:
+    found = {row[0]: row for row in control.execute(BACKLOG)}
+    now = datetime.now(timezone.utc)
+    for kind in KINDS:
+        _, due, oldest = found.get(kind, (kind, 0, None))
+        JOBS_DUE.labels(kind).set(due)
+        OLDEST_DUE.labels(kind).set((now - oldest).total_seconds() if oldest else 0)
+
+
+def sleep_seconds(control: psycopg.Connection) -> float:
+    """Until the next job may be claimed, at most POLL_SECONDS."""
+    next_run = control.execute(NEXT_RUN_AT).fetchone()[0]
+    if next_run is None:
+        return POLL_SECONDS
+    return min(max((next_run - datetime.now(timezone.utc)).total_seconds(), 0.0), POLL_SECONDS)
+
+
+def run(settings: WorkerSettings) -> None:
+    """Work until settings.stop is set (by SIGTERM in `taskapp worker`)."""
+    kwargs = connect_kwargs(settings)
+    control = psycopg.connect(settings.database_url, autocommit=True, **kwargs)
+    control.execute(f"LISTEN {CHANNEL}")
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.concurrency,
+                          kwargs=kwargs, open=True, name="taskapp-worker")
+    threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="taskapp-worker")
+    in_hand: set = set()
+    reported = 0.0
+    log.info("worker started", extra={"fields": {"concurrency": settings.concurrency}})
+    try:
+        while not settings.stop.is_set():
+            if time.monotonic() - reported > BACKLOG_EVERY_SECONDS:
+                report_backlog(control)
+                reported = time.monotonic()
+            free = settings.concurrency - len(in_hand)
+            claimed = []
+            if free > 0:
+                claimed = control.cursor(row_factory=dict_row).execute(
+                    CLAIM, (free, settings.lease_seconds)).fetchall()
+            for job in claimed:
+                future = threads.submit(do, job, pool, settings)
+                in_hand.add(future)
+                future.add_done_callback(in_hand.discard)
+            if claimed and len(claimed) == free:
+                if len(in_hand) >= settings.concurrency:  # every thread busy: wait for one
+                    wait(list(in_hand), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                continue
+            # Nothing more due now: sleep until woken, or until the next job's time.
+            for _ in control.notifies(timeout=sleep_seconds(control), stop_after=1):
+                pass
+    finally:
+        threads.shutdown(wait=True)  # the jobs in hand finish (each delivery within its timeout)
+        pool.close()
+        control.close()
+        log.info("worker stopped")
+
+
+def stop_on_signals(settings: WorkerSettings) -> None:
+    def stop(signum, frame):
+        settings.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
