@@ -1,7 +1,11 @@
 """Serving with gunicorn, as deployed: `taskapp serve`."""
 
+import inspect
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -75,6 +79,41 @@ def metrics_hooks(host: str, metrics_port: int | None, made_folder: str | None) 
     return {**hooks, **({"when_ready": when_ready} if metrics_port else {})}
 
 
+def background_worker_hooks(config: Config) -> dict:
+    """gunicorn hooks that run one `taskapp worker` beside the server (the embedded default's),
+    started when the server is ready and stopped (SIGTERM, then its jobs in hand finish) at exit."""
+    from taskapp.embedded import worker_url
+
+    environment = {**os.environ, "WORKER_DATABASE_URL": libpq_url(worker_url(config.EMBEDDED_DATABASE))}
+    running = []
+
+    def when_ready(server):
+        running.append(subprocess.Popen([sys.executable, "-m", "taskapp", "worker"], env=environment))
+        server.log.info("background worker started (pid %s)", running[-1].pid)
+
+    def on_exit(server):
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    return {"when_ready": when_ready, "on_exit": on_exit}
+
+
+def combined(*hook_sets: dict) -> dict:
+    """gunicorn takes one function per hook (and checks its arity): each runs those of every set."""
+    names = {name for hooks in hook_sets for name in hooks}
+
+    def chain(functions):
+        if len(inspect.signature(functions[0]).parameters) == 2:
+            return lambda first, second: [function(first, second) for function in functions] and None
+        return lambda server: [function(server) for function in functions] and None
+
+    return {name: chain([hooks[name] for hooks in hook_sets if name in hooks]) for name in names}
+
+
 def serve(config: Config, host: str, port: int, workers: int, threads: int) -> None:
     export_for_workers(config)
     options = {
@@ -86,7 +125,11 @@ def serve(config: Config, host: str, port: int, workers: int, threads: int) -> N
         "timeout": 30,
         "limit_request_line": 8190,  # gunicorn's largest; longer request lines get its HTML 414
     }
+    hook_sets = []
     if config.METRICS:
         folder, made = metrics_folder()
-        options.update(metrics_hooks(host, config.METRICS_PORT, folder if made else None))
+        hook_sets.append(metrics_hooks(host, config.METRICS_PORT, folder if made else None))
+    if getattr(config, "EMBEDDED_DATABASE", None) is not None:
+        hook_sets.insert(0, background_worker_hooks(config))  # stopped before the metrics folder goes
+    options.update(combined(*hook_sets))
     TaskServer(options).run()

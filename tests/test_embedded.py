@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.request
 
+from receiver import Receiver
 from served import TASKAPP, free_port
 from test_cli import CONFIG_VARIABLES, taskapp
 
@@ -68,15 +69,23 @@ class Server:
 
 def test_serve_starts_on_embedded_postgres_and_data_survives_a_restart(tmp_path):
     data_dir = tmp_path
-    server = Server(data_dir)
+    server = Server(data_dir, WEBHOOK_ALLOW_PRIVATE="on")
+    receiver = Receiver()
     try:
         assert any("Swagger UI:" in line for line in server.output)
+        # The one command also runs a worker: a webhook is delivered.
+        status, webhook = request("POST", server.base + "/api/me/webhooks", server.token,
+                                  {"url": receiver.url, "events": ["task.created"]})
+        assert status == 201, webhook
         status, task = request("POST", server.base + "/api/me/tasks", server.token, {"title": "survive"})
         assert status == 201
+        [event] = receiver.events(webhook["secret"], 1, seconds=30)
+        assert event["data"]["task"]["id"] == task["id"]
         status, tasks = request("GET", server.base + "/api/me/tasks", server.token)
         assert status == 200 and [t["id"] for t in tasks] == [task["id"]]
     finally:
         server.stop()
+        receiver.close()
 
     # `taskapp token` signs with the secret the server stored in the data folder.
     result = taskapp("token", server.user, TASKAPP_DATA_DIR=str(data_dir))

@@ -1,10 +1,12 @@
 """`taskapp worker` with real receivers: signed events once each, retries, leases, reminders, isolation."""
 
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from receiver import Receiver
+from served import free_port
 from working import Working
 
 FAST_RETRIES = {"WEBHOOK_RETRY_DELAYS": "0.3,0.3"}  # three attempts, a moment apart
@@ -236,3 +238,29 @@ def test_a_private_address_is_refused_again_at_delivery(local_client, alice, rec
     [first, *_] = reversed(recorded_attempts(local_client, alice, webhook, 1))
     assert first["status"] is None and "Only https://" in first["error"]
     assert receiver.received == []
+
+
+def test_the_workers_numbers_are_on_its_metrics_port(local_client, alice, receivers, workers):
+    receiver = receivers()
+    subscribe(local_client, alice, receiver.url, events=("task.created",))
+    port = free_port()
+    workers("--metrics-port", str(port))
+    local_client.post("/api/me/tasks", json={"title": "t"}, headers=alice.headers)
+    receiver.wait_for(1)
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        if 'taskapp_worker_deliveries_total{outcome="delivered"} 1.0' in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert 'taskapp_worker_deliveries_total{outcome="delivered"} 1.0' in text
+    assert "taskapp_worker_delivery_latency_seconds_count 1.0" in text
+    assert 'taskapp_worker_jobs_due{kind="delivery"}' in text and 'taskapp_worker_jobs_due{kind="reminder"}' in text
+    assert "taskapp_worker_reminder_lag_seconds_count" in text
+
+
+def test_readiness_does_not_depend_on_receivers(local_client, alice):
+    subscribe(local_client, alice, "http://127.0.0.1:9/down", events=("task.created",))
+    local_client.post("/api/me/tasks", json={"title": "t"}, headers=alice.headers)
+    assert local_client.get("/readyz").status_code == 200
