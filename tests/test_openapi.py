@@ -39,6 +39,9 @@ def test_every_contract_operation_is_documented(client):
         "/api/{user_id}/tasks/{task_id}/completions/{completion_id}": {"delete"},
         "/api/{user_id}/completions": {"get"},
         "/api/{user_id}/changes": {"get"},
+        "/api/{user_id}/webhooks": {"get", "post"},
+        "/api/{user_id}/webhooks/{webhook_id}": {"get", "patch", "delete"},
+        "/api/{user_id}/webhooks/{webhook_id}/deliveries": {"get"},
         "/healthz": {"get"},
         "/readyz": {"get"},
     }

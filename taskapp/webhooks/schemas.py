@@ -23,7 +23,7 @@ def events_field(**kwargs):
     return ma.fields.List(
         ma.fields.String(validate=validate.OneOf(EVENT_TYPES)),
         validate=validate.Length(min=1, max=len(EVENT_TYPES)),
-        metadata={"description": "The event types to send (each at most once)."},
+        metadata={"description": "The event types to send (each at most once).", "uniqueItems": True},
         **kwargs,
     )
 
