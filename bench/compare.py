@@ -6,6 +6,10 @@ own fresh database on the same PostgreSQL server with its own `taskapp db upgrad
 the same data set (no recurring tasks, which an earlier schema may not have), and both are
 served with the same gunicorn settings. wrk then drives them in alternating slices, so the
 machine's drift falls on both alike. Writes bench/results/compare.json and prints a table.
+
+With --worker, the new revision runs as its users would have it with webhooks: every user
+subscribed to every event type at a local receiver, and a `taskapp worker` delivering them
+while the scenarios run.
 """
 
 import argparse
@@ -28,8 +32,9 @@ from bench.__main__ import (
     fresh_databases,
     users_file,
 )
+from bench.deliveries import WORKER_PASSWORD, Receiver, subscribe
 from bench.scenarios import IN_MIX, MIX
-from bench.seed import seed
+from bench.seed import FULL, seed
 from bench.targets import ROOT, Server, side_by_side, wrk
 from taskapp.config import libpq_url
 from taskapp.tokens import issue_token
@@ -53,7 +58,7 @@ def environment(admin_url: URL) -> dict:
     app_url = admin_url.set(username="taskapp_app", password=APP_PASSWORD)
     return {"DATABASE_ADMIN_URL": libpq_url(admin_url), "DATABASE_URL": libpq_url(app_url),
             "TASKAPP_APP_PASSWORD": APP_PASSWORD, "JWT_SECRET_KEY": SECRET,
-            "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET}
+            "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET, "TASKAPP_WORKER_PASSWORD": WORKER_PASSWORD}
 
 
 def main() -> int:
@@ -66,6 +71,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--only", default="", help="scenario names separated by ';' (and/or mix); default all")
+    parser.add_argument("--worker", action="store_true",
+                        help="the new revision with every user subscribed to webhooks and a worker delivering")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
@@ -79,12 +86,20 @@ def main() -> int:
         folder = Path(tmp)
         revisions = [args.new, args.base]
         bins = [install(revision, folder) for revision in revisions]
-        servers = []
+        servers, background = [], []
         for index, (revision, bin_dir, admin_url) in enumerate(zip(revisions, bins, admin_urls, strict=True)):
             env = environment(admin_url)
             subprocess.run([str(bin_dir / "taskapp"), "db", "upgrade"], env={**os.environ, **env}, check=True,
                            cwd=folder)
             print(f"{revision}: seeded {seed(libpq_url(admin_url), recurring=False)} tasks", flush=True)
+            if args.worker and index == 0:
+                receiver = Receiver()
+                subscribe(libpq_url(admin_url), receiver.url, FULL.users)
+                worker_url = libpq_url(admin_url.set(username="taskapp_worker", password=WORKER_PASSWORD))
+                background.append(subprocess.Popen(
+                    [str(bin_dir / "taskapp"), "worker"], cwd=folder, stdout=open(folder / "worker.log", "w"),
+                    stderr=subprocess.STDOUT, env={**os.environ, **env, "WORKER_DATABASE_URL": worker_url,
+                                                   "WEBHOOK_ALLOW_PRIVATE": "on"}))
             env.pop("DATABASE_ADMIN_URL")
             env["DATABASE_POOL_SIZE"] = str(args.threads)
             servers.append(Server(
@@ -109,6 +124,11 @@ def main() -> int:
         finally:
             for target in servers:
                 target.stop()
+            for process in background:
+                process.terminate()
+                process.wait(timeout=30)
+            if args.worker:
+                print(f"webhook events received while measuring: {len(receiver.times)}", flush=True)
     commits = {revision: subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True,
                                         text=True).stdout.strip() for revision in (args.new, args.base)}
     document = {
@@ -116,7 +136,8 @@ def main() -> int:
         "machine": report.machine(),
         "new": commits[args.new], "base": commits[args.base],
         "settings": {"seconds": args.seconds, "slices": args.slices, "workers": args.workers,
-                     "threads": args.threads, "data_set": "full, no recurring tasks"},
+                     "threads": args.threads, "data_set": "full, no recurring tasks",
+                     "new_with_worker_and_webhooks": args.worker},
         "results": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,144 @@
+"""Webhook delivery throughput: events per second for one and for two `taskapp worker` processes.
+
+`python -m bench.deliveries`: for each worker count, a fresh migrated database; USERS users
+each subscribed to every event type at a local receiver; EVENTS tasks created as those users
+(each a `task.created` event in the outbox) before any worker runs; then the workers start
+and the receiver counts arrivals. Throughput is measured from the first arrival to the last,
+so process start-up is left out. Writes bench/results/deliveries.json.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psycopg
+
+from bench import report
+from bench.__main__ import IDENTITY_KEY, IDENTITY_KEY_SECRET, database_server, fresh_databases
+from bench.targets import ROOT, VENV_BIN
+from taskapp.config import libpq_url
+from taskapp.schema import upgrade
+
+WORKER_PASSWORD = "bench-worker-password"
+SUBSCRIBE = """
+set session_replication_role = replica;
+insert into webhooks (user_id, url, events, secret)
+select 'bench-' || u, %(url)s, array['task.created', 'task.updated', 'task.completed', 'task.deleted',
+       'reminder.due'], 'whsec_' || encode(sha256(u::text::bytea), 'base64')
+from generate_series(1, %(users)s) u;
+insert into task_versions (user_id, last_version, hooked)
+select 'bench-' || u, 0, array['reminder.due', 'task.completed', 'task.created', 'task.deleted', 'task.updated']
+from generate_series(1, %(users)s) u
+on conflict (user_id) do update set hooked = excluded.hooked;
+reset session_replication_role;
+"""
+
+
+class Receiver:
+    """Counts POSTs and answers 204, on several threads."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.times.append(time.monotonic())
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 256
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def subscribe(admin_url: str, receiver_url: str, users: int) -> None:
+    """Users bench-1 … bench-N subscribed to every event type at the receiver."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for statement in filter(str.strip, SUBSCRIBE.split(";")):
+            conn.execute(statement, {"url": receiver_url, "users": users} if "%(" in statement else None)
+
+
+def make_events(admin_url, app_url: str, users: int, events: int, receiver_url: str) -> None:
+    subscribe(admin_url, receiver_url, users)
+    with psycopg.connect(app_url) as conn:
+        for number in range(events):
+            user = f"bench-{number % users + 1}"
+            conn.execute("select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)",
+                         (user, IDENTITY_KEY.proof(user)))
+            conn.execute("insert into tasks (title) values (%s)", (f"event {number}",))
+            conn.commit()
+
+
+def measure(server_url: str, workers: int, users: int, events: int, concurrency: int, folder: Path) -> dict:
+    receiver = Receiver()
+    with fresh_databases(server_url, 1) as [admin]:
+        upgrade(admin, "bench-app-password", IDENTITY_KEY, WORKER_PASSWORD)
+        app_url = libpq_url(admin.set(username="taskapp_app", password="bench-app-password"))
+        worker_url = libpq_url(admin.set(username="taskapp_worker", password=WORKER_PASSWORD))
+        make_events(libpq_url(admin), app_url, users, events, receiver.url)
+        env = {**os.environ, "WORKER_DATABASE_URL": worker_url, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
+               "WEBHOOK_ALLOW_PRIVATE": "on"}
+        processes = [subprocess.Popen([str(VENV_BIN / "taskapp"), "worker", "--concurrency", str(concurrency)],
+                                      env=env, stdout=open(folder / f"worker-{workers}-{n}.log", "w"),
+                                      stderr=subprocess.STDOUT) for n in range(workers)]
+        deadline = time.monotonic() + 600
+        try:
+            while len(receiver.times) < events:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(receiver.times)} of {events} events arrived")
+                time.sleep(0.1)
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
+        receiver.server.shutdown()
+    first, last = receiver.times[0], receiver.times[events - 1]
+    return {"workers": workers, "concurrency": concurrency, "events": events,
+            "seconds": round(last - first, 2), "events_per_second": round((events - 1) / (last - first), 1),
+            "received": len(receiver.times)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.deliveries", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--concurrency", type=int, default=8, help="--concurrency of each worker")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    started = time.time()
+    rows = []
+    folder = Path(os.environ.get("TMPDIR", "/tmp"))
+    with database_server() as server_url:
+        for count in (int(n) for n in args.workers.split(",")):
+            rows.append(measure(server_url, count, args.users, args.events, args.concurrency, folder))
+            print(f"{count} worker(s) × {args.concurrency}: {rows[-1]['events_per_second']:.0f} events/s "
+                  f"({args.events} events in {rows[-1]['seconds']} s)", flush=True)
+    document = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "machine": report.machine(),
+                "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                         text=True).stdout.strip(),
+                "settings": {"users": args.users, "receiver": "Python ThreadingHTTPServer in the benchmark, 204"},
+                "results": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "deliveries.json").write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
