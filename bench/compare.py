@@ -8,8 +8,9 @@ served with the same gunicorn settings. wrk then drives them in alternating slic
 machine's drift falls on both alike. Writes bench/results/compare.json and prints a table.
 
 With --worker, the new revision runs as its users would have it with webhooks: every user
-subscribed to every event type at a local receiver, and a `taskapp worker` delivering them
-while the scenarios run.
+subscribed to every event type at a local receiver (HAProxy answering 204, so that the
+receiver takes next to no CPU from the service), and a `taskapp worker` delivering them while
+the scenarios run.
 """
 
 import argparse
@@ -32,7 +33,7 @@ from bench.__main__ import (
     fresh_databases,
     users_file,
 )
-from bench.deliveries import WORKER_PASSWORD, Receiver, subscribe
+from bench.deliveries import WORKER_PASSWORD, HAProxyReceiver, subscribe
 from bench.scenarios import IN_MIX, MIX
 from bench.seed import FULL, seed
 from bench.targets import ROOT, Server, side_by_side, wrk
@@ -93,7 +94,7 @@ def main() -> int:
                            cwd=folder)
             print(f"{revision}: seeded {seed(libpq_url(admin_url), recurring=False)} tasks", flush=True)
             if args.worker and index == 0:
-                receiver = Receiver()
+                receiver = HAProxyReceiver(folder)
                 subscribe(libpq_url(admin_url), receiver.url, FULL.users)
                 worker_url = libpq_url(admin_url.set(username="taskapp_worker", password=WORKER_PASSWORD))
                 background.append(subprocess.Popen(
@@ -128,7 +129,8 @@ def main() -> int:
                 process.terminate()
                 process.wait(timeout=30)
             if args.worker:
-                print(f"webhook events received while measuring: {len(receiver.times)}", flush=True)
+                print(f"webhook events received while measuring: {receiver.received()}", flush=True)
+                receiver.stop()
     commits = {revision: subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True,
                                         text=True).stdout.strip() for revision in (args.new, args.base)}
     document = {

@@ -67,6 +67,58 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+class HAProxyReceiver:
+    """A receiver that costs the machine next to nothing: HAProxy answering every request 204.
+
+    For measuring requests beside a delivering worker, so that the receiver's own work (a
+    customer's, elsewhere in real life) does not take the CPU from the service measured.
+    """
+
+    CONFIG = """
+global
+    maxconn 2000
+    stats socket {socket} mode 600 level admin
+defaults
+    mode http
+    timeout client 10s
+    timeout connect 1s
+    timeout server 10s
+frontend hooks
+    bind 127.0.0.1:{port}
+    http-request return status 204
+"""
+
+    def __init__(self, folder: Path):
+        from bench.targets import free_port
+
+        port = free_port()
+        self.socket = folder / "receiver.sock"
+        config = folder / "receiver.cfg"
+        config.write_text(self.CONFIG.format(socket=self.socket, port=port))
+        self.process = subprocess.Popen(["haproxy", "-f", str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}/hook"
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            assert time.monotonic() < deadline, "haproxy did not start"
+            time.sleep(0.05)
+
+    def received(self) -> int:
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(self.socket))
+            client.sendall(b"show info\n")
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+        return int(next(line.split(":")[1] for line in answer.decode().splitlines() if line.startswith("CumReq:")))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 def subscribe(admin_url: str, receiver_url: str, users: int) -> None:
     """Users bench-1 … bench-N subscribed to every event type at the receiver."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
