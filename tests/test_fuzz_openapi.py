@@ -130,7 +130,8 @@ def test_every_operation_answers_as_documented(served_api, caller, label, mode):
 
 
 def test_the_stateful_phase_follows_links_between_operations_without_a_failure(served_api):
-    """Create, then get, replace, patch, complete and delete what was created, in random orders."""
+    """Create, then get, replace, patch, complete and delete what was created (tasks, webhook
+    subscriptions), in random orders."""
     seen = []
 
     class Workflow(SCHEMA.as_state_machine()):
@@ -144,6 +145,8 @@ def test_the_stateful_phase_follows_links_between_operations_without_a_failure(s
         def before_call(self, case):
             if case.path_parameters and "user_id" in case.path_parameters:
                 case.path_parameters["user_id"] = "me"
+            make_schedule_valid(case.body)  # so that tasks and subscriptions are made, and their links followed
+            make_url_callable(case.body)
 
         def get_call_kwargs(self, case):
             return {"base_url": served_api.url, "headers": self.caller.headers}
@@ -152,8 +155,9 @@ def test_the_stateful_phase_follows_links_between_operations_without_a_failure(s
             seen.append((case.operation.label, response.status_code))
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
 
-    Workflow.run(settings=settings(max_examples=40, stateful_step_count=10, deadline=None,
+    Workflow.run(settings=settings(max_examples=60, stateful_step_count=10, deadline=None,
                                    suppress_health_check=list(HealthCheck)))
-    # Not vacuous: tasks were created and then reached through their links.
+    # Not vacuous: tasks and subscriptions were created and then reached through their links.
     assert ("POST /api/{user_id}/tasks", 201) in seen
-    assert {label for label, status in seen if status == 200 and "{task_id}" in label}
+    assert ("POST /api/{user_id}/webhooks", 201) in seen
+    assert {label for label, status in seen if status == 200 and ("{task_id}" in label or "{webhook_id}" in label)}

@@ -8,7 +8,7 @@ The events themselves are produced by the database in the transaction of each ch
 import uuid
 from datetime import datetime
 
-from flask import current_app, g
+from flask import current_app, g, url_for
 from flask.views import MethodView
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -87,7 +87,9 @@ class Webhooks(MethodView):
         return rows(*queries.listing())
 
     @blp.arguments(CREATE)
-    @blp.response(201, NewWebhookSchema)
+    @blp.response(201, NewWebhookSchema, headers={
+        "Location": {"description": "URL of the new subscription", "schema": {"type": "string"}},
+    })
     @documents_errors(400, 401, 403, 409, 413, 415, 422)
     def post(self, data):
         """Subscribe a URL to your task events; the answer shows its signing secret, once"""
@@ -98,7 +100,7 @@ class Webhooks(MethodView):
                        "delete one first.")
         webhook = first(*queries.create(url, data["events"], new_secret()))
         get_connection().commit()
-        return webhook
+        return webhook, {"Location": url_for("webhooks.Webhook", user_id=g.path_user_id, webhook_id=webhook["id"])}
 
 
 @blp.route("/webhooks/<webhook_id>")
