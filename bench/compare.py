@@ -41,15 +41,15 @@ from taskapp.config import libpq_url
 from taskapp.tokens import issue_token
 
 
-def install(revision: str, folder: Path) -> Path:
+def install(revision: str, folder: Path, index: int = 0) -> Path:
     """A virtual environment with `revision` of this repository installed from a wheel; its bin/."""
     commit = subprocess.run(["git", "rev-parse", "--short", revision], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.strip()
-    source = folder / f"source-{commit}"
+    source = folder / f"source-{index}-{commit}"
     source.mkdir()
     archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
-    venv = folder / f"venv-{commit}"
+    venv = folder / f"venv-{index}-{commit}"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)], check=True)
     return venv / "bin"
@@ -74,6 +74,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="scenario names separated by ';' (and/or mix); default all")
     parser.add_argument("--worker", action="store_true",
                         help="the new revision with every user subscribed to webhooks and a worker delivering")
+    parser.add_argument("--subscribed", action="store_true",
+                        help="the new revision with every user subscribed to webhooks, but no worker")
+    parser.add_argument("--name", default="compare", help="results go to bench/results/NAME.json")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
@@ -86,16 +89,17 @@ def main() -> int:
             fresh_databases(server, 2) as admin_urls:
         folder = Path(tmp)
         revisions = [args.new, args.base]
-        bins = [install(revision, folder) for revision in revisions]
+        bins = [install(revision, folder, index) for index, revision in enumerate(revisions)]
         servers, background = [], []
         for index, (revision, bin_dir, admin_url) in enumerate(zip(revisions, bins, admin_urls, strict=True)):
             env = environment(admin_url)
             subprocess.run([str(bin_dir / "taskapp"), "db", "upgrade"], env={**os.environ, **env}, check=True,
                            cwd=folder)
             print(f"{revision}: seeded {seed(libpq_url(admin_url), recurring=False)} tasks", flush=True)
-            if args.worker and index == 0:
+            if (args.worker or args.subscribed) and index == 0:
                 receiver = HAProxyReceiver(folder)
                 subscribe(libpq_url(admin_url), receiver.url, FULL.users)
+            if args.worker and index == 0:
                 worker_url = libpq_url(admin_url.set(username="taskapp_worker", password=WORKER_PASSWORD))
                 background.append(subprocess.Popen(
                     [str(bin_dir / "taskapp"), "worker"], cwd=folder, stdout=open(folder / "worker.log", "w"),
@@ -128,7 +132,7 @@ def main() -> int:
             for process in background:
                 process.terminate()
                 process.wait(timeout=30)
-            if args.worker:
+            if args.worker or args.subscribed:
                 print(f"webhook events received while measuring: {receiver.received()}", flush=True)
                 receiver.stop()
     commits = {revision: subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True,
@@ -139,13 +143,14 @@ def main() -> int:
         "new": commits[args.new], "base": commits[args.base],
         "settings": {"seconds": args.seconds, "slices": args.slices, "workers": args.workers,
                      "threads": args.threads, "data_set": "full, no recurring tasks",
-                     "new_with_worker_and_webhooks": args.worker},
+                     "new_with_webhooks_subscribed": args.worker or args.subscribed,
+                     "new_with_a_worker": args.worker},
         "results": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "compare.json").write_text(json.dumps(document, indent=2) + "\n")
+    (args.out / f"{args.name}.json").write_text(json.dumps(document, indent=2) + "\n")
     print(table(document))
-    print(f"wrote {args.out / 'compare.json'}")
+    print(f"wrote {args.out / (args.name + '.json')}")
     return 0
 
 

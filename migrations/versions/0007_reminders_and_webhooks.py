@@ -284,7 +284,7 @@ CREATE TABLE taskapp_queue.jobs (
 
 CREATE INDEX jobs_run_at_idx ON taskapp_queue.jobs (run_at, id);
 
--- A new event is a job at once; workers listening are woken at commit.
+-- A new event is a job at once (workers look for due jobs every half second).
 CREATE FUNCTION taskapp_queue.webhook_deliveries_enqueue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -292,7 +292,6 @@ AS $$
 BEGIN
     INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at) VALUES ('delivery', NEW.user_id, NEW.id, now())
     ON CONFLICT (kind, user_id, ref) DO NOTHING;
-    PERFORM pg_notify('taskapp_work', '');
     RETURN NULL;
 END
 $$;
@@ -312,7 +311,6 @@ BEGIN
         INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at)
         VALUES ('reminder', NEW.user_id, NEW.id, NEW.next_reminder_at)
         ON CONFLICT (kind, user_id, ref) DO UPDATE SET run_at = excluded.run_at, claim = NULL, leased_until = NULL;
-        PERFORM pg_notify('taskapp_work', '');
     END IF;
     RETURN NULL;
 END

@@ -1,8 +1,10 @@
-"""The worker's loop: claim due jobs, do them on a few threads, sleep until woken or due.
+"""The worker's loop: claim due jobs, do them on a few threads, sleep briefly when none is due.
 
-New work is announced with NOTIFY taskapp_work at the commit that makes it (a new event, a
-reminder set); the loop also looks at least once a second, and sleeps no longer than until
-the next job's time, so a reminder fires within about a second of it. Claims are leases
+The loop looks for due jobs every half second when idle (and at once while jobs keep coming),
+sleeping no longer than until the next job's time, so a new event is picked up and a
+reminder fires within about half a second. It polls rather than LISTENs: a NOTIFY in every
+writing transaction would take PostgreSQL's one lock on the notification queue at each
+commit, serialising the commits of every user with webhooks. Claims are leases
 (taskapp_queue.claim, FOR UPDATE SKIP LOCKED): two workers never hold the same job, and the
 job of a worker that died is claimed again when its lease ends. SIGTERM (or SIGINT) stops
 claiming, lets the jobs in hand finish, and exits.
@@ -26,8 +28,7 @@ from taskapp.worker.metrics import JOBS_DUE, OLDEST_DUE
 
 log = logging.getLogger("taskapp.worker")
 
-CHANNEL = "taskapp_work"
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
 BACKLOG_EVERY_SECONDS = 5.0
 CLAIM = "select job, claim, kind, user_id, ref, run_at, claims from taskapp_queue.claim(%s, %s)"
 NEXT_RUN_AT = "select taskapp_queue.next_run_at()"
@@ -87,7 +88,6 @@ def run(settings: WorkerSettings) -> None:
     """Work until settings.stop is set (by SIGTERM in `taskapp worker`)."""
     kwargs = connect_kwargs(settings)
     control = psycopg.connect(settings.database_url, autocommit=True, **kwargs)
-    control.execute(f"LISTEN {CHANNEL}")
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.concurrency,
                           kwargs=kwargs, open=True, name="taskapp-worker")
     threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="taskapp-worker")
@@ -112,9 +112,8 @@ def run(settings: WorkerSettings) -> None:
                 if len(in_hand) >= settings.concurrency:  # every thread busy: wait for one
                     wait(list(in_hand), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 continue
-            # Nothing more due now: sleep until woken, or until the next job's time.
-            for _ in control.notifies(timeout=sleep_seconds(control), stop_after=1):
-                pass
+            # Nothing more due now: sleep until the next job's time, at most POLL_SECONDS.
+            settings.stop.wait(sleep_seconds(control))
     finally:
         threads.shutdown(wait=True)  # the jobs in hand finish (each delivery within its timeout)
         pool.close()
