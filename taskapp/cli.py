@@ -133,6 +133,7 @@ def worker_settings(config: Config, concurrency: int = 4, lease_seconds: int = 6
         lease_seconds=lease_seconds,
         allow_private=config.WEBHOOK_ALLOW_PRIVATE,
         connect_timeout=config.DATABASE_CONNECT_TIMEOUT,
+        prepared_statements=config.DATABASE_PREPARED_STATEMENTS,
         **options,
     )
 

@@ -250,12 +250,15 @@ CREATE TRIGGER webhooks_hooked AFTER INSERT OR UPDATE OR DELETE ON webhooks
 -- An event for every active subscription of the owner that wants it. As the writing user:
 -- the policies keep it to their own subscriptions.
 CREATE FUNCTION webhooks_emit(owner text, event text, task jsonb, reminder jsonb) RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: its statement is planned once per session, not at every call.
     INSERT INTO public.webhook_deliveries (user_id, webhook_id, type, task, reminder)
     SELECT w.user_id, w.id, event, task - 'search', reminder FROM public.webhooks w
-    WHERE w.user_id = owner AND w.active AND event = ANY (w.events)
+    WHERE w.user_id = owner AND w.active AND event = ANY (w.events);
+END
 $$;
 
 -- ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from taskapp.db import UTC_NAMES
 from taskapp.identity import IdentityKey
 from taskapp.worker import deliveries, reminders
 from taskapp.worker.metrics import JOBS_DUE, OLDEST_DUE
@@ -46,12 +47,25 @@ class WorkerSettings:
     allow_private: bool = False
     timeout: float = 5.0
     connect_timeout: int = 5
+    prepared_statements: bool = True  # DATABASE_PREPARED_STATEMENTS: off behind PgBouncer < 1.21 (transaction mode)
     stop: threading.Event = field(default_factory=threading.Event)
 
 
 def connect_kwargs(settings: WorkerSettings) -> dict:
     return {"connect_timeout": settings.connect_timeout, "application_name": "taskapp-worker",
-            "options": "-c TimeZone=UTC"}
+            "prepare_threshold": 5 if settings.prepared_statements else None}
+
+
+def in_utc(conn: psycopg.Connection) -> None:
+    """Timestamps arrive as UTC datetimes and are written with a Z, as the API writes them.
+
+    Set after connecting, as the web app does (taskapp.db.utc_sessions): PgBouncer keeps
+    TimeZone per client, but refuses a startup `options` parameter.
+    """
+    if conn.info.parameter_status("TimeZone") not in UTC_NAMES:
+        conn.execute("set time zone 'UTC'")
+        if not conn.autocommit:
+            conn.commit()
 
 
 def do(job: dict, pool: ConnectionPool, settings: WorkerSettings) -> None:
@@ -88,8 +102,9 @@ def run(settings: WorkerSettings) -> None:
     """Work until settings.stop is set (by SIGTERM in `taskapp worker`)."""
     kwargs = connect_kwargs(settings)
     control = psycopg.connect(settings.database_url, autocommit=True, **kwargs)
+    in_utc(control)
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.concurrency,
-                          kwargs=kwargs, open=True, name="taskapp-worker")
+                          kwargs=kwargs, configure=in_utc, open=True, name="taskapp-worker")
     threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="taskapp-worker")
     in_hand: set = set()
     reported = 0.0
