@@ -264,3 +264,13 @@ def test_readiness_does_not_depend_on_receivers(local_client, alice):
     subscribe(local_client, alice, "http://127.0.0.1:9/down", events=("task.created",))
     local_client.post("/api/me/tasks", json={"title": "t"}, headers=alice.headers)
     assert local_client.get("/readyz").status_code == 200
+
+
+def test_a_worker_outlives_its_connections_being_cut(local_client, alice, receivers, workers, admin_sql):
+    receiver = receivers()
+    subscribe(local_client, alice, receiver.url, events=("task.created",))
+    worker = workers()
+    admin_sql.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'taskapp_worker'")
+    local_client.post("/api/me/tasks", json={"title": "after the cut"}, headers=alice.headers)
+    receiver.wait_for(1, seconds=20)
+    assert worker.process.poll() is None

@@ -29,6 +29,7 @@ JITTER = 0.2
 # Delivered and failed events (with their attempts) are kept this long for GET …/deliveries.
 RETENTION = "7 days"
 FORGET_AT_ONCE = 100
+FORGET_EVERY = 0.1  # of deliveries look for old events of their subscription to remove
 
 # The event with its subscription, as its owner sees them (RLS: only the owner's rows exist).
 # The task is returned with the columns and types of the tasks table, as GET returns it.
@@ -45,8 +46,10 @@ insert into webhook_attempts (webhook_id, delivery_id, attempt, status, error)
 values (%(webhook)s, %(delivery)s, %(attempt)s, %(status)s, %(error)s)
 """
 UPDATE_DELIVERY = "update webhook_deliveries set attempts = %(attempt)s, state = %(state)s where id = %(delivery)s"
+# An event of a subscription switched off is not sent: it ends as failed, with no attempt.
+DROP = "update webhook_deliveries set state = 'failed' where id = %(delivery)s and state = 'pending'"
 SWITCH_OFF = "update webhooks set active = false, updated_at = now() where id = %(webhook)s and active"
-# Old events of the subscription, a bounded number per delivery (no cron needed).
+# Old events of the subscription, a bounded number at a time, at one delivery in ten (no cron).
 FORGET_OLD = f"""
 delete from webhook_deliveries where id in (
     select id from webhook_deliveries
@@ -87,6 +90,8 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
         begin_as(conn, key, user_id)
         event = conn.cursor(row_factory=dict_row).execute(EVENT, {"delivery": delivery}).fetchone()
         if event is None or event["state"] != "pending" or not event["active"]:
+            if event is not None and not event["active"]:
+                conn.execute(DROP, {"delivery": delivery})
             conn.execute(FINISH, held)  # gone with its subscription, done already, or switched off
             return
     status, error = send(event, str(delivery), settings.allow_private, settings.timeout)
@@ -100,7 +105,6 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
         else:
             still_held = conn.execute(RETRY, {**held, "delay": delay(attempt, settings.retry_delays)}).fetchone()[0]
         if not still_held:  # the lease ran out and another worker has the job: it records the outcome
-            log.warning("delivery lease lost", extra={"fields": {"event": str(delivery)}})
             raise psycopg.Rollback(transaction)
         ids = {"webhook": event["webhook_id"], "delivery": delivery}
         conn.execute(RECORD_ATTEMPT, {**ids, "attempt": attempt, "status": status, "error": error})
@@ -108,7 +112,11 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
         conn.execute(UPDATE_DELIVERY, {**ids, "attempt": attempt, "state": state})
         if last:
             conn.execute(SWITCH_OFF, ids)
-        conn.execute(FORGET_OLD, ids)
+        if random.random() < FORGET_EVERY:
+            conn.execute(FORGET_OLD, ids)
+    if not still_held:
+        log.warning("delivery lease lost; another worker has the event", extra={"fields": {"event": str(delivery)}})
+        return
     outcome = "delivered" if delivered else "failed" if last else "retry"
     DELIVERIES.labels(outcome).inc()
     if delivered:

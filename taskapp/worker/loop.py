@@ -69,16 +69,28 @@ def in_utc(conn: psycopg.Connection) -> None:
 
 
 def do(job: dict, pool: ConnectionPool, settings: WorkerSettings) -> None:
-    """One job on a pooled connection; a failure leaves it to be claimed again after its lease."""
-    try:
-        with pool.connection() as conn:
-            if job["kind"] == "delivery":
-                deliveries.deliver(conn, settings.identity_key, job, settings)
-            else:
-                reminders.fire(conn, settings.identity_key, job, settings)
-    except Exception:
-        log.exception("job failed; it is tried again when its lease ends",
-                      extra={"fields": {"job": job["job"], "kind": job["kind"]}})
+    """One job on a pooled connection; a failure leaves it to be claimed again after its lease.
+
+    A pooled connection the server closed (a restart, a cut) fails at its first statement: the
+    job is tried once more at once, on a new connection, rather than after its lease.
+    """
+    for last_try in (False, True):
+        try:
+            with pool.connection() as conn:
+                if job["kind"] == "delivery":
+                    deliveries.deliver(conn, settings.identity_key, job, settings)
+                else:
+                    reminders.fire(conn, settings.identity_key, job, settings)
+            return
+        except psycopg.OperationalError:
+            if not last_try:
+                continue
+            log.exception("job failed; it is tried again when its lease ends",
+                          extra={"fields": {"job": job["job"], "kind": job["kind"]}})
+        except Exception:
+            log.exception("job failed; it is tried again when its lease ends",
+                          extra={"fields": {"job": job["job"], "kind": job["kind"]}})
+            return
 
 
 def report_backlog(control: psycopg.Connection) -> None:
@@ -98,11 +110,30 @@ def sleep_seconds(control: psycopg.Connection) -> float:
     return min(max((next_run - datetime.now(timezone.utc)).total_seconds(), 0.0), POLL_SECONDS)
 
 
-def run(settings: WorkerSettings) -> None:
-    """Work until settings.stop is set (by SIGTERM in `taskapp worker`)."""
-    kwargs = connect_kwargs(settings)
-    control = psycopg.connect(settings.database_url, autocommit=True, **kwargs)
+def connect_control(settings: WorkerSettings) -> psycopg.Connection:
+    """The connection that claims jobs (autocommit: each claim is its own transaction)."""
+    control = psycopg.connect(settings.database_url, autocommit=True, **connect_kwargs(settings))
     in_utc(control)
+    return control
+
+
+def reconnect(settings: WorkerSettings, lost: psycopg.Connection, error: Exception) -> psycopg.Connection | None:
+    """After the database went away: a new control connection once it is back (None if stopped)."""
+    log.warning("database unavailable; trying again every second",
+                extra={"fields": {"error": (str(error).strip().splitlines() or [error.__class__.__name__])[0]}})
+    lost.close()
+    while not settings.stop.wait(1.0):
+        try:
+            return connect_control(settings)
+        except psycopg.OperationalError:
+            continue
+    return None
+
+
+def run(settings: WorkerSettings) -> None:
+    """Work until settings.stop is set (by SIGTERM in `taskapp worker`); a lost database is waited for."""
+    kwargs = connect_kwargs(settings)
+    control = connect_control(settings)
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.concurrency,
                           kwargs=kwargs, configure=in_utc, open=True, name="taskapp-worker")
     threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="taskapp-worker")
@@ -110,29 +141,33 @@ def run(settings: WorkerSettings) -> None:
     reported = 0.0
     log.info("worker started", extra={"fields": {"concurrency": settings.concurrency}})
     try:
-        while not settings.stop.is_set():
-            if time.monotonic() - reported > BACKLOG_EVERY_SECONDS:
-                report_backlog(control)
-                reported = time.monotonic()
-            free = settings.concurrency - len(in_hand)
-            claimed = []
-            if free > 0:
-                claimed = control.cursor(row_factory=dict_row).execute(
-                    CLAIM, (free, settings.lease_seconds)).fetchall()
-            for job in claimed:
-                future = threads.submit(do, job, pool, settings)
-                in_hand.add(future)
-                future.add_done_callback(in_hand.discard)
-            if claimed and len(claimed) == free:
-                if len(in_hand) >= settings.concurrency:  # every thread busy: wait for one
-                    wait(list(in_hand), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                continue
-            # Nothing more due now: sleep until the next job's time, at most POLL_SECONDS.
-            settings.stop.wait(sleep_seconds(control))
+        while control is not None and not settings.stop.is_set():
+            try:
+                if time.monotonic() - reported > BACKLOG_EVERY_SECONDS:
+                    report_backlog(control)
+                    reported = time.monotonic()
+                free = settings.concurrency - len(in_hand)
+                claimed = []
+                if free > 0:
+                    claimed = control.cursor(row_factory=dict_row).execute(
+                        CLAIM, (free, settings.lease_seconds)).fetchall()
+                for job in claimed:
+                    future = threads.submit(do, job, pool, settings)
+                    in_hand.add(future)
+                    future.add_done_callback(in_hand.discard)
+                if claimed and len(claimed) == free:
+                    if len(in_hand) >= settings.concurrency:  # every thread busy: wait for one
+                        wait(list(in_hand), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                    continue
+                # Nothing more due now: sleep until the next job's time, at most POLL_SECONDS.
+                settings.stop.wait(sleep_seconds(control))
+            except psycopg.OperationalError as error:
+                control = reconnect(settings, control, error)
     finally:
         threads.shutdown(wait=True)  # the jobs in hand finish (each delivery within its timeout)
         pool.close()
-        control.close()
+        if control is not None:
+            control.close()
         log.info("worker stopped")
 
 
