@@ -174,7 +174,9 @@ def cursor_of(client, user, query):
     "tamper",
     [
         lambda c: "garbage",
-        lambda c: c[:-1] + ("A" if c[-1] != "A" else "B"),
+        # The signature's last base64 character carries unused bits ("A" and "B" can decode
+        # alike): a character before it is edited.
+        lambda c: c[:-2] + ("A" if c[-2] != "A" else "Q") + c[-1],
         lambda c: c.replace(".", "x", 1),
         lambda c: "",
         lambda c: c + "%00",
