@@ -1,6 +1,5 @@
 """Serving with gunicorn, as deployed: `taskapp serve`."""
 
-import inspect
 import os
 import shutil
 import signal
@@ -103,15 +102,27 @@ def background_worker_hooks(config: Config) -> dict:
 
 
 def combined(*hook_sets: dict) -> dict:
-    """gunicorn takes one function per hook (and checks its arity): each runs those of every set."""
-    names = {name for hooks in hook_sets for name in hooks}
+    """gunicorn takes one function per hook: one that several sets define runs each in turn.
+
+    Those shared are server hooks (`when_ready`, `on_exit`), taking the server alone, as
+    gunicorn checks; a hook of one set only is passed on as it is.
+    """
+    merged: dict[str, list] = {}
+    for hooks in hook_sets:
+        for name, function in hooks.items():
+            merged.setdefault(name, []).append(function)
 
     def chain(functions):
-        if len(inspect.signature(functions[0]).parameters) == 2:
-            return lambda first, second: [function(first, second) for function in functions] and None
-        return lambda server: [function(server) for function in functions] and None
+        if len(functions) == 1:
+            return functions[0]
 
-    return {name: chain([hooks[name] for hooks in hook_sets if name in hooks]) for name in names}
+        def each(server):
+            for function in functions:
+                function(server)
+
+        return each
+
+    return {name: chain(functions) for name, functions in merged.items()}
 
 
 def serve(config: Config, host: str, port: int, workers: int, threads: int) -> None:

@@ -134,6 +134,12 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture(scope="session")
+def local_client(make_app):
+    """A client of an app that allows private webhook addresses (as local development and tests do)."""
+    return make_app(WEBHOOK_ALLOW_PRIVATE=True).test_client()
+
+
 def make_token(claims: dict | None = None, secret: str = SECRET, algorithm: str = "HS256", **kw):
     """A token as any issuer signing with the shared key would make it."""
     now = int(time.time())

@@ -8,12 +8,6 @@ URL = "http://127.0.0.1:9/hook"  # never called here: these tests only subscribe
 EVERY_EVENT = ["task.created", "task.updated", "task.completed", "task.deleted", "reminder.due"]
 
 
-@pytest.fixture(scope="module")
-def local_client(make_app):
-    """A client of an app that allows private addresses (as local development and tests do)."""
-    return make_app(WEBHOOK_ALLOW_PRIVATE=True).test_client()
-
-
 def subscribe(client, user, **body):
     return client.post("/api/me/webhooks", json={"url": URL, "events": ["task.created"], **body},
                        headers=user.headers)

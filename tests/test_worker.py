@@ -12,11 +12,6 @@ from working import Working
 FAST_RETRIES = {"WEBHOOK_RETRY_DELAYS": "0.3,0.3"}  # three attempts, a moment apart
 
 
-@pytest.fixture(scope="module")
-def local_client(make_app):
-    return make_app(WEBHOOK_ALLOW_PRIVATE=True).test_client()
-
-
 @pytest.fixture()
 def receivers():
     made = []

@@ -7,19 +7,16 @@ security decides which exist: another user's task and its history are simply not
 
 import hashlib
 import json
-import uuid
-from datetime import datetime
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from taskapp.api import Blueprint
 from taskapp.completions import queries
 from taskapp.completions.schemas import CompletionPageArgs, CompletionSchema, CompletionWindowArgs
-from taskapp.config import signing_key
 from taskapp.db import first, get_connection, rows
 from taskapp.errors import abort
+from taskapp.pages import NewestFirstPages
 from taskapp.tasks import queries as task_queries
 from taskapp.tasks.resources import (
     LINK_HEADER,
@@ -40,15 +37,8 @@ blp = Blueprint(
 blp.url_value_preprocessor(take_user_id)
 blp.before_request(only_your_own_tasks)
 
-CURSOR_SALT = "taskapp.completions.cursor"
 PAGE_ARGS, WINDOW_ARGS = CompletionPageArgs(), CompletionWindowArgs()
-
-
-def cursors() -> URLSafeSerializer:
-    extensions = current_app.extensions
-    if "taskapp.completion_cursors" not in extensions:
-        extensions["taskapp.completion_cursors"] = URLSafeSerializer(signing_key(current_app.config), salt=CURSOR_SALT)
-    return extensions["taskapp.completion_cursors"]
+PAGES = NewestFirstPages("taskapp.completions.cursor", "completed_at", "The cursor is not valid for this history.")
 
 
 def bound_to(args: dict, task_id) -> str:
@@ -60,28 +50,11 @@ def bound_to(args: dict, task_id) -> str:
     return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def read_cursor(args: dict, scope: str):
-    if "cursor" not in args:
-        return None
-    try:
-        data = cursors().loads(args["cursor"])
-        if not isinstance(data, dict) or data.get("f") != scope:
-            raise ValueError
-        return datetime.fromisoformat(data["k"]), uuid.UUID(data["i"])
-    except (BadSignature, UnicodeError, ValueError, KeyError, TypeError, AttributeError):
-        abort(400, "The cursor is not valid for this history.")
-
-
 def history_page(args: dict, task_id=None):
     """A page of completions, and a Link to the next one when more follow."""
     scope = bound_to(args, task_id)
-    page = rows(*queries.page(args, task_id, read_cursor(args, scope)))
-    if len(page) <= args["limit"]:
-        return page
-    page = page[: args["limit"]]
-    last = page[-1]
-    cursor = cursors().dumps({"f": scope, "k": last["completed_at"].isoformat(), "i": str(last["id"])})
-    return page, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
+    fetched = rows(*queries.page(args, task_id, PAGES.after(args, scope)))
+    return PAGES.answer(fetched, args, scope, next_page_url)
 
 
 @blp.route("/tasks/<task_id>/completions")

@@ -1,5 +1,7 @@
 """SQL for webhooks, as SQLAlchemy Core statements; row-level security decides the owner."""
 
+from itertools import combinations
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -106,17 +108,14 @@ def _attempts(*conditions):
 
 ATTEMPTS, ATTEMPTS_AFTER = _attempts(), _attempts(AFTER)
 
+# One statement per set of fields a PATCH may change (the empty set only touches updated_at).
+CHANGEABLE = ("url", "events", "active")
 CHANGES = {
     frozenset(names): update(webhooks)
     .where(webhooks.c.id == WEBHOOK_ID)
-    .values(updated_at=func.now(), **{
-        name: bindparam(name, type_=webhooks.c[name].type) for name in names
-    })
+    .values(updated_at=func.now(), **{name: bindparam(name, type_=webhooks.c[name].type) for name in names})
     .returning(*WEBHOOK)
-    for names in (
-        (), ("url",), ("events",), ("active",), ("url", "events"), ("url", "active"), ("events", "active"),
-        ("url", "events", "active"),
-    )
+    for size in range(len(CHANGEABLE) + 1) for names in combinations(CHANGEABLE, size)
 }
 
 

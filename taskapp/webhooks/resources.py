@@ -5,17 +5,13 @@ The events themselves are produced by the database in the transaction of each ch
 (sql/01_schema.sql, webhooks_emit) and delivered by `taskapp worker` (taskapp/worker/).
 """
 
-import uuid
-from datetime import datetime
-
 from flask import current_app, g, url_for
 from flask.views import MethodView
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from taskapp.api import Blueprint
-from taskapp.config import signing_key
 from taskapp.db import first, get_connection, rows
 from taskapp.errors import abort
+from taskapp.pages import NewestFirstPages
 from taskapp.tasks.resources import (
     LINK_HEADER,
     documents_errors,
@@ -46,8 +42,9 @@ blp = Blueprint(
 blp.url_value_preprocessor(take_user_id)
 blp.before_request(only_your_own_tasks)
 
-CURSOR_SALT = "taskapp.webhooks.attempts.cursor"
 CREATE, PATCH, PAGE_ARGS = WebhookCreateSchema(), WebhookPatchSchema(), AttemptPageArgs()
+PAGES = NewestFirstPages("taskapp.webhooks.attempts.cursor", "attempted_at",
+                         "The cursor is not valid for these attempts.")
 
 
 def safe_url(url: str) -> str:
@@ -57,25 +54,6 @@ def safe_url(url: str) -> str:
     except RefusedTarget as refused:
         abort(422, errors={"json": {"url": [str(refused)]}})
     return url
-
-
-def cursors() -> URLSafeSerializer:
-    extensions = current_app.extensions
-    if "taskapp.attempt_cursors" not in extensions:
-        extensions["taskapp.attempt_cursors"] = URLSafeSerializer(signing_key(current_app.config), salt=CURSOR_SALT)
-    return extensions["taskapp.attempt_cursors"]
-
-
-def read_cursor(args: dict, scope: str):
-    if "cursor" not in args:
-        return None
-    try:
-        data = cursors().loads(args["cursor"])
-        if not isinstance(data, dict) or data.get("f") != scope:
-            raise ValueError
-        return datetime.fromisoformat(data["k"]), uuid.UUID(data["i"])
-    except (BadSignature, UnicodeError, ValueError, KeyError, TypeError, AttributeError):
-        abort(400, "The cursor is not valid for these attempts.")
 
 
 @blp.route("/webhooks")
@@ -142,10 +120,5 @@ class WebhookDeliveries(MethodView):
         webhook_id = task_uuid(webhook_id)
         found(first(*queries.get(webhook_id)))
         scope = f"{g.user_id}:{webhook_id}"
-        page = rows(*queries.attempts(webhook_id, args["limit"] + 1, read_cursor(args, scope)))
-        if len(page) <= args["limit"]:
-            return page
-        page = page[: args["limit"]]
-        last = page[-1]
-        cursor = cursors().dumps({"f": scope, "k": last["attempted_at"].isoformat(), "i": str(last["id"])})
-        return page, {"Link": f'<{next_page_url(cursor)}>; rel="next"'}
+        fetched = rows(*queries.attempts(webhook_id, args["limit"] + 1, PAGES.after(args, scope)))
+        return PAGES.answer(fetched, args, scope, next_page_url)

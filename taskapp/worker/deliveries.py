@@ -19,6 +19,7 @@ from taskapp import webhook_events, webhook_targets
 from taskapp.db import begin_as
 from taskapp.tasks.queries import TASK
 from taskapp.worker.metrics import DELIVERIES, DELIVERY_LATENCY
+from taskapp.worker.queue import FINISH, RETRY, held
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ delete from webhook_deliveries where id in (
     where webhook_id = %(webhook)s and state <> 'pending' and created_at < now() - interval '{RETENTION}'
     order by created_at limit {FORGET_AT_ONCE})
 """
-FINISH = "select taskapp_queue.finish(%(job)s, %(claim)s)"
-RETRY = "select taskapp_queue.retry(%(job)s, %(claim)s, %(delay)s)"
 
 
 def delay(attempt: int, delays=RETRY_DELAYS) -> float:
@@ -85,14 +84,14 @@ def send(event: dict, event_id: str, allow_private: bool, timeout: float) -> tup
 def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
     """Do one delivery job (conn: the thread's own connection, outside any transaction)."""
     user_id, delivery = job["user_id"], job["ref"]
-    held = {"job": job["job"], "claim": job["claim"]}
+    holding = held(job)
     with conn.transaction():
         begin_as(conn, key, user_id)
         event = conn.cursor(row_factory=dict_row).execute(EVENT, {"delivery": delivery}).fetchone()
         if event is None or event["state"] != "pending" or not event["active"]:
             if event is not None and not event["active"]:
                 conn.execute(DROP, {"delivery": delivery})
-            conn.execute(FINISH, held)  # gone with its subscription, done already, or switched off
+            conn.execute(FINISH, holding)  # gone with its subscription, done already, or switched off
             return
     status, error = send(event, str(delivery), settings.allow_private, settings.timeout)
     attempt = event["attempts"] + 1
@@ -101,9 +100,9 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
     with conn.transaction() as transaction:
         begin_as(conn, key, user_id)
         if delivered or last:
-            still_held = conn.execute(FINISH, held).fetchone()[0]
+            still_held = conn.execute(FINISH, holding).fetchone()[0]
         else:
-            still_held = conn.execute(RETRY, {**held, "delay": delay(attempt, settings.retry_delays)}).fetchone()[0]
+            still_held = conn.execute(RETRY, {**holding, "delay": delay(attempt, settings.retry_delays)}).fetchone()[0]
         if not still_held:  # the lease ran out and another worker has the job: it records the outcome
             raise psycopg.Rollback(transaction)
         ids = {"webhook": event["webhook_id"], "delivery": delivery}

@@ -26,14 +26,12 @@ from taskapp.db import UTC_NAMES
 from taskapp.identity import IdentityKey
 from taskapp.worker import deliveries, reminders
 from taskapp.worker.metrics import JOBS_DUE, OLDEST_DUE
+from taskapp.worker.queue import BACKLOG, CLAIM, NEXT_RUN_AT
 
 log = logging.getLogger("taskapp.worker")
 
 POLL_SECONDS = 0.5
 BACKLOG_EVERY_SECONDS = 5.0
-CLAIM = "select job, claim, kind, user_id, ref, run_at, claims from taskapp_queue.claim(%s, %s)"
-NEXT_RUN_AT = "select taskapp_queue.next_run_at()"
-BACKLOG = "select kind, due, oldest from taskapp_queue.backlog()"
 KINDS = ("delivery", "reminder")
 
 
@@ -74,20 +72,15 @@ def do(job: dict, pool: ConnectionPool, settings: WorkerSettings) -> None:
     A pooled connection the server closed (a restart, a cut) fails at its first statement: the
     job is tried once more at once, on a new connection, rather than after its lease.
     """
+    work = deliveries.deliver if job["kind"] == "delivery" else reminders.fire
     for last_try in (False, True):
         try:
             with pool.connection() as conn:
-                if job["kind"] == "delivery":
-                    deliveries.deliver(conn, settings.identity_key, job, settings)
-                else:
-                    reminders.fire(conn, settings.identity_key, job, settings)
+                work(conn, settings.identity_key, job, settings)
             return
-        except psycopg.OperationalError:
-            if not last_try:
+        except Exception as error:
+            if isinstance(error, psycopg.OperationalError) and not last_try:
                 continue
-            log.exception("job failed; it is tried again when its lease ends",
-                          extra={"fields": {"job": job["job"], "kind": job["kind"]}})
-        except Exception:
             log.exception("job failed; it is tried again when its lease ends",
                           extra={"fields": {"job": job["job"], "kind": job["kind"]}})
             return

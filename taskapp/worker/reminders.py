@@ -11,6 +11,7 @@ import psycopg
 
 from taskapp.db import begin_as
 from taskapp.worker.metrics import REMINDER_LAG
+from taskapp.worker.queue import FINISH, held
 
 # Every reminder of the task whose time has come, not fired yet and not missed, is marked
 # fired; only while the task is open. (A reminder moved later meanwhile is not yet due.)
@@ -22,7 +23,6 @@ update tasks set reminders = (
     from jsonb_array_elements(reminders) with ordinality as given(r, position))
 where id = %(task)s and not completed and next_reminder_at <= now()
 """
-FINISH = "select taskapp_queue.finish(%(job)s, %(claim)s)"
 
 
 def fire(conn: psycopg.Connection, key, job: dict, settings) -> None:
@@ -31,6 +31,6 @@ def fire(conn: psycopg.Connection, key, job: dict, settings) -> None:
         begin_as(conn, key, job["user_id"])
         fired = conn.execute(FIRE_DUE, {"task": job["ref"]}).rowcount
         # Firing rescheduled the job (or removed it) already; otherwise it is done.
-        conn.execute(FINISH, {"job": job["job"], "claim": job["claim"]})
+        conn.execute(FINISH, held(job))
     if fired:
         REMINDER_LAG.observe(max((datetime.now(timezone.utc) - job["run_at"]).total_seconds(), 0.0))
