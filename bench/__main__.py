@@ -24,9 +24,9 @@ from bench.scenarios import IN_MIX, SCENARIOS
 from bench.seed import FULL, SMALL, sample_ids, seed, seed_through_api
 from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, sync_tokens, verification_cost, wrk
 from taskapp.config import libpq_url, sqlalchemy_url
-from taskapp.identity import IdentityKey
-from taskapp.schema import upgrade
-from taskapp.tokens import issue_token
+from taskapp.database.migrations import upgrade
+from taskapp.identity.issuing import issue_token
+from taskapp.identity.proof import IdentityKey
 
 APP_PASSWORD = "bench-" + secrets.token_hex(8)
 SECRET = secrets.token_urlsafe(48)
@@ -41,7 +41,7 @@ def database_server():
     if configured:
         yield configured
         return
-    from taskapp.embedded import embedded_postgres
+    from taskapp.database.embedded import embedded_postgres
 
     folder = tempfile.mkdtemp(prefix="taskapp-bench-")
     server = embedded_postgres().get_server(os.path.join(folder, "pgdata"), cleanup_mode="delete")

@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from bench.scenarios import BY_NAME, COLUMNS
-from taskapp.identity import IdentityKey
+from taskapp.identity.proof import IdentityKey, act_as
 
 SECRET = os.environ["JWT_SECRET_KEY"]
 IDENTITY_KEY = IdentityKey(os.environ["TASKAPP_IDENTITY_KEY"])
@@ -60,8 +60,7 @@ def run(name: str, **params):
     except jwt.PyJWTError:
         return None
     with pool.connection() as conn, conn.transaction():
-        conn.execute("select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)",
-                     (user, IDENTITY_KEY.proof(user)))
+        act_as(conn, IDENTITY_KEY, user)
         return conn.execute(SQL[name], params).fetchall()
 
 

@@ -38,7 +38,7 @@ from bench.scenarios import IN_MIX, MIX
 from bench.seed import FULL, seed
 from bench.targets import ROOT, Server, side_by_side, wrk
 from taskapp.config import libpq_url
-from taskapp.tokens import issue_token
+from taskapp.identity.issuing import issue_token
 
 
 def install(revision: str, folder: Path, index: int = 0) -> Path:

@@ -21,7 +21,8 @@ from bench import report
 from bench.__main__ import IDENTITY_KEY, IDENTITY_KEY_SECRET, database_server, fresh_databases
 from bench.targets import ROOT, VENV_BIN
 from taskapp.config import libpq_url
-from taskapp.schema import upgrade
+from taskapp.database.migrations import upgrade
+from taskapp.identity.proof import act_as
 
 WORKER_PASSWORD = "bench-worker-password"
 SUBSCRIBE = """
@@ -105,8 +106,7 @@ def make_events(admin_url, app_url: str, users: int, events: int, receiver_url: 
     with psycopg.connect(app_url) as conn:
         for number in range(events):
             user = f"bench-{number % users + 1}"
-            conn.execute("select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)",
-                         (user, IDENTITY_KEY.proof(user)))
+            act_as(conn, IDENTITY_KEY, user)
             conn.execute("insert into tasks (title) values (%s)", (f"event {number}",))
             conn.commit()
 

@@ -15,7 +15,7 @@ import time
 
 from bench.__main__ import IDENTITY_KEY_SECRET, SECRET, database
 from bench.seed import sample_ids, seed
-from taskapp.tokens import issue_token
+from taskapp.identity.issuing import issue_token
 
 SCENARIOS = {
     "list20": lambda client, task_id, headers: client.get("/api/me/tasks?limit=20", headers=headers),

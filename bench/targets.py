@@ -19,6 +19,7 @@ import psycopg
 
 from bench.scenarios import TAGS, WORDS, Scenario
 from bench.seed import FULL, DataSet
+from taskapp.identity.proof import act_as, set_identity_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -154,7 +155,7 @@ def side_by_side(urls: list[str], scenarios: list[Scenario], connections: int, s
 
 
 def pgbench_binary() -> str:
-    from taskapp.embedded import binaries
+    from taskapp.database.embedded import binaries
 
     candidates = [binaries() / "pgbench", shutil.which("pgbench")]
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)
@@ -197,8 +198,7 @@ def pgbench_script(scenario: Scenario, key, data: DataSet = FULL) -> str:
         f"\\set w random(1, {len(WORDS)})\n\\set t random(1, {len(TAGS)})\n"
         f"\\set r random(0, {(data.tasks_per_user - 7) // 10})\n"
         "BEGIN;\n"
-        "select set_config('app.user_id', user_id, true), set_config('app.identity_proof', proof, true)"
-        f" from {identities(key, data)} where number = :u;\n"
+        f"{set_identity_sql('user_id', 'proof')} from {identities(key, data)} where number = :u;\n"
         f"{sql};\n"
         "COMMIT;\n"
     )
@@ -259,8 +259,7 @@ def verification_cost(app_url: str, key, rounds: int = 20, statements: int = 500
     """
     timings = {VERIFIED: [], UNVERIFIED: []}
     with psycopg.connect(app_url, prepare_threshold=0) as conn:
-        conn.execute("select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)",
-                     ("bench-1", key.proof("bench-1")))
+        act_as(conn, key, "bench-1")
         assert conn.execute(VERIFIED).fetchone()[0] == "bench-1"
         for _ in range(rounds):
             for sql in (VERIFIED, UNVERIFIED):

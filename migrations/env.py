@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from taskapp.config import Config, ConfigError
-from taskapp.schema import ensure_roles
+from taskapp.database.migrations import ensure_roles
 
 
 def admin_url():

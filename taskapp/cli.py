@@ -1,18 +1,26 @@
-"""The `taskapp` command: a Flask CLI group (so `taskapp routes` and `taskapp shell` work too)."""
+"""The `taskapp` command: a Flask CLI group (so `taskapp routes` and `taskapp shell` work too).
+
+The application, the server and the worker are imported by the commands that use them, not
+here: prometheus-client chooses between one process's metrics and every worker's when it is
+first imported, which must come after `taskapp serve` has set PROMETHEUS_MULTIPROC_DIR.
+"""
 
 import sys
 
 import click
 import psycopg
 from flask.cli import FlaskGroup
+from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import OperationalError
 
-from taskapp.config import Config, ConfigError, check_secret, needs_secret, runtime_config
-from taskapp.tokens import DEFAULT_TTL_SECONDS, issue_for
+from taskapp.config import Config, ConfigError, check_secret, libpq_url, needs_secret
+from taskapp.database import audit as database_audit
+from taskapp.database import embedded, migrations, safety
+from taskapp.identity.issuing import DEFAULT_TTL_SECONDS, issue_for
 
 
 def build_app():
-    from taskapp import create_app
+    from taskapp.app import create_app
 
     return create_app()
 
@@ -27,42 +35,34 @@ def db_group():
     """Database schema commands."""
 
 
-def admin_config(command: str) -> tuple[Config, bool]:
-    """The configuration of a `taskapp db …` command, and whether it is the embedded default
-    (which `embedded.configure` has then started and migrated, identity key included)."""
-    from taskapp import embedded
-
+def admin_config(command: str) -> Config:
+    """The configuration of a `taskapp db …` command; the embedded default is started (and
+    migrated, identity key included) when nothing is configured."""
     config = Config.from_env()
     if config.embedded:
-        embedded.configure(config)
-        return config, True
+        return embedded.configured(config)
     if config.DATABASE_ADMIN_URL is None:
         raise ConfigError(f"DATABASE_ADMIN_URL is required for `taskapp db {command}`")
-    return config, False
+    return config
 
 
 @db_group.command(name="upgrade", with_appcontext=False)
 def db_upgrade():
     """Create the roles if missing, then migrate to head (DATABASE_ADMIN_URL; safe to repeat)."""
-    from taskapp.identity import IdentityKey
-    from taskapp.schema import head_revision, upgrade
-
-    config, embedded = admin_config("upgrade")
-    key = IdentityKey(config.TASKAPP_IDENTITY_KEY)
-    if not embedded:
-        upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD, key, config.TASKAPP_WORKER_PASSWORD)
-    click.echo(f"Database is at revision {head_revision()}; it accepts the identity key {key.key_id}.")
+    config = admin_config("upgrade")
+    key = config.identity_key
+    if config.embedded_data_dir is None:  # the embedded default is upgraded as it starts
+        migrations.upgrade(config.DATABASE_ADMIN_URL, config.TASKAPP_APP_PASSWORD, key,
+                           config.TASKAPP_WORKER_PASSWORD)
+    click.echo(f"Database is at revision {migrations.head_revision()}; it accepts the identity key {key.key_id}.")
 
 
 @db_group.command(name="retire-identity-keys", with_appcontext=False)
 def db_retire_identity_keys():
     """Forget every identity key but TASKAPP_IDENTITY_KEY (the last step of a key rotation)."""
-    from taskapp.identity import IdentityKey
-    from taskapp.schema import retire_identity_keys
-
-    config, _ = admin_config("retire-identity-keys")
-    key = IdentityKey(config.TASKAPP_IDENTITY_KEY)
-    retired = retire_identity_keys(config.DATABASE_ADMIN_URL, key)
+    config = admin_config("retire-identity-keys")
+    key = config.identity_key
+    retired = migrations.retire_identity_keys(config.DATABASE_ADMIN_URL, key)
     click.echo(f"Retired {retired} identity key(s); the database accepts only {key.key_id}.")
 
 
@@ -74,19 +74,19 @@ def db_retire_identity_keys():
               help="Threads per worker; DATABASE_POOL_SIZE should be at least this.")
 def serve(host, port, workers, threads):
     """Serve the API with gunicorn (on the embedded PostgreSQL when nothing is configured)."""
-    from taskapp.serve import serve as run
+    from taskapp import server
 
-    config = runtime_config()
+    config = embedded.serving_config()
     check_runtime_connection(config)
     base = f"http://{host}:{port}"
     click.echo(f"taskapp API:  {base}/api/me/tasks")
     click.echo(f"Swagger UI:   {base}/api/docs")
-    if getattr(config, "EMBEDDED_DATABASE", None) is not None:
-        click.echo(f"Data folder:  {config.EMBEDDED_DATABASE.data_dir}")
+    if config.embedded_data_dir is not None:
+        click.echo(f"Data folder:  {config.embedded_data_dir}")
         if needs_secret(config.JWT_ALGORITHM):
             token = issue_for(config, "demo")
             click.echo(f"Token for user 'demo' (24 h): {token}")
-    run(config, host, port, workers, threads)
+    server.serve(config, host, port, workers, threads)
 
 
 @cli.command(with_appcontext=False)
@@ -97,38 +97,30 @@ def serve(host, port, workers, threads):
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve the worker's /metrics on this port.")
 def worker(concurrency, lease_seconds, metrics_port):
     """Fire due reminders and deliver webhook events (as taskapp_worker, WORKER_DATABASE_URL)."""
-    from taskapp.worker.loop import run, stop_on_signals
+    from taskapp.web.observability import configure_logging, metrics_registry
+    from taskapp.worker.loop import stop_on_signals, work
 
     settings = worker_settings(Config.from_env(), concurrency, lease_seconds)
     if metrics_port:
         from prometheus_client import start_http_server
 
-        from taskapp.observability import metrics_registry
-
         start_http_server(metrics_port, registry=metrics_registry())
-    from taskapp.observability import configure_logging
-
     configure_logging()
     stop_on_signals(settings)
-    run(settings)
+    work(settings)
 
 
 def worker_settings(config: Config, concurrency: int = 4, lease_seconds: int = 60):
     """The worker's settings: its role's URL (with the embedded default, derived), the identity key."""
-    from taskapp import embedded
-    from taskapp.config import libpq_url
-    from taskapp.identity import IdentityKey
     from taskapp.worker.loop import WorkerSettings
-
     if config.embedded and config.WORKER_DATABASE_URL is None:
-        database = embedded.configure(config)
-        config.WORKER_DATABASE_URL = embedded.worker_url(database)
+        config = embedded.configured(config)
     if config.WORKER_DATABASE_URL is None:
         raise ConfigError("WORKER_DATABASE_URL (the worker's role taskapp_worker) is required for `taskapp worker`")
     options = {"retry_delays": config.WEBHOOK_RETRY_DELAYS} if config.WEBHOOK_RETRY_DELAYS else {}
     return WorkerSettings(
         database_url=libpq_url(config.WORKER_DATABASE_URL),
-        identity_key=IdentityKey(config.TASKAPP_IDENTITY_KEY),
+        identity_key=config.identity_key,
         concurrency=concurrency,
         lease_seconds=lease_seconds,
         allow_private=config.WEBHOOK_ALLOW_PRIVATE,
@@ -141,35 +133,26 @@ def worker_settings(config: Config, concurrency: int = 4, lease_seconds: int = 6
 @cli.command(with_appcontext=False)
 def audit():
     """Print the isolation audit of sql/audit.sql; exit status 1 unless its verdict is PASS."""
-    from taskapp import embedded
-    from taskapp.audit import run
-    from taskapp.config import libpq_url
-
     config = Config.from_env()
     if config.embedded:
-        embedded.configure(config)
+        config = embedded.configured(config)
     url = config.DATABASE_ADMIN_URL or config.DATABASE_URL
     if url is None:
         raise ConfigError("DATABASE_ADMIN_URL (or DATABASE_URL) is required for `taskapp audit`")
-    report, passed = run(libpq_url(url))
+    report, passed = database_audit.report(libpq_url(url))
     click.echo(report)
     sys.exit(0 if passed else 1)
 
 
 def check_runtime_connection(config: Config) -> None:
     """Refuse to start gunicorn when the runtime connection could bypass row-level security."""
-    from sqlalchemy import create_engine, pool
-
-    from taskapp.identity import IdentityKey
-    from taskapp.safety import refuse_unsafe
-
     engine = create_engine(
         config.DATABASE_URL,
         poolclass=pool.NullPool,
         connect_args={"connect_timeout": config.DATABASE_CONNECT_TIMEOUT},
     )
     try:
-        refuse_unsafe(engine, IdentityKey(config.TASKAPP_IDENTITY_KEY))
+        safety.refuse_unsafe(engine, config.identity_key)
     finally:
         engine.dispose()
 
@@ -180,8 +163,6 @@ def check_runtime_connection(config: Config) -> None:
               type=click.IntRange(min=1), help="Lifetime in seconds.")
 def token(user_id, ttl):
     """Print a signed token for USER_ID (with the embedded default, its stored secret)."""
-    from taskapp import embedded
-
     config = Config.from_env()
     if not needs_secret(config.JWT_ALGORITHM):
         raise ConfigError(
@@ -189,7 +170,7 @@ def token(user_id, ttl):
             "tokens come from your identity provider"
         )
     if config.JWT_SECRET_KEY is None and config.embedded:
-        config.JWT_SECRET_KEY = embedded.stored_secret(embedded.data_dir(config.TASKAPP_DATA_DIR))
+        config = config.replace(JWT_SECRET_KEY=embedded.stored_secret(embedded.data_dir(config.TASKAPP_DATA_DIR)))
     check_secret(config.JWT_SECRET_KEY)
     if not user_id or len(user_id) > 255 or "\x00" in user_id:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="USER_ID")

@@ -1,14 +1,23 @@
-"""Configuration: one class that reads the environment.
+"""Configuration: one immutable class, read from the environment and checked once.
 
-Every variable is listed in the README's configuration table.
+Every variable is listed in the operator guide's configuration table (docs/operators.md),
+which a test holds equal to the fields below. A `Config` is never changed after it is made:
+the embedded default and the command line make a new one with `replace()`, which checks it
+again.
 """
 
+import dataclasses
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
-from taskapp.signing_keys import ALGORITHMS, SYMMETRIC, check_jwks_url, load_public_key
+from taskapp.identity.proof import IdentityKey, InvalidIdentityKey
+from taskapp.identity.token_keys import ALGORITHMS, SYMMETRIC, check_jwks_url, load_public_key
 
 MIN_SECRET_BYTES = 32
 
@@ -19,8 +28,10 @@ class ConfigError(Exception):
     label = "configuration error"
 
 
-def sqlalchemy_url(url: str, variable: str = "DATABASE_URL") -> URL:
+def sqlalchemy_url(url: str | URL, variable: str = "DATABASE_URL") -> URL:
     """Turn a libpq URL (as psql, Neon and Heroku write it) into SQLAlchemy's psycopg dialect."""
+    if isinstance(url, URL):
+        return url
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
         rest = url.split(":", 1)[1]
@@ -38,8 +49,11 @@ def libpq_url(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name)
+def _text(raw: str | None) -> str | None:
+    return raw.strip() or None if raw is not None else None
+
+
+def _int(name: str, raw: str | None, default: int | None, minimum: int = 1) -> int | None:
     if raw is None or raw == "":
         return default
     try:
@@ -51,9 +65,20 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
-def cors_origins(raw: str | None) -> list[str]:
+def _switch(name: str, raw: str | None, default: bool) -> bool:
+    raw = (raw or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, not {raw!r}")
+
+
+def cors_origins(raw: str | None) -> tuple[str, ...]:
     """CORS_ORIGINS: exact origins, comma-separated (`https://app.example.com,http://localhost:5173`)."""
-    origins = [item.strip().rstrip("/") for item in (raw or "").split(",") if item.strip()]
+    origins = tuple(item.strip().rstrip("/") for item in (raw or "").split(",") if item.strip())
     for origin in origins:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
@@ -74,15 +99,12 @@ def retry_delays(raw: str | None) -> tuple[float, ...] | None:
     return delays
 
 
-def _switch(name: str, default: bool) -> bool:
-    raw = (os.environ.get(name) or "").strip().lower()
-    if raw == "":
-        return default
-    if raw in ("on", "true", "1", "yes"):
-        return True
-    if raw in ("off", "false", "0", "no"):
-        return False
-    raise ConfigError(f"{name} must be on or off, not {raw!r}")
+def audience(raw: str | None) -> str | tuple[str, ...] | None:
+    """JWT_AUDIENCE: one audience, or several comma-separated (a token naming any of them passes)."""
+    items = tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else items
 
 
 def check_secret(secret: str | None, name: str = "JWT_SECRET_KEY") -> str:
@@ -94,57 +116,11 @@ def check_secret(secret: str | None, name: str = "JWT_SECRET_KEY") -> str:
     return secret
 
 
-def signing_key(settings) -> str | None:
-    """The key taskapp signs its own values with (page cursors): TASKAPP_SECRET_KEY, else JWT_SECRET_KEY."""
-    return settings.get("TASKAPP_SECRET_KEY") or settings.get("JWT_SECRET_KEY")
-
-
-def check_keys(settings) -> None:
-    """Refuse to run without the keys the settings need: the HS* secret, and a key for cursors."""
-    algorithm = settings.get("JWT_ALGORITHM")
-    if needs_secret(algorithm):
-        check_secret(settings.get("JWT_SECRET_KEY"))
-    if signing_key(settings) is None:
-        raise ConfigError(
-            f"TASKAPP_SECRET_KEY is required with JWT_ALGORITHM={algorithm}: it signs page cursors, "
-            "and every node of the service must have the same one"
-        )
-    if settings.get("TASKAPP_SECRET_KEY") is not None:
-        check_secret(settings["TASKAPP_SECRET_KEY"], "TASKAPP_SECRET_KEY")
-    from taskapp.identity import IdentityKey
-
-    IdentityKey(settings.get("TASKAPP_IDENTITY_KEY"))
-
-
-def _audience(raw: str | None) -> str | list[str] | None:
-    """JWT_AUDIENCE: one audience, or several comma-separated (a token naming any of them passes)."""
-    items = [item.strip() for item in (raw or "").split(",") if item.strip()]
-    if not items:
-        return None
-    return items[0] if len(items) == 1 else items
-
-
-def check_token_settings(settings) -> None:
-    """Refuse token settings that could verify nothing (settings: a mapping of the JWT_* values)."""
-    algorithm = settings.get("JWT_ALGORITHM")
-    if algorithm not in ALGORITHMS:
-        raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
-    public_key, jwks_url = settings.get("JWT_PUBLIC_KEY"), settings.get("JWT_JWKS_URL")
-    if algorithm in SYMMETRIC:
-        if public_key or jwks_url:
-            raise ConfigError(
-                f"JWT_PUBLIC_KEY and JWT_JWKS_URL need an asymmetric JWT_ALGORITHM (RS256, ES256, EdDSA), "
-                f"not {algorithm}"
-            )
-        return
-    if bool(public_key) == bool(jwks_url):
-        raise ConfigError(f"JWT_ALGORITHM={algorithm} needs exactly one of JWT_PUBLIC_KEY or JWT_JWKS_URL")
+def identity_key(secret: str | None) -> IdentityKey:
+    """TASKAPP_IDENTITY_KEY as the key that signs every transaction's identity."""
     try:
-        if public_key:
-            load_public_key(public_key, algorithm)
-        else:
-            check_jwks_url(jwks_url)
-    except ValueError as exc:
+        return IdentityKey(secret)
+    except InvalidIdentityKey as exc:
         raise ConfigError(str(exc)) from None
 
 
@@ -153,125 +129,168 @@ def needs_secret(algorithm: str) -> bool:
     return algorithm in SYMMETRIC
 
 
+# What each variable is read as, from its text in the environment.
+READERS = {
+    "DATABASE_URL": lambda name, raw: sqlalchemy_url(raw, name) if raw else None,
+    "DATABASE_ADMIN_URL": lambda name, raw: sqlalchemy_url(raw, name) if raw else None,
+    "WORKER_DATABASE_URL": lambda name, raw: sqlalchemy_url(raw, name) if raw else None,
+    "JWT_SECRET_KEY": lambda name, raw: raw or None,
+    "TASKAPP_SECRET_KEY": lambda name, raw: raw or None,
+    "TASKAPP_IDENTITY_KEY": lambda name, raw: raw or None,
+    "TASKAPP_APP_PASSWORD": lambda name, raw: raw or None,
+    "TASKAPP_WORKER_PASSWORD": lambda name, raw: raw or None,
+    "TASKAPP_DATA_DIR": lambda name, raw: raw or None,
+    "DATABASE_POOL_SIZE": lambda name, raw: _int(name, raw, 5),
+    "DATABASE_POOL_TIMEOUT": lambda name, raw: _int(name, raw, 5),
+    "DATABASE_CONNECT_TIMEOUT": lambda name, raw: _int(name, raw, 5),
+    "DATABASE_PREPARED_STATEMENTS": lambda name, raw: _switch(name, raw, True),
+    "CORS_ORIGINS": lambda name, raw: cors_origins(raw),
+    "JWT_ALGORITHM": lambda name, raw: _text(raw) or "HS256",
+    "JWT_PUBLIC_KEY": lambda name, raw: raw or None,
+    "JWT_JWKS_URL": lambda name, raw: _text(raw),
+    "JWT_AUDIENCE": lambda name, raw: audience(raw),
+    "JWT_ISSUER": lambda name, raw: _text(raw),
+    "JWT_LEEWAY": lambda name, raw: _int(name, raw, 0, minimum=0),
+    "METRICS": lambda name, raw: _switch(name, raw, True),
+    "METRICS_PORT": lambda name, raw: _int(name, raw, None),
+    "TASKAPP_CHANGES_RETENTION_DAYS": lambda name, raw: _int(name, raw, 30),
+    "TASKAPP_IDEMPOTENCY_KEY_HOURS": lambda name, raw: _int(name, raw, 24),
+    "WEBHOOK_ALLOW_PRIVATE": lambda name, raw: _switch(name, raw, False),
+    "WEBHOOK_RETRY_DELAYS": lambda name, raw: retry_delays(raw),
+}
+
+
+@dataclass(frozen=True)
 class Config:
-    """Settings read from the environment; `from_env` validates them."""
+    """Every setting, checked when made; never changed after (`replace` makes a new one)."""
 
-    # flask-smorest / OpenAPI
-    API_TITLE = "taskapp"
-    API_VERSION = "1.0.0"
-    OPENAPI_VERSION = "3.0.3"
-    OPENAPI_URL_PREFIX = "/api"
-    OPENAPI_JSON_PATH = "openapi.json"
-    # The Swagger UI page is served by taskapp.docs from bundled assets (no CDN).
-    OPENAPI_SWAGGER_UI_PATH = None
-    MAX_CONTENT_LENGTH = 1024 * 1024
+    DATABASE_URL: URL | None = None
+    DATABASE_ADMIN_URL: URL | None = None
+    WORKER_DATABASE_URL: URL | None = None
+    JWT_SECRET_KEY: str | None = None
+    TASKAPP_SECRET_KEY: str | None = None
+    TASKAPP_IDENTITY_KEY: str | None = None
+    TASKAPP_APP_PASSWORD: str | None = None
+    TASKAPP_WORKER_PASSWORD: str | None = None
+    TASKAPP_DATA_DIR: str | None = None
+    DATABASE_POOL_SIZE: int = 5
+    DATABASE_POOL_TIMEOUT: int = 5
+    DATABASE_CONNECT_TIMEOUT: int = 5
+    DATABASE_PREPARED_STATEMENTS: bool = True
+    CORS_ORIGINS: tuple[str, ...] = ()
+    JWT_ALGORITHM: str = "HS256"
+    JWT_PUBLIC_KEY: str | None = None
+    JWT_JWKS_URL: str | None = None
+    JWT_AUDIENCE: str | tuple[str, ...] | None = None
+    JWT_ISSUER: str | None = None
+    JWT_LEEWAY: int = 0
+    METRICS: bool = True
+    METRICS_PORT: int | None = None
+    TASKAPP_CHANGES_RETENTION_DAYS: int = 30
+    TASKAPP_IDEMPOTENCY_KEY_HOURS: int = 24
+    WEBHOOK_ALLOW_PRIVATE: bool = False
+    WEBHOOK_RETRY_DELAYS: tuple[float, ...] | None = None  # the worker's schedule (worker/deliveries.py) unless set
+    # Not read from the environment: the folder of the embedded server this configuration was
+    # pointed at (taskapp.database.embedded), None for a database of the operator's own.
+    embedded_data_dir: Path | None = field(default=None, compare=False)
 
-    # flask-jwt-extended: tokens come from the Authorization header only.
-    JWT_TOKEN_LOCATION = ["headers"]
-    JWT_ALGORITHM = "HS256"  # and only this one: taskapp.auth sets JWT_DECODE_ALGORITHMS to it
-    JWT_IDENTITY_CLAIM = "sub"
-    JWT_ACCESS_TOKEN_EXPIRES = False  # `taskapp token` sets exp itself
+    # Fixed settings of the libraries (flask-smorest, flask-jwt-extended, Flask).
+    API_TITLE: ClassVar[str] = "taskapp"
+    API_VERSION: ClassVar[str] = "1.0.0"
+    OPENAPI_VERSION: ClassVar[str] = "3.0.3"
+    OPENAPI_URL_PREFIX: ClassVar[str] = "/api"
+    OPENAPI_JSON_PATH: ClassVar[str] = "openapi.json"
+    # The Swagger UI page is served by taskapp.web.docs from bundled assets (no CDN).
+    OPENAPI_SWAGGER_UI_PATH: ClassVar[None] = None
+    MAX_CONTENT_LENGTH: ClassVar[int] = 1024 * 1024
+    JWT_TOKEN_LOCATION: ClassVar[list] = ["headers"]  # tokens come from the Authorization header only
+    JWT_IDENTITY_CLAIM: ClassVar[str] = "sub"
+    JWT_ACCESS_TOKEN_EXPIRES: ClassVar[bool] = False  # `taskapp token` sets exp itself
 
-    # Defaults of the variables from_env reads.
-    DATABASE_URL = None
-    DATABASE_ADMIN_URL = None
-    JWT_SECRET_KEY = None
-    TASKAPP_SECRET_KEY = None
-    TASKAPP_IDENTITY_KEY = None
-    TASKAPP_APP_PASSWORD = None
-    TASKAPP_WORKER_PASSWORD = None
-    TASKAPP_DATA_DIR = None
-    DATABASE_POOL_SIZE = 5
-    DATABASE_POOL_TIMEOUT = 5
-    DATABASE_CONNECT_TIMEOUT = 5
-    CORS_ORIGINS: list[str] = []
-    DATABASE_PREPARED_STATEMENTS = True
-    JWT_PUBLIC_KEY = None
-    JWT_JWKS_URL = None
-    JWT_AUDIENCE = None
-    JWT_ISSUER = None
-    JWT_LEEWAY = 0
-    METRICS = True
-    METRICS_PORT = None
-    TASKAPP_CHANGES_RETENTION_DAYS = 30
-    TASKAPP_IDEMPOTENCY_KEY_HOURS = 24
-    WORKER_DATABASE_URL = None
-    WEBHOOK_ALLOW_PRIVATE = False
-    WEBHOOK_RETRY_DELAYS = None  # the worker's schedule (taskapp/worker/deliveries.py) unless set
+    def __post_init__(self):
+        self._check_token_settings()
+        for name in ("JWT_SECRET_KEY", "TASKAPP_SECRET_KEY"):
+            if getattr(self, name) is not None:
+                check_secret(getattr(self, name), name)
+        if self.TASKAPP_IDENTITY_KEY is not None:
+            identity_key(self.TASKAPP_IDENTITY_KEY)
 
-    def __init__(self, **values):
-        self.__dict__.update(values)
+    def _check_token_settings(self) -> None:
+        """Refuse token settings that could verify nothing."""
+        algorithm = self.JWT_ALGORITHM
+        if algorithm not in ALGORITHMS:
+            raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
+        public_key, jwks_url = self.JWT_PUBLIC_KEY, self.JWT_JWKS_URL
+        if algorithm in SYMMETRIC:
+            if public_key or jwks_url:
+                raise ConfigError(
+                    "JWT_PUBLIC_KEY and JWT_JWKS_URL need an asymmetric JWT_ALGORITHM (RS256, ES256, EdDSA), "
+                    f"not {algorithm}"
+                )
+            return
+        if bool(public_key) == bool(jwks_url):
+            raise ConfigError(f"JWT_ALGORITHM={algorithm} needs exactly one of JWT_PUBLIC_KEY or JWT_JWKS_URL")
+        try:
+            if public_key:
+                load_public_key(public_key, algorithm)
+            else:
+                check_jwks_url(jwks_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @classmethod
-    def from_env(cls) -> "Config":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
         """Read and check every variable; raises ConfigError with one clear line."""
-        env = os.environ
-        database_url = env.get("DATABASE_URL") or None
-        admin_url = env.get("DATABASE_ADMIN_URL") or None
-        values = {
-            "DATABASE_URL": sqlalchemy_url(database_url) if database_url else None,
-            "DATABASE_ADMIN_URL": (
-                sqlalchemy_url(admin_url, "DATABASE_ADMIN_URL") if admin_url else None
-            ),
-            "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or None,
-            "TASKAPP_SECRET_KEY": env.get("TASKAPP_SECRET_KEY") or None,
-            "TASKAPP_IDENTITY_KEY": env.get("TASKAPP_IDENTITY_KEY") or None,
-            "TASKAPP_APP_PASSWORD": env.get("TASKAPP_APP_PASSWORD") or None,
-            "TASKAPP_WORKER_PASSWORD": env.get("TASKAPP_WORKER_PASSWORD") or None,
-            "TASKAPP_DATA_DIR": env.get("TASKAPP_DATA_DIR") or None,
-            "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", cls.DATABASE_POOL_SIZE),
-            "DATABASE_POOL_TIMEOUT": _int("DATABASE_POOL_TIMEOUT", cls.DATABASE_POOL_TIMEOUT),
-            "DATABASE_CONNECT_TIMEOUT": _int(
-                "DATABASE_CONNECT_TIMEOUT", cls.DATABASE_CONNECT_TIMEOUT
-            ),
-            "CORS_ORIGINS": cors_origins(env.get("CORS_ORIGINS")),
-            "DATABASE_PREPARED_STATEMENTS": _switch("DATABASE_PREPARED_STATEMENTS", True),
-            "JWT_ALGORITHM": (env.get("JWT_ALGORITHM") or "").strip() or cls.JWT_ALGORITHM,
-            "JWT_PUBLIC_KEY": env.get("JWT_PUBLIC_KEY") or None,
-            "JWT_JWKS_URL": (env.get("JWT_JWKS_URL") or "").strip() or None,
-            "JWT_AUDIENCE": _audience(env.get("JWT_AUDIENCE")),
-            "JWT_ISSUER": (env.get("JWT_ISSUER") or "").strip() or None,
-            "JWT_LEEWAY": _int("JWT_LEEWAY", cls.JWT_LEEWAY, minimum=0),
-            "METRICS": _switch("METRICS", True),
-            "METRICS_PORT": _int("METRICS_PORT", None),
-            "TASKAPP_CHANGES_RETENTION_DAYS": _int(
-                "TASKAPP_CHANGES_RETENTION_DAYS", cls.TASKAPP_CHANGES_RETENTION_DAYS
-            ),
-            "TASKAPP_IDEMPOTENCY_KEY_HOURS": _int("TASKAPP_IDEMPOTENCY_KEY_HOURS", cls.TASKAPP_IDEMPOTENCY_KEY_HOURS),
-            "WORKER_DATABASE_URL": (
-                sqlalchemy_url(env["WORKER_DATABASE_URL"], "WORKER_DATABASE_URL")
-                if env.get("WORKER_DATABASE_URL") else None
-            ),
-            "WEBHOOK_ALLOW_PRIVATE": _switch("WEBHOOK_ALLOW_PRIVATE", False),
-            "WEBHOOK_RETRY_DELAYS": retry_delays(env.get("WEBHOOK_RETRY_DELAYS")),
-        }
-        check_token_settings(values)
-        if values["JWT_SECRET_KEY"] is not None:
-            check_secret(values["JWT_SECRET_KEY"])
-        if values["TASKAPP_SECRET_KEY"] is not None:
-            check_secret(values["TASKAPP_SECRET_KEY"], "TASKAPP_SECRET_KEY")
-        if values["TASKAPP_IDENTITY_KEY"] is not None:
-            from taskapp.identity import IdentityKey
+        return cls(**{name: read(name, environ.get(name)) for name, read in READERS.items()})
 
-            IdentityKey(values["TASKAPP_IDENTITY_KEY"])
-        return cls(**values)
+    @classmethod
+    def from_mapping(cls, values: Mapping) -> "Config":
+        """Settings given as values (tests, tools): URLs may be libpq text, lists become tuples."""
+        given = dict(values)
+        for name in ("DATABASE_URL", "DATABASE_ADMIN_URL", "WORKER_DATABASE_URL"):
+            if isinstance(given.get(name), str):
+                given[name] = sqlalchemy_url(given[name], name)
+        for name in ("CORS_ORIGINS", "JWT_AUDIENCE"):
+            if isinstance(given.get(name), list):
+                given[name] = tuple(given[name])
+        return cls(**given)
+
+    def replace(self, **changes) -> "Config":
+        """A new configuration with these settings changed, checked again."""
+        return dataclasses.replace(self, **changes)
 
     @property
     def embedded(self) -> bool:
-        """True when no database is configured: the embedded PostgreSQL is used."""
-        return self.DATABASE_URL is None and self.DATABASE_ADMIN_URL is None
+        """Whether the embedded PostgreSQL is (or is to be) used: no database is configured."""
+        return self.embedded_data_dir is not None or (self.DATABASE_URL is None and self.DATABASE_ADMIN_URL is None)
 
+    @property
+    def cursor_key(self) -> str | None:
+        """The key taskapp signs its own values with (cursors, sync tokens): TASKAPP_SECRET_KEY, else JWT_SECRET_KEY."""
+        return self.TASKAPP_SECRET_KEY or self.JWT_SECRET_KEY
 
-def runtime_config() -> Config:
-    """The configuration the server runs with; starts the embedded default when nothing is set."""
-    config = Config.from_env()
-    if config.embedded:
-        from taskapp import embedded
+    @property
+    def identity_key(self) -> IdentityKey:
+        """TASKAPP_IDENTITY_KEY, required."""
+        return identity_key(self.TASKAPP_IDENTITY_KEY)
 
-        embedded.configure(config)
-    elif config.DATABASE_URL is None:
-        raise ConfigError(
-            "DATABASE_URL (the runtime role taskapp_app) is required when DATABASE_ADMIN_URL is set"
-        )
-    check_keys(vars(config))
-    return config
+    def require_serving(self) -> "Config":
+        """This configuration, if it holds what serving the API needs; ConfigError otherwise."""
+        if self.DATABASE_URL is None:
+            raise ConfigError(
+                "DATABASE_URL (the runtime role taskapp_app) is required when DATABASE_ADMIN_URL is set"
+            )
+        if needs_secret(self.JWT_ALGORITHM):
+            check_secret(self.JWT_SECRET_KEY)
+        if self.cursor_key is None:
+            raise ConfigError(
+                f"TASKAPP_SECRET_KEY is required with JWT_ALGORITHM={self.JWT_ALGORITHM}: it signs page cursors, "
+                "and every node of the service must have the same one"
+            )
+        self.identity_key  # noqa: B018 (raises ConfigError when missing)
+        return self
+
+    def flask_settings(self) -> dict:
+        """Every upper-case setting, for Flask's app.config (flask-smorest and flask-jwt-extended read it there)."""
+        names = [name for name in dir(type(self)) if name.isupper()] + [f.name for f in dataclasses.fields(self)]
+        return {name: getattr(self, name) for name in names if name.isupper()}

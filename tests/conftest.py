@@ -8,24 +8,40 @@ apart: no table is ever truncated between them.
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
-import jwt
 import psycopg
 import pytest
-from identity import IDENTITY_KEY, IDENTITY_KEY_SECRET
 from sqlalchemy.engine import make_url
 
-from taskapp import create_app
-from taskapp.config import libpq_url, sqlalchemy_url
-from taskapp.embedded import embedded_postgres
-from taskapp.schema import upgrade
+from taskapp.app import create_app
+from taskapp.config import sqlalchemy_url
+from taskapp.database.embedded import embedded_postgres
+from taskapp.database.migrations import upgrade
+from tests.support.identity import IDENTITY_KEY, IDENTITY_KEY_SECRET
+from tests.support.users import (
+    APP_PASSWORD,
+    SECRET,
+    WORKER_PASSWORD,
+    User,
+    create_database,
+    drop_database,
+    new_user,
+    with_database,
+)
 
-SECRET = "taskapp-test-secret-" + "0123456789abcdef" * 4
-APP_PASSWORD = os.environ.get("TEST_TASKAPP_APP_PASSWORD", "taskapp-test-password")
-WORKER_PASSWORD = "taskapp-test-worker-password"
+TIERS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests under tests/system/ drive real processes (servers, workers, browsers): marked `system`,
+    so that a quick loop can leave them out (`pytest -m "not system"`)."""
+    system = TIERS / "system"
+    for item in items:
+        if system in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.system)
 
 
 @dataclass(frozen=True)
@@ -54,24 +70,6 @@ def server_admin_url():
     yield server.get_uri()
     server.cleanup()
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def with_database(url: str, name: str, user: str | None = None, password: str | None = None):
-    parsed = sqlalchemy_url(url).set(database=name)
-    if user is not None:
-        parsed = parsed.set(username=user, password=password)
-    return libpq_url(parsed)
-
-
-def create_database(server_admin_url: str, name: str) -> str:
-    with psycopg.connect(server_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return with_database(server_admin_url, name)
-
-
-def drop_database(server_admin_url: str, name: str) -> None:
-    with psycopg.connect(server_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -138,30 +136,6 @@ def client(app):
 def local_client(make_app):
     """A client of an app that allows private webhook addresses (as local development and tests do)."""
     return make_app(WEBHOOK_ALLOW_PRIVATE=True).test_client()
-
-
-def make_token(claims: dict | None = None, secret: str = SECRET, algorithm: str = "HS256", **kw):
-    """A token as any issuer signing with the shared key would make it."""
-    now = int(time.time())
-    payload = {"iat": now, "exp": now + 600}
-    payload.update(claims or {})
-    payload = {k: v for k, v in payload.items() if v is not None}
-    return jwt.encode(payload, secret, algorithm=algorithm, **kw)
-
-
-@dataclass(frozen=True)
-class User:
-    sub: str
-    token: str
-
-    @property
-    def headers(self) -> dict:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def new_user(prefix: str = "user") -> User:
-    sub = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    return User(sub=sub, token=make_token({"sub": sub}))
 
 
 @pytest.fixture()

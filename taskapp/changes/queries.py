@@ -8,9 +8,8 @@ version handed out.
 
 from sqlalchemy import text
 
-from taskapp.tasks.queries import TASK
+from taskapp.database.tables import TASK_FIELDS
 
-TASK_FIELDS = tuple(column.name for column in TASK)
 COLUMNS = ", ".join(TASK_FIELDS)
 NO_TASK = ", ".join(f"NULL AS {name}" for name in TASK_FIELDS if name != "id")
 

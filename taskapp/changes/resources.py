@@ -3,34 +3,30 @@
 A sync token is a position in the caller's own sequence of versions (taskapp/changes/queries.py):
 the last change delivered (version, task id) and, after a full sync, the version the
 snapshot was taken at, below which deletions do not concern the client. Tokens are signed
-and name their user; the database decides which rows are the caller's.
+cursors bound to their user (taskapp.web.cursors); the database decides which rows are the
+caller's.
 """
 
-import hashlib
 import uuid
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
-from itsdangerous import BadSignature, URLSafeSerializer
 
-from taskapp.api import Blueprint
 from taskapp.changes import queries
 from taskapp.changes.schemas import ChangePageSchema, ChangesArgs
-from taskapp.config import signing_key
-from taskapp.db import rows
-from taskapp.errors import abort
-from taskapp.tasks.resources import documents_errors, only_your_own_tasks, take_user_id
+from taskapp.database.tables import TASK_FIELDS
+from taskapp.database.transaction import rows
+from taskapp.web.cursors import BadCursor, SignedCursors, scope_of
+from taskapp.web.errors import abort
+from taskapp.web.user_scope import user_blueprint
 
-blp = Blueprint(
+blp = user_blueprint(
     "changes",
     __name__,
-    url_prefix="/api/<user_id>",
-    description="What changed in your tasks since you last looked: sync a client, then keep it in sync.",
+    "What changed in your tasks since you last looked: sync a client, then keep it in sync.",
 )
-blp.url_value_preprocessor(take_user_id)
-blp.before_request(only_your_own_tasks)
 
-TOKEN_SALT = "taskapp.changes.token"
+TOKENS = SignedCursors("taskapp.changes.token")
 NO_ID = uuid.UUID(int=0)
 ARGS = ChangesArgs()
 BAD_TOKEN = "The sync token is not valid for you; start again without `since`."
@@ -39,46 +35,33 @@ TOO_OLD = (
 )
 
 
-def tokens() -> URLSafeSerializer:
-    extensions = current_app.extensions
-    if "taskapp.change_tokens" not in extensions:
-        extensions["taskapp.change_tokens"] = URLSafeSerializer(signing_key(current_app.config), salt=TOKEN_SALT)
-    return extensions["taskapp.change_tokens"]
-
-
-def owner_tag() -> str:
-    return hashlib.sha256(g.user_id.encode()).hexdigest()[:16]
-
-
 def make_token(version: int, task_id, floor: int) -> str:
-    return tokens().dumps({"u": owner_tag(), "v": version, "i": str(task_id), "f": floor})
+    return TOKENS.make(scope_of(user=g.user_id), v=version, i=str(task_id), b=floor)
 
 
 def read_token(token: str) -> tuple[int, uuid.UUID, int]:
     """(version, task id, floor) of a token this service made for the caller; 400 otherwise."""
     try:
-        data = tokens().loads(token)
-        if not isinstance(data, dict) or data.get("u") != owner_tag():
-            raise ValueError
-        version, floor = data["v"], data["f"]
+        position = TOKENS.read(token, scope_of(user=g.user_id))
+        version, floor = position["v"], position["b"]
         if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**63 for n in (version, floor)):
             raise ValueError
-        return version, uuid.UUID(data["i"]), floor
-    except (BadSignature, UnicodeError, ValueError, KeyError, TypeError, AttributeError):
+        return version, uuid.UUID(position["i"]), floor
+    except (BadCursor, ValueError, KeyError, TypeError, AttributeError):
         abort(400, BAD_TOKEN)
 
 
 def change(row: dict) -> dict:
     if row["op"] == "delete":
         return {"op": "delete", "task_id": row["id"]}
-    return {"op": "upsert", "task": {name: row[name] for name in queries.TASK_FIELDS}}
+    return {"op": "upsert", "task": {name: row[name] for name in TASK_FIELDS}}
 
 
 @blp.route("/changes")
 class Changes(MethodView):
     @blp.arguments(ARGS, location="query")
     @blp.response(200, ChangePageSchema)
-    @documents_errors(400, 401, 403, 410)
+    @blp.documents_errors(400, 401, 403, 410)
     def get(self, args):
         """What changed since `since`: each task at most once in its latest state, deletions too"""
         limit = args["limit"]

@@ -3,8 +3,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from taskapp.tasks.fields import Text
 from taskapp.tasks.schemas import TaskSchema
+from taskapp.web.fields import Text
 
 
 class ChangesArgs(ma.Schema):

@@ -2,7 +2,7 @@
 
 from sqlalchemy import DateTime, Integer, Uuid, bindparam, delete, func, select, tuple_, update
 
-from taskapp.tasks.queries import task_completions, tasks
+from taskapp.database.tables import task_completions, tasks
 
 COMPLETION = [task_completions.c.id, task_completions.c.task_id, task_completions.c.due_at,
               task_completions.c.completed_at]

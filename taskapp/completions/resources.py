@@ -5,66 +5,49 @@ completed; here they are read, and the latest one of a task can be undone. Row-l
 security decides which exist: another user's task and its history are simply not found.
 """
 
-import hashlib
-import json
-
 from flask import g
 from flask.views import MethodView
 
-from taskapp.api import Blueprint
 from taskapp.completions import queries
 from taskapp.completions.schemas import CompletionPageArgs, CompletionSchema, CompletionWindowArgs
-from taskapp.db import first, get_connection, rows
-from taskapp.errors import abort
-from taskapp.pages import NewestFirstPages
+from taskapp.database.transaction import commit, first, rows
 from taskapp.tasks import queries as task_queries
-from taskapp.tasks.resources import (
-    LINK_HEADER,
-    documents_errors,
-    found,
-    next_page_url,
-    only_your_own_tasks,
-    take_user_id,
-    task_uuid,
-)
+from taskapp.web.cursors import scope_of
+from taskapp.web.errors import abort, found, uuid_or_404
+from taskapp.web.pages import LINK_HEADER, NewestFirstPages
+from taskapp.web.user_scope import user_blueprint
 
-blp = Blueprint(
+blp = user_blueprint(
     "completions",
     __name__,
-    url_prefix="/api/<user_id>",
-    description="What you got done: every completion of your tasks, newest first.",
+    "What you got done: every completion of your tasks, newest first.",
 )
-blp.url_value_preprocessor(take_user_id)
-blp.before_request(only_your_own_tasks)
 
 PAGE_ARGS, WINDOW_ARGS = CompletionPageArgs(), CompletionWindowArgs()
 PAGES = NewestFirstPages("taskapp.completions.cursor", "completed_at", "The cursor is not valid for this history.")
 
 
-def bound_to(args: dict, task_id) -> str:
+def history_scope(args: dict, task_id) -> str:
     """What a cursor belongs to: the caller, the task (or all) and the window."""
-    scope = {"user": g.user_id, "task": str(task_id)}
-    for name in ("completed_after", "completed_before"):
-        if name in args:
-            scope[name] = args[name].isoformat()
-    return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:24]
+    window = {name: args[name].isoformat() for name in ("completed_after", "completed_before") if name in args}
+    return scope_of(user=g.user_id, task=str(task_id), **window)
 
 
 def history_page(args: dict, task_id=None):
     """A page of completions, and a Link to the next one when more follow."""
-    scope = bound_to(args, task_id)
+    scope = history_scope(args, task_id)
     fetched = rows(*queries.page(args, task_id, PAGES.after(args, scope)))
-    return PAGES.answer(fetched, args, scope, next_page_url)
+    return PAGES.answer(fetched, args, scope)
 
 
 @blp.route("/tasks/<task_id>/completions")
 class TaskCompletions(MethodView):
     @blp.arguments(PAGE_ARGS, location="query")
     @blp.response(200, CompletionSchema(many=True), headers=LINK_HEADER)
-    @documents_errors(400, 401, 403, 404)
+    @blp.documents_errors(400, 401, 403, 404)
     def get(self, args, task_id):
         """List a task's completions, newest first"""
-        task_id = task_uuid(task_id)
+        task_id = uuid_or_404(task_id)
         found(first(*task_queries.get(task_id)))
         return history_page(args, task_id)
 
@@ -72,11 +55,11 @@ class TaskCompletions(MethodView):
 @blp.route("/tasks/<task_id>/completions/<completion_id>")
 class TaskCompletion(MethodView):
     @blp.response(204)
-    @documents_errors(401, 403, 404, 409)
+    @blp.documents_errors(401, 403, 404, 409)
     def delete(self, task_id, completion_id):
         """Undo a task's latest completion: the task returns to that occurrence"""
-        task_id = task_uuid(task_id)
-        completion_id = task_uuid(completion_id)
+        task_id = uuid_or_404(task_id)
+        completion_id = uuid_or_404(completion_id)
         task = found(first(*task_queries.series(task_id)))  # locked: one undo at a time
         latest = first(*queries.latest(task_id))
         if latest is None or latest["id"] != completion_id:
@@ -86,7 +69,7 @@ class TaskCompletion(MethodView):
             first(*task_queries.change(task_id, {"completed": False}))
         else:  # it moved a recurring task forward: back to the occurrence it completed
             first(*queries.move_back(task_id, latest))
-        get_connection().commit()
+        commit()
         return None
 
 
@@ -94,7 +77,7 @@ class TaskCompletion(MethodView):
 class Completions(MethodView):
     @blp.arguments(WINDOW_ARGS, location="query")
     @blp.response(200, CompletionSchema(many=True), headers=LINK_HEADER)
-    @documents_errors(400, 401, 403)
+    @blp.documents_errors(400, 401, 403)
     def get(self, args):
         """List every completion of your tasks in a time window, newest first"""
         return history_page(args)

@@ -1,9 +1,9 @@
 """One schema per job: a completion as returned, and the arguments of a history page."""
 
 import marshmallow as ma
-from marshmallow import validate
 
-from taskapp.tasks.fields import Text, UTCDateTime
+from taskapp.web.fields import UTCDateTime
+from taskapp.web.pages import PageArgs
 
 
 class CompletionSchema(ma.Schema):
@@ -17,16 +17,8 @@ class CompletionSchema(ma.Schema):
     completed_at = UTCDateTime()
 
 
-class CompletionPageArgs(ma.Schema):
-    """Page of a history, newest first; unknown parameters are ignored."""
-
-    class Meta:
-        unknown = ma.EXCLUDE
-
-    limit = ma.fields.Integer(
-        load_default=100, validate=validate.Range(min=1, max=500), metadata={"description": "Page size."}
-    )
-    cursor = Text(metadata={"description": "Opaque token from the previous page's `Link: rel=\"next\"`."})
+class CompletionPageArgs(PageArgs):
+    """Page of a completion history, newest first; unknown parameters are ignored."""
 
 
 class CompletionWindowArgs(CompletionPageArgs):

@@ -9,7 +9,12 @@ import hashlib
 from flask import Response, request
 from werkzeug.http import quote_etag
 
-from taskapp.errors import abort
+from taskapp.web.api import string_header
+from taskapp.web.errors import abort
+
+ETAG_HEADER = {"ETag": string_header("Version tag of the task")}
+IF_MATCH = string_header("Optional: refuse the write with 412 unless the task still has this ETag.", "If-Match")
+IF_NONE_MATCH = string_header("Answer 304 when the task still has this ETag.", "If-None-Match")
 
 
 def etag_of(task) -> str:

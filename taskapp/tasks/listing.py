@@ -5,19 +5,16 @@ pages: the next one starts strictly after the last row served, in a total order 
 key, then id), so inserts while a client pages neither shift nor repeat what it has seen.
 """
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Integer, Text, Uuid, and_, bindparam, func, or_, select, tuple_
 
-from taskapp.tasks.queries import PRIORITIES, TASK, tasks
-
-CURSOR_SALT = "taskapp.tasks.cursor"
+from taskapp.database.tables import PRIORITIES, TASK, tasks
+from taskapp.web.cursors import BadCursor, SignedCursors, scope_of
+from taskapp.web.errors import abort
 
 
 @dataclass(frozen=True)
@@ -78,10 +75,6 @@ SORT_NAMES = tuple(SORT_ORDERS)
 DEFAULT_SORT = "-created_at"
 
 
-class BadCursor(Exception):
-    """The cursor was not made by this server for this query."""
-
-
 @dataclass(frozen=True)
 class PageShape:
     """What decides a page statement's SQL; the values themselves are bound parameters."""
@@ -122,7 +115,7 @@ def filter_conditions(shape: PageShape) -> list:
     return conditions
 
 
-def fingerprint(args: dict, user_id: str) -> str:
+def page_scope(args: dict, user_id: str) -> str:
     """What a cursor is bound to: the caller and the filters (not the page size)."""
     filters = {
         "completed": args.get("completed"),
@@ -135,45 +128,43 @@ def fingerprint(args: dict, user_id: str) -> str:
     }
     if args.get("recurring") is not None:  # only when given: cursors made before it stay valid
         filters["recurring"] = args["recurring"]
-    encoded = json.dumps(filters, sort_keys=True).encode()
-    return hashlib.sha256(encoded).hexdigest()[:24]
+    return scope_of(**filters)
 
 
-class Cursors:
-    """Signs and checks page cursors with the server's secret."""
+CURSORS = SignedCursors("taskapp.tasks.cursor")
 
-    def __init__(self, secret: str):
-        self.serializer = URLSafeSerializer(secret, salt=CURSOR_SALT)
 
-    def make(self, order: SortOrder, bound_to: str, row) -> str:
-        key = row[order.field]
-        if isinstance(key, datetime):
-            key = key.isoformat()
-        return self.serializer.dumps({"s": order.name, "f": bound_to, "k": key, "i": str(row["id"])})
+def task_cursor(order: SortOrder, scope: str, row) -> str:
+    """The cursor of the page after `row`, in this order and scope."""
+    key = row[order.field]
+    if isinstance(key, datetime):
+        key = key.isoformat()
+    return CURSORS.make(scope, s=order.name, k=key, i=str(row["id"]))
 
-    def read(self, token: str, order: SortOrder, bound_to: str):
-        """(key, id) to continue after; BadCursor for anything not made for this query."""
-        try:
-            data = self.serializer.loads(token)
-        except (BadSignature, UnicodeError, ValueError):
-            raise BadCursor("The cursor is not valid.") from None
-        if not isinstance(data, dict) or data.get("s") != order.name or data.get("f") != bound_to:
-            raise BadCursor("The cursor belongs to another sort or filter.")
-        try:
-            last_id = uuid.UUID(data["i"])
-            key = data["k"]
-            if key is None and not order.nulls_last:
+
+def read_cursor(cursor: str, order: SortOrder, scope: str):
+    """(key, id) to continue after; 400 for a cursor not made for this query."""
+    try:
+        position = CURSORS.read(cursor, scope)
+        if position.get("s") != order.name:
+            raise BadCursor(foreign=True)
+    except BadCursor as exc:
+        abort(400, "The cursor belongs to another sort or filter." if exc.foreign else "The cursor is not valid.")
+    try:
+        last_id = uuid.UUID(position["i"])
+        key = position["k"]
+        if key is None and not order.nulls_last:
+            raise ValueError
+        if key is not None:
+            if order.is_datetime:
+                key = datetime.fromisoformat(key)
+            elif order.field == "priority" and key not in PRIORITIES:
                 raise ValueError
-            if key is not None:
-                if order.is_datetime:
-                    key = datetime.fromisoformat(key)
-                elif order.field == "priority" and key not in PRIORITIES:
-                    raise ValueError
-                elif not isinstance(key, str):
-                    raise ValueError
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise BadCursor("The cursor is not valid.") from None
-        return key, last_id
+            elif not isinstance(key, str):
+                raise ValueError
+    except (KeyError, TypeError, ValueError, AttributeError):
+        abort(400, "The cursor is not valid.")
+    return key, last_id
 
 
 @cache

@@ -1,21 +1,12 @@
 """SQL for tasks, as SQLAlchemy Core statements.
 
 None of these statements names an owner: row-level security decides which rows exist
-for the transaction, from the identity `taskapp.db` set at its start.
+for the transaction, from the identity every transaction begins with (taskapp.database.engine).
 """
 
 from functools import cache
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    Enum,
-    FetchedValue,
-    Integer,
-    MetaData,
-    Table,
     Text,
     Uuid,
     bindparam,
@@ -28,56 +19,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB
 
+from taskapp.database.tables import TASK, task_completions, tasks
 from taskapp.tasks import reminders
 
-PRIORITIES = ("low", "medium", "high")  # in rank order, as the task_priority enum
-
-metadata = MetaData()
-
-# Mirrors the migrated table for building statements; the schema itself lives in the
-# migrations (and sql/). Defaults, stamps and the owner come from the database.
-
-tasks = Table(
-    "tasks",
-    metadata,
-    Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
-    Column("user_id", Text),
-    Column("title", Text),
-    Column("description", Text),
-    Column("completed", Boolean),
-    Column("completed_at", DateTime(timezone=True)),
-    Column("priority", Enum(*PRIORITIES, name="task_priority", create_type=False)),
-    Column("due_at", DateTime(timezone=True)),
-    Column("tags", ARRAY(Text)),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
-    Column("recurrence", Text),
-    Column("time_zone", Text),
-    Column("repeat_from", Text),
-    Column("search", TSVECTOR),  # generated from title and description; only searched
-    Column("recurrence_start", DateTime(timezone=True)),  # the series' bookkeeping, never returned
-    Column("recurrence_last", DateTime(timezone=True)),
-    Column("series_completions", Integer),
-    Column("version", BigInteger),  # the change feed's position of the latest write; never returned
-    Column("reminders", JSONB),  # read as psycopg parses it; written as JSON text (_bound)
-    Column("next_reminder_at", DateTime(timezone=True)),  # the worker's queue follows it; never returned
-)
-
-task_completions = Table(
-    "task_completions",
-    metadata,
-    Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
-    Column("user_id", Text),
-    Column("task_id", Uuid),
-    Column("due_at", DateTime(timezone=True)),
-    Column("completed_at", DateTime(timezone=True)),
-)
-
-INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version", "next_reminder_at")
-# What a statement returns: the task as the API shows it.
-TASK = [column for column in tasks.c if column.name not in INTERNAL]
 # The task with its series' bookkeeping and the transaction's clock, to move it forward.
 SERIES = [*TASK, tasks.c.recurrence_start, tasks.c.recurrence_last, tasks.c.series_completions,
           func.now().label("now")]

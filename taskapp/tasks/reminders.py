@@ -10,7 +10,7 @@ import marshmallow as ma
 import orjson
 from marshmallow import validate
 
-from taskapp.tasks.fields import StrictBoolean, UTCDateTime, utc_text
+from taskapp.web.fields import StrictBoolean, UTCDateTime, utc_text
 
 MAX_REMINDERS = 5
 MAX_MINUTES_BEFORE_DUE = 40320  # four weeks

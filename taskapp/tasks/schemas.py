@@ -3,11 +3,11 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from taskapp import recurrence as rules
-from taskapp.tasks.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime
+from taskapp.database.tables import PRIORITIES
+from taskapp.tasks import recurrence as rules
 from taskapp.tasks.listing import DEFAULT_SORT, SORT_NAMES
-from taskapp.tasks.queries import PRIORITIES
 from taskapp.tasks.reminders import Reminder, reminders_field
+from taskapp.web.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime
 
 MAX_TAGS = 20
 

@@ -8,11 +8,10 @@ the same statement, leaving the task open; when the rule has no next occurrence 
 completed for good, as a plain one is.
 """
 
-from taskapp import recurrence
-from taskapp.db import first
-from taskapp.errors import abort
-from taskapp.tasks import queries, reminders
+from taskapp.database.transaction import first
+from taskapp.tasks import queries, recurrence, reminders
 from taskapp.tasks.etags import check_if_match
+from taskapp.web.errors import abort
 
 SCHEDULE = ("due_at", "recurrence", "time_zone", "repeat_from")
 # The bookkeeping of a task that does not recur.
@@ -30,7 +29,7 @@ def check_reminders(task: dict) -> None:
         refuse("reminders", reminders.NEEDS_DUE_AT)
 
 
-def write(task_id, values: dict):
+def apply(task_id, values: dict):
     """Apply a PUT's or PATCH's values to a task that is or becomes recurring (or is completed)."""
     task = first(*queries.series(task_id))
     if task is None:

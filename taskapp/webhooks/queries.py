@@ -3,12 +3,8 @@
 from itertools import combinations
 
 from sqlalchemy import (
-    Boolean,
-    Column,
     DateTime,
-    FetchedValue,
     Integer,
-    Table,
     Text,
     Uuid,
     bindparam,
@@ -21,44 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from taskapp.tasks.queries import metadata
+from taskapp.database.tables import webhook_attempts, webhook_deliveries, webhooks
 
 MAX_PER_USER = 10
-
-webhooks = Table(
-    "webhooks",
-    metadata,
-    Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
-    Column("user_id", Text),
-    Column("url", Text),
-    Column("events", ARRAY(Text)),
-    Column("secret", Text),
-    Column("active", Boolean),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
-)
-
-webhook_deliveries = Table(
-    "webhook_deliveries",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("user_id", Text),
-    Column("webhook_id", Uuid),
-    Column("type", Text),
-)
-
-webhook_attempts = Table(
-    "webhook_attempts",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("user_id", Text),
-    Column("webhook_id", Uuid),
-    Column("delivery_id", Uuid),
-    Column("attempt", Integer),
-    Column("status", Integer),
-    Column("error", Text),
-    Column("attempted_at", DateTime(timezone=True)),
-)
 
 WEBHOOK = [webhooks.c.id, webhooks.c.url, webhooks.c.events, webhooks.c.active, webhooks.c.created_at,
            webhooks.c.updated_at]

@@ -8,22 +8,13 @@ The events themselves are produced by the database in the transaction of each ch
 from flask import current_app, g, url_for
 from flask.views import MethodView
 
-from taskapp.api import Blueprint
-from taskapp.db import first, get_connection, rows
-from taskapp.errors import abort
-from taskapp.pages import NewestFirstPages
-from taskapp.tasks.resources import (
-    LINK_HEADER,
-    documents_errors,
-    found,
-    next_page_url,
-    only_your_own_tasks,
-    take_user_id,
-    task_uuid,
-)
-from taskapp.webhook_events import new_secret
-from taskapp.webhook_targets import RefusedTarget, check
+from taskapp.database.transaction import commit, first, rows
+from taskapp.web.cursors import scope_of
+from taskapp.web.errors import abort, found, uuid_or_404
+from taskapp.web.pages import LINK_HEADER, NewestFirstPages
+from taskapp.web.user_scope import user_blueprint
 from taskapp.webhooks import queries
+from taskapp.webhooks.events import new_secret
 from taskapp.webhooks.schemas import (
     AttemptPageArgs,
     AttemptSchema,
@@ -32,15 +23,13 @@ from taskapp.webhooks.schemas import (
     WebhookPatchSchema,
     WebhookSchema,
 )
+from taskapp.webhooks.targets import RefusedTarget, check
 
-blp = Blueprint(
+blp = user_blueprint(
     "webhooks",
     __name__,
-    url_prefix="/api/<user_id>",
-    description="Where your task events are sent: signed POSTs (Standard Webhooks), retried until delivered.",
+    "Where your task events are sent: signed POSTs (Standard Webhooks), retried until delivered.",
 )
-blp.url_value_preprocessor(take_user_id)
-blp.before_request(only_your_own_tasks)
 
 CREATE, PATCH, PAGE_ARGS = WebhookCreateSchema(), WebhookPatchSchema(), AttemptPageArgs()
 PAGES = NewestFirstPages("taskapp.webhooks.attempts.cursor", "attempted_at",
@@ -59,7 +48,7 @@ def safe_url(url: str) -> str:
 @blp.route("/webhooks")
 class Webhooks(MethodView):
     @blp.response(200, WebhookSchema(many=True))
-    @documents_errors(401, 403)
+    @blp.documents_errors(401, 403)
     def get(self):
         """List your webhook subscriptions (without their secrets)"""
         return rows(*queries.listing())
@@ -68,7 +57,7 @@ class Webhooks(MethodView):
     @blp.response(201, NewWebhookSchema, headers={
         "Location": {"description": "URL of the new subscription", "schema": {"type": "string"}},
     })
-    @documents_errors(400, 401, 403, 409, 413, 415, 422)
+    @blp.documents_errors(400, 401, 403, 409, 413, 415, 422)
     def post(self, data):
         """Subscribe a URL to your task events; the answer shows its signing secret, once"""
         url = safe_url(data["url"])
@@ -77,36 +66,36 @@ class Webhooks(MethodView):
             abort(409, f"You have {queries.MAX_PER_USER} webhook subscriptions, the most allowed; "
                        "delete one first.")
         webhook = first(*queries.create(url, data["events"], new_secret()))
-        get_connection().commit()
+        commit()
         return webhook, {"Location": url_for("webhooks.Webhook", user_id=g.path_user_id, webhook_id=webhook["id"])}
 
 
 @blp.route("/webhooks/<webhook_id>")
 class Webhook(MethodView):
     @blp.response(200, WebhookSchema)
-    @documents_errors(401, 403, 404)
+    @blp.documents_errors(401, 403, 404)
     def get(self, webhook_id):
         """Get one of your webhook subscriptions"""
-        return found(first(*queries.get(task_uuid(webhook_id))))
+        return found(first(*queries.get(uuid_or_404(webhook_id))))
 
     @blp.arguments(PATCH)
     @blp.response(200, WebhookSchema)
-    @documents_errors(400, 401, 403, 404, 413, 415, 422)
+    @blp.documents_errors(400, 401, 403, 404, 413, 415, 422)
     def patch(self, data, webhook_id):
         """Change a subscription's URL or events, or switch it on or off"""
-        webhook_id = task_uuid(webhook_id)
+        webhook_id = uuid_or_404(webhook_id)
         if "url" in data:
             safe_url(data["url"])
         webhook = found(first(*queries.change(webhook_id, data)))
-        get_connection().commit()
+        commit()
         return webhook
 
     @blp.response(204)
-    @documents_errors(401, 403, 404)
+    @blp.documents_errors(401, 403, 404)
     def delete(self, webhook_id):
         """Delete a subscription, with the events not yet delivered"""
-        found(first(*queries.remove(task_uuid(webhook_id))))
-        get_connection().commit()
+        found(first(*queries.remove(uuid_or_404(webhook_id))))
+        commit()
         return None
 
 
@@ -114,11 +103,11 @@ class Webhook(MethodView):
 class WebhookDeliveries(MethodView):
     @blp.arguments(PAGE_ARGS, location="query")
     @blp.response(200, AttemptSchema(many=True), headers=LINK_HEADER)
-    @documents_errors(400, 401, 403, 404)
+    @blp.documents_errors(400, 401, 403, 404)
     def get(self, args, webhook_id):
         """List a subscription's delivery attempts, newest first"""
-        webhook_id = task_uuid(webhook_id)
+        webhook_id = uuid_or_404(webhook_id)
         found(first(*queries.get(webhook_id)))
-        scope = f"{g.user_id}:{webhook_id}"
+        scope = scope_of(user=g.user_id, webhook=str(webhook_id))
         fetched = rows(*queries.attempts(webhook_id, args["limit"] + 1, PAGES.after(args, scope)))
-        return PAGES.answer(fetched, args, scope, next_page_url)
+        return PAGES.answer(fetched, args, scope)

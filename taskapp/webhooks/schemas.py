@@ -3,10 +3,10 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from taskapp.completions.schemas import CompletionPageArgs
-from taskapp.tasks.fields import StrictBoolean, Text, UTCDateTime
-from taskapp.webhook_events import EVENT_TYPES
-from taskapp.webhook_targets import MAX_URL_LENGTH
+from taskapp.web.fields import StrictBoolean, Text, UTCDateTime
+from taskapp.web.pages import PageArgs
+from taskapp.webhooks.events import EVENT_TYPES
+from taskapp.webhooks.targets import MAX_URL_LENGTH
 
 URL_DESCRIPTION = (
     "Where events are POSTed: an `https://` URL whose host resolves to public addresses only "
@@ -87,5 +87,5 @@ class AttemptSchema(ma.Schema):
     attempted_at = UTCDateTime()
 
 
-class AttemptPageArgs(CompletionPageArgs):
+class AttemptPageArgs(PageArgs):
     """A page of attempts, newest first; unknown parameters are ignored."""

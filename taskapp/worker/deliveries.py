@@ -15,9 +15,10 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg.rows import dict_row
 
-from taskapp import webhook_events, webhook_targets
-from taskapp.db import begin_as
-from taskapp.tasks.queries import TASK
+from taskapp.database.tables import TASK_FIELDS
+from taskapp.identity.proof import act_as
+from taskapp.webhooks import events as webhook_events
+from taskapp.webhooks import targets as webhook_targets
 from taskapp.worker.metrics import DELIVERIES, DELIVERY_LATENCY
 from taskapp.worker.queue import FINISH, RETRY, held
 
@@ -36,7 +37,7 @@ FORGET_EVERY = 0.1  # of deliveries look for old events of their subscription to
 # The task is returned with the columns and types of the tasks table, as GET returns it.
 EVENT = f"""
 select d.type, d.created_at as event_at, d.attempts, d.state, d.reminder, w.id as webhook_id, w.url, w.secret, w.active,
-       {', '.join(f't.{column.name}' for column in TASK)}
+       {', '.join(f't.{name}' for name in TASK_FIELDS)}
 from webhook_deliveries d
 join webhooks w on w.user_id = d.user_id and w.id = d.webhook_id
 cross join lateral jsonb_populate_record(null::tasks, d.task) t
@@ -67,7 +68,7 @@ def delay(attempt: int, delays=RETRY_DELAYS) -> float:
 
 def send(event: dict, event_id: str, allow_private: bool, timeout: float) -> tuple[int | None, str | None]:
     """(status, None) when the receiver answered, (None, why) when it did not or may not be called."""
-    task = {column.name: event[column.name] for column in TASK}
+    task = {name: event[name] for name in TASK_FIELDS}
     text = webhook_events.body(event["type"], event["event_at"], task, event["reminder"])
     try:
         target = webhook_targets.check(event["url"], allow_private)
@@ -86,7 +87,7 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
     user_id, delivery = job["user_id"], job["ref"]
     holding = held(job)
     with conn.transaction():
-        begin_as(conn, key, user_id)
+        act_as(conn, key, user_id)
         event = conn.cursor(row_factory=dict_row).execute(EVENT, {"delivery": delivery}).fetchone()
         if event is None or event["state"] != "pending" or not event["active"]:
             if event is not None and not event["active"]:
@@ -98,7 +99,7 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
     delivered = status is not None and 200 <= status < 300
     last = not delivered and attempt > len(settings.retry_delays)
     with conn.transaction() as transaction:
-        begin_as(conn, key, user_id)
+        act_as(conn, key, user_id)
         if delivered or last:
             still_held = conn.execute(FINISH, holding).fetchone()[0]
         else:

@@ -22,9 +22,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from taskapp.db import UTC_NAMES
-from taskapp.identity import IdentityKey
-from taskapp.worker import deliveries, reminders
+from taskapp.database.sessions import connect_options, in_utc
+from taskapp.identity.proof import IdentityKey
+from taskapp.worker import deliveries, due_reminders
 from taskapp.worker.metrics import JOBS_DUE, OLDEST_DUE
 from taskapp.worker.queue import BACKLOG, CLAIM, NEXT_RUN_AT
 
@@ -50,20 +50,7 @@ class WorkerSettings:
 
 
 def connect_kwargs(settings: WorkerSettings) -> dict:
-    return {"connect_timeout": settings.connect_timeout, "application_name": "taskapp-worker",
-            "prepare_threshold": 5 if settings.prepared_statements else None}
-
-
-def in_utc(conn: psycopg.Connection) -> None:
-    """Timestamps arrive as UTC datetimes and are written with a Z, as the API writes them.
-
-    Set after connecting, as the web app does (taskapp.db.utc_sessions): PgBouncer keeps
-    TimeZone per client, but refuses a startup `options` parameter.
-    """
-    if conn.info.parameter_status("TimeZone") not in UTC_NAMES:
-        conn.execute("set time zone 'UTC'")
-        if not conn.autocommit:
-            conn.commit()
+    return connect_options("taskapp-worker", settings.connect_timeout, settings.prepared_statements)
 
 
 def do(job: dict, pool: ConnectionPool, settings: WorkerSettings) -> None:
@@ -72,11 +59,11 @@ def do(job: dict, pool: ConnectionPool, settings: WorkerSettings) -> None:
     A pooled connection the server closed (a restart, a cut) fails at its first statement: the
     job is tried once more at once, on a new connection, rather than after its lease.
     """
-    work = deliveries.deliver if job["kind"] == "delivery" else reminders.fire
+    job_function = deliveries.deliver if job["kind"] == "delivery" else due_reminders.fire
     for last_try in (False, True):
         try:
             with pool.connection() as conn:
-                work(conn, settings.identity_key, job, settings)
+                job_function(conn, settings.identity_key, job, settings)
             return
         except Exception as error:
             if isinstance(error, psycopg.OperationalError) and not last_try:
@@ -123,7 +110,7 @@ def reconnect(settings: WorkerSettings, lost: psycopg.Connection, error: Excepti
     return None
 
 
-def run(settings: WorkerSettings) -> None:
+def work(settings: WorkerSettings) -> None:
     """Work until settings.stop is set (by SIGTERM in `taskapp worker`); a lost database is waited for."""
     kwargs = connect_kwargs(settings)
     control = connect_control(settings)

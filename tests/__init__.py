@@ -1,0 +1,1 @@
+"""taskapp's tests, in tiers: unit, sql, api, system."""

@@ -1,0 +1,1 @@
+"""The HTTP API through Flask's test client, against the real database."""

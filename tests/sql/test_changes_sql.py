@@ -1,0 +1,93 @@
+"""The change feed's and idempotency keys' tables in SQL, as taskapp_app: the database versions
+every write itself, remembers deletions, and shows each user only their own rows."""
+
+import uuid
+
+import pytest
+from psycopg import errors
+
+from tests.support.identity import act_as
+
+
+def version_of(conn, task_id):
+    return conn.execute("select version from tasks where id = %s", (task_id,)).fetchone()[0]
+
+
+@pytest.fixture()
+def alices_task(app_sql, alice):
+    act_as(app_sql, alice.sub)
+    task_id = app_sql.execute("insert into tasks (title) values ('mine') returning id").fetchone()[0]
+    app_sql.commit()
+    return task_id
+
+
+def test_every_write_takes_the_owners_next_version(app_sql, alice, alices_task):
+    act_as(app_sql, alice.sub)
+    first = version_of(app_sql, alices_task)
+    app_sql.execute("update tasks set title = 'again' where id = %s", (alices_task,))
+    app_sql.execute("update tasks set version = 1 where id = %s", (alices_task,))  # not the writer's to choose
+    assert version_of(app_sql, alices_task) == first + 2
+    assert app_sql.execute("select last_version from task_versions").fetchone()[0] == first + 2
+
+
+def test_a_deletion_is_remembered_with_the_next_version(app_sql, alice, alices_task):
+    act_as(app_sql, alice.sub)
+    before = version_of(app_sql, alices_task)
+    app_sql.execute("delete from tasks where id = %s", (alices_task,))
+    assert app_sql.execute("select task_id, version from task_deletions").fetchall() == [(alices_task, before + 1)]
+
+
+def test_a_users_writes_wait_for_each_other_so_versions_follow_commit_order(database, alice, alices_task):
+    import psycopg
+
+    with psycopg.connect(database.app_url) as one, psycopg.connect(database.app_url) as two:
+        act_as(one, alice.sub)
+        one.execute("update tasks set title = 'one' where id = %s", (alices_task,))
+        act_as(two, alice.sub)
+        two.execute("set local lock_timeout = '200ms'")
+        with pytest.raises(errors.LockNotAvailable):  # the counter is held until `one` ends
+            two.execute("insert into tasks (title) values ('two')")
+
+
+@pytest.mark.parametrize("table", ["task_versions", "task_deletions", "idempotency_keys"])
+def test_nobody_else_and_no_identity_sees_the_rows(app_sql, admin_sql, alice, bob, alices_task, table):
+    act_as(app_sql, alice.sub)
+    app_sql.execute("delete from tasks where id = %s", (alices_task,))
+    app_sql.execute("insert into idempotency_keys (key, fingerprint, status, body, expires_at)"
+                    " values ('k', 'f', 201, '{}', now() + interval '1 day')")
+    app_sql.commit()
+    act_as(app_sql, alice.sub)
+    assert app_sql.execute(f"select count(*) from {table}").fetchone()[0] == 1
+    app_sql.rollback()
+    for who in (bob.sub, None):
+        act_as(app_sql, who)
+        assert app_sql.execute(f"select count(*) from {table}").fetchone()[0] == 0
+        if table != "task_versions":
+            assert app_sql.execute(f"delete from {table} returning 1").fetchall() == []
+        app_sql.rollback()
+    assert admin_sql.execute(f"select count(*) from {table} where user_id = %s", (alice.sub,)).fetchone()[0] == 1
+
+
+def test_rows_cannot_be_written_for_another_user(app_sql, alice, bob, alices_task):
+    statements = [
+        ("insert into task_versions (user_id, last_version) values (%s, 99)", (alice.sub,)),
+        ("insert into task_deletions (user_id, task_id, version) values (%s, %s, 99)", (alice.sub, uuid.uuid4())),
+        ("insert into idempotency_keys (user_id, key, fingerprint, status, body, expires_at)"
+         " values (%s, 'k', 'f', 201, '{}', now())", (alice.sub,)),
+        ("select next_task_version(%s)", (alice.sub,)),
+    ]
+    for sql, params in statements:
+        act_as(app_sql, bob.sub)
+        with pytest.raises(errors.InsufficientPrivilege):
+            app_sql.execute(sql, params)
+        app_sql.rollback()
+
+
+def test_the_same_key_of_two_users_is_two_rows(app_sql, alice, bob):
+    for user in (alice, bob):
+        act_as(app_sql, user.sub)
+        app_sql.execute("insert into idempotency_keys (key, fingerprint, status, body, expires_at)"
+                        " values ('same', %s, 201, '{}', now() + interval '1 day')", (user.sub,))
+        app_sql.commit()
+    act_as(app_sql, bob.sub)
+    assert app_sql.execute("select fingerprint from idempotency_keys where key = 'same'").fetchall() == [(bob.sub,)]

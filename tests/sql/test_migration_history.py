@@ -1,0 +1,79 @@
+"""Migrating a database that already holds tasks, as an owner that is not a superuser (Neon, RDS)."""
+
+import uuid
+
+import psycopg
+from alembic import command
+from sqlalchemy.engine import make_url
+
+from taskapp.config import sqlalchemy_url
+from taskapp.database.migrations import alembic_config, upgrade
+from tests.support.identity import IDENTITY_KEY, act_as
+from tests.support.users import APP_PASSWORD, drop_database, with_database
+
+
+def test_tasks_completed_before_the_history_existed_get_their_record(server_admin_url):
+    # An owner as a managed service gives one: CREATEROLE, no superuser, subject to FORCE.
+    owner, name = f"owner_{uuid.uuid4().hex[:8]}", f"taskapp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD 'owner-password'")
+        conn.execute(f'CREATE DATABASE "{name}" OWNER {owner}')
+        for role in ("taskapp_app", "taskapp_worker"):  # made earlier in this cluster by another owner
+            if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
+                conn.execute(f"GRANT {role} TO {owner} WITH ADMIN OPTION")  # as the role's creator has
+    owner_url = with_database(server_admin_url, name, owner, "owner-password")
+    app_url = with_database(server_admin_url, name, "taskapp_app", APP_PASSWORD)
+    try:
+        upgrade(sqlalchemy_url(owner_url), APP_PASSWORD, IDENTITY_KEY)
+        command.downgrade(alembic_config(sqlalchemy_url(owner_url)), "0004")
+        with psycopg.connect(app_url) as conn:
+            act_as(conn, "alice")
+            done, still_open = (conn.execute(
+                "insert into tasks (title, due_at, completed) values (%s, '2030-01-01T09:00Z', %s) returning id",
+                (title, completed)).fetchone()[0] for title, completed in (("done", True), ("open", False)))
+            conn.commit()
+
+        upgrade(sqlalchemy_url(owner_url), APP_PASSWORD, IDENTITY_KEY)
+
+        with psycopg.connect(app_url) as conn:
+            act_as(conn, "alice")
+            records = conn.execute("select task_id, due_at, user_id from task_completions").fetchall()
+            assert [(task_id, user_id) for task_id, _, user_id in records] == [(done, "alice")]
+            assert records[0][1].isoformat() == "2030-01-01T09:00:00+00:00"
+            assert still_open not in [task_id for task_id, *_ in records]
+        with psycopg.connect(owner_url) as conn:  # FORCE is back on: the owner sees no rows
+            assert conn.execute("select count(*) from tasks").fetchone()[0] == 0
+            forced = conn.execute("select relforcerowsecurity from pg_class where relname = 'tasks'").fetchone()[0]
+            assert forced is True
+    finally:
+        drop_database(server_admin_url, make_url(sqlalchemy_url(owner_url)).database)
+        with psycopg.connect(server_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {owner} CASCADE")
+            conn.execute(f"DROP ROLE {owner}")
+
+
+def test_tasks_from_before_the_change_feed_start_at_version_0_and_new_writes_are_versioned(database):
+    """Revision 0006 on a database holding tasks: they keep version 0 (a full sync returns them)."""
+    owner_url = sqlalchemy_url(database.admin_url)
+    name = f"taskapp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = owner_url.set(database=name)
+    app_url = with_database(database.admin_url, name, "taskapp_app", APP_PASSWORD)
+    try:
+        upgrade(url, APP_PASSWORD, IDENTITY_KEY)
+        command.downgrade(alembic_config(url), "0005")
+        with psycopg.connect(app_url) as conn:
+            act_as(conn, "alice")
+            old = conn.execute("insert into tasks (title) values ('old') returning id").fetchone()[0]
+            conn.commit()
+        upgrade(url, APP_PASSWORD, IDENTITY_KEY)
+        with psycopg.connect(app_url) as conn:
+            act_as(conn, "alice")
+            assert conn.execute("select version from tasks where id = %s", (old,)).fetchone()[0] == 0
+            conn.execute("update tasks set title = 'changed' where id = %s", (old,))
+            assert conn.execute("select version from tasks where id = %s", (old,)).fetchone()[0] == 1
+            conn.execute("delete from tasks where id = %s", (old,))
+            assert conn.execute("select task_id, version from task_deletions").fetchall() == [(old, 2)]
+    finally:
+        drop_database(database.admin_url, name)

@@ -1,0 +1,1 @@
+"""What the tests share: users and tokens, acting as a user in SQL, served processes and receivers."""

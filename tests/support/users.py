@@ -1,0 +1,57 @@
+"""Users and databases of the test server: tokens as any issuer would sign them, and URLs per role."""
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+import psycopg
+
+from taskapp.config import libpq_url, sqlalchemy_url
+
+SECRET = "taskapp-test-secret-" + "0123456789abcdef" * 4
+APP_PASSWORD = os.environ.get("TEST_TASKAPP_APP_PASSWORD", "taskapp-test-password")
+WORKER_PASSWORD = "taskapp-test-worker-password"
+
+
+def with_database(url: str, name: str, user: str | None = None, password: str | None = None):
+    parsed = sqlalchemy_url(url).set(database=name)
+    if user is not None:
+        parsed = parsed.set(username=user, password=password)
+    return libpq_url(parsed)
+
+
+def create_database(server_admin_url: str, name: str) -> str:
+    with psycopg.connect(server_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(server_admin_url, name)
+
+
+def drop_database(server_admin_url: str, name: str) -> None:
+    with psycopg.connect(server_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_token(claims: dict | None = None, secret: str = SECRET, algorithm: str = "HS256", **kw):
+    """A token as any issuer signing with the shared key would make it."""
+    now = int(time.time())
+    payload = {"iat": now, "exp": now + 600}
+    payload.update(claims or {})
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, secret, algorithm=algorithm, **kw)
+
+
+@dataclass(frozen=True)
+class User:
+    sub: str
+    token: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def new_user(prefix: str = "user") -> User:
+    sub = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    return User(sub=sub, token=make_token({"sub": sub}))

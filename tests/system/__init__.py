@@ -1,0 +1,1 @@
+"""Real processes: taskapp serve and worker, the wheel, PgBouncer, HAProxy, browsers, faults (marker `system`)."""
