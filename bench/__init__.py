@@ -1,1 +1,1 @@
-"""taskapp's benchmark: `make bench` (or `.venv/bin/python -m bench`); see the README."""
+"""taskapp's benchmark: `make bench` (or `.venv/bin/python -m bench`); see bench/README.md."""

@@ -1,4 +1,4 @@
-"""The benchmark's report: one line per run, the README table, the chart, the machine."""
+"""The benchmark's report: one line per run, the results table (bench/README.md), the chart, the machine."""
 
 import os
 import platform

@@ -101,7 +101,7 @@ def check_cluster_version(cluster: Path) -> None:
         raise IncompatibleDataFolder(
             f"{cluster} holds a PostgreSQL {found} database and the embedded server is PostgreSQL {ours}, "
             "which cannot open it; nothing was changed. Move the data with pg_dump and pg_restore "
-            "(README, \"Upgrading the embedded PostgreSQL\"), or set TASKAPP_DATA_DIR to another folder."
+            "(docs/operators.md, \"Upgrading the embedded PostgreSQL\"), or set TASKAPP_DATA_DIR to another folder."
         )
 
 

@@ -60,7 +60,7 @@ def identity_problem(connection: Connection, key: IdentityKey) -> str | None:
         return (f"this host's clock and the database's differ by {abs(skew):.0f} s; "
                 f"identity proofs last {PROOF_SECONDS} s: synchronise the clocks")
     return (f"the database does not accept TASKAPP_IDENTITY_KEY (key {key.key_id}): run `taskapp db upgrade` "
-            "with the same key (README, \"Rotating the identity key\")")
+            "with the same key (docs/operators.md, \"Rotating the identity key\")")
 
 
 def problems(engine: Engine, key: IdentityKey) -> list[str]:

@@ -63,7 +63,7 @@ task_completions = Table(
 INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version", "next_reminder_at")
 # What a statement returns: the task as the API shows it (its fields in this order).
 TASK = [column for column in tasks.c if column.name not in INTERNAL]
-TASK_FIELDS = tuple(column.name for column in TASK)
+TASK_FIELDS = tuple(str(column.name) for column in TASK)  # plain str: orjson takes no subclass as a key
 
 webhooks = Table(
     "webhooks",

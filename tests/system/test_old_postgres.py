@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from taskapp import embedded
+from taskapp.database import embedded
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.database.embedded import server_version
 from taskapp.database.migrations import upgrade
@@ -93,9 +93,9 @@ def test_a_data_folder_of_another_major_version_is_refused_untouched(old_instanc
 
 
 def readme_upgrade_script() -> str:
-    """The Python step of the README's "Upgrading the embedded PostgreSQL", as written there."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Upgrading the embedded PostgreSQL", 1)[1]
+    """The Python step of the operator guide's "Upgrading the embedded PostgreSQL", as written there."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operators.md").read_text()
+    section = guide.split("## Upgrading the embedded PostgreSQL", 1)[1]
     return section.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
 
 
@@ -111,7 +111,7 @@ def test_the_readmes_upgrade_steps_move_every_task_to_the_new_server_unchanged(t
     server.cleanup()
     (old / "jwt_secret").write_text("old-secret-" + "0123456789abcdef" * 3)
 
-    # The README's steps: a new folder at head, the tasks dumped and restored, the secret kept.
+    # The operator guide's steps: a new folder at head, the tasks dumped and restored, the secret kept.
     new = tmp_path / "instance"
     assert taskapp("db", "upgrade", TASKAPP_DATA_DIR=str(new)).returncode == 0
     moved = subprocess.run([sys.executable, "-"], input=readme_upgrade_script(), cwd=tmp_path,
