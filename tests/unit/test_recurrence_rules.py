@@ -28,8 +28,11 @@ def rules(draw):
     return ";".join(parts)
 
 
+# A wall-clock time as a client writes it: no `fold` (Hypothesis sets fold=1 at random, which
+# would make the oracle below place a time in a spring-forward gap an hour earlier than the rule
+# does, while the code under test never sees a fold).
 local_starts = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 12, 31)).map(
-    lambda moment: moment.replace(minute=moment.minute // 30 * 30, second=0, microsecond=0)
+    lambda moment: moment.replace(minute=moment.minute // 30 * 30, second=0, microsecond=0, fold=0)
 )
 
 
