@@ -606,7 +606,7 @@ $$;
 -- The identity key (TASKAPP_IDENTITY_KEY) is stored here, where only the owner reads it, as
 -- HMAC's two padded keys (the key XOR 0x36 and XOR 0x5c, zero-padded to 64 bytes), so that
 -- the built-in sha256() computes HMAC-SHA256 without any extension. More than one key is
--- accepted while a new key is rolled out (README, "Rotating the identity key").
+-- accepted while a new key is rolled out (docs/operators.md, "Rotating the identity key").
 CREATE SCHEMA taskapp_private;
 
 CREATE TABLE taskapp_private.identity_keys (

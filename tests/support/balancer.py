@@ -21,7 +21,7 @@ needs_haproxy = pytest.mark.skipif(
     HAPROXY is None, reason="haproxy is not installed (Debian: apt-get install haproxy; .ci/run installs it)"
 )
 
-# What the README's "Scaling out" section recommends: /readyz decides whether a node gets traffic;
+# What the operator guide's "Scaling out" section recommends: /readyz decides whether a node gets traffic;
 # a request that could not even be connected to a node is sent to another one (it never reached
 # the dead node, so retrying it cannot do anything twice); nothing else is retried.
 CONFIG = """\

@@ -23,7 +23,7 @@ CONFIG_VARIABLES = (
     "DATABASE_CONNECT_TIMEOUT", "DATABASE_PREPARED_STATEMENTS", "CORS_ORIGINS",
     "TASKAPP_WORKER_PASSWORD", "WORKER_DATABASE_URL", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_RETRY_DELAYS",
     "TASKAPP_CHANGES_RETENTION_DAYS", "TASKAPP_IDEMPOTENCY_KEY_HOURS",
-)  # every variable the README's configuration table lists: a child gets only what a test gives
+)  # every variable the operator guide's configuration table lists: a child gets only what a test gives
 
 
 def free_port() -> int:
