@@ -59,6 +59,7 @@ def change(row: dict) -> dict:
 
 @blp.route("/changes")
 class Changes(MethodView):
+    @blp.doc(operationId="listChanges")
     @blp.arguments(ARGS, location="query")
     @blp.response(200, ChangePageSchema)
     @blp.documents_errors(400, 401, 403, 410)

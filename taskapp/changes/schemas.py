@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from taskapp.tasks.schemas import TaskSchema
-from taskapp.web.fields import Text
+from taskapp.web.fields import Tagged, Text
 
 
 class ChangesArgs(ma.Schema):
@@ -21,17 +21,34 @@ class ChangesArgs(ma.Schema):
     )
 
 
-class ChangeSchema(ma.Schema):
-    """A task as it is now (`upsert`: `task` is set), or a task that is gone (`delete`: `task_id` is set)."""
+def operation(name: str):
+    """The tag of a change: one value (the OpenAPI document's discriminator)."""
+    return ma.fields.String(required=True, validate=validate.OneOf((name,)))
 
-    op = ma.fields.String(validate=validate.OneOf(("upsert", "delete")))
-    task = ma.fields.Nested(TaskSchema, metadata={"description": "The task as GET returns it (upsert only)."})
-    task_id = ma.fields.UUID(metadata={"description": "The deleted task's id (delete only)."})
+
+class UpsertChangeSchema(ma.Schema):
+    """A task as it is now, made or changed (`task` as GET returns it)."""
+
+    op = operation("upsert")
+    task = ma.fields.Nested(TaskSchema, required=True)
+
+
+class DeleteChangeSchema(ma.Schema):
+    """A task that is gone (deleted)."""
+
+    op = operation("delete")
+    task_id = ma.fields.UUID(required=True, metadata={"description": "The deleted task's id."})
 
 
 class ChangePageSchema(ma.Schema):
     """Changes in the order they were made, each task at most once and in its latest state."""
 
-    changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
-    next = ma.fields.String(metadata={"description": "Pass as `since` on your next call."})
-    has_more = ma.fields.Boolean(metadata={"description": "More changes follow: call again with `next` at once."})
+    changes = ma.fields.List(
+        Tagged("op", {"upsert": UpsertChangeSchema(), "delete": DeleteChangeSchema()}, "Change",
+               metadata={"description": "A change: `upsert` (a task as it is now) or `delete` (a task that is gone)."}),
+        required=True,
+    )
+    next = ma.fields.String(required=True, metadata={"description": "Pass as `since` on your next call."})
+    has_more = ma.fields.Boolean(
+        required=True, metadata={"description": "More changes follow: call again with `next` at once."}
+    )

@@ -42,6 +42,7 @@ def history_page(args: dict, task_id=None):
 
 @blp.route("/tasks/<task_id>/completions")
 class TaskCompletions(MethodView):
+    @blp.doc(operationId="listTaskCompletions")
     @blp.arguments(PAGE_ARGS, location="query")
     @blp.response(200, CompletionSchema(many=True), headers=LINK_HEADER)
     @blp.documents_errors(400, 401, 403, 404)
@@ -54,6 +55,7 @@ class TaskCompletions(MethodView):
 
 @blp.route("/tasks/<task_id>/completions/<completion_id>")
 class TaskCompletion(MethodView):
+    @blp.doc(operationId="undoTaskCompletion")
     @blp.response(204)
     @blp.documents_errors(401, 403, 404, 409)
     def delete(self, task_id, completion_id):
@@ -75,6 +77,7 @@ class TaskCompletion(MethodView):
 
 @blp.route("/completions")
 class Completions(MethodView):
+    @blp.doc(operationId="listCompletions")
     @blp.arguments(WINDOW_ARGS, location="query")
     @blp.response(200, CompletionSchema(many=True), headers=LINK_HEADER)
     @blp.documents_errors(400, 401, 403)

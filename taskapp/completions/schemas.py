@@ -7,14 +7,15 @@ from taskapp.web.pages import PageArgs
 
 
 class CompletionSchema(ma.Schema):
-    """One completion of a task: the occurrence done (its due_at) and when."""
+    """One completion of a task: the occurrence done (its due_at) and when; every field always sent."""
 
-    id = ma.fields.UUID()
-    task_id = ma.fields.UUID()
+    id = ma.fields.UUID(required=True)
+    task_id = ma.fields.UUID(required=True)
     due_at = UTCDateTime(
-        allow_none=True, metadata={"description": "The occurrence completed (the task's due_at then)."}
+        allow_none=True, required=True,
+        metadata={"description": "The occurrence completed (the task's due_at then)."},
     )
-    completed_at = UTCDateTime()
+    completed_at = UTCDateTime(required=True)
 
 
 class CompletionPageArgs(PageArgs):

@@ -12,7 +12,7 @@ from werkzeug.http import quote_etag
 from taskapp.web.api import string_header
 from taskapp.web.errors import abort
 
-ETAG_HEADER = {"ETag": string_header("Version tag of the task")}
+ETAG_HEADER = {"ETag": string_header("Version tag of the task", required=True)}
 IF_MATCH = string_header("Optional: refuse the write with 412 unless the task still has this ETag.", "If-Match")
 IF_NONE_MATCH = string_header("Answer 304 when the task still has this ETag.", "If-None-Match")
 

@@ -75,6 +75,11 @@ SORT_NAMES = tuple(SORT_ORDERS)
 DEFAULT_SORT = "-created_at"
 
 
+def sort_constant(name: str) -> str:
+    """A sort order's name as a constant, for generated clients: `-due_at` is DUE_AT_DESC."""
+    return f"{name.lstrip('-').upper()}_{'DESC' if name.startswith('-') else 'ASC'}"
+
+
 @dataclass(frozen=True)
 class PageShape:
     """What decides a page statement's SQL; the values themselves are bound parameters."""

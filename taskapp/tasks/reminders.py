@@ -47,18 +47,20 @@ def utc_text_field(**kwargs):
 
 class Reminder(ma.Schema):
     """A reminder as the API returns it: as the database keeps it (tasks_arm_reminders), its
-    fields in jsonb's order (shorter keys first)."""
+    fields in jsonb's order (shorter keys first). `at` or `before_due`, as it was written; the
+    state beside it always (`required`)."""
 
-    at = utc_text_field()
-    fired = StrictBoolean(dump_only=True, metadata={"description": "Fired for the current occurrence."})
+    at = utc_text_field(metadata={"description": "Absolute reminders only: when to remind."})
+    fired = StrictBoolean(dump_only=True, required=True, metadata={"description": "Fired for the current occurrence."})
     missed = StrictBoolean(
         dump_only=True,
+        required=True,
         metadata={"description": "Its time had passed when it was set: it does not fire "
                   "(nothing fires retroactively)."},
     )
-    fires_at = utc_text_field(dump_only=True, allow_none=True,
+    fires_at = utc_text_field(dump_only=True, allow_none=True, required=True,
                               metadata={"description": "When it fires (UTC); null for a relative one without due_at."})
-    before_due = ma.fields.Integer()
+    before_due = ma.fields.Integer(metadata={"description": "Relative reminders only: minutes before due_at."})
 
 
 def reminders_field(**kwargs):

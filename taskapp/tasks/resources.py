@@ -13,6 +13,7 @@ from taskapp.tasks import queries, series
 from taskapp.tasks.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, answer_with_etag, check_if_match, etag_header
 from taskapp.tasks.listing import SORT_ORDERS, page_scope, page_statement, read_cursor, task_cursor
 from taskapp.tasks.schemas import SummarySchema, TaskPatchSchema, TaskQueryArgs, TaskSchema, TaskWriteSchema
+from taskapp.web.api import KEY_IN_USE, string_header
 from taskapp.web.errors import found, uuid_or_404
 from taskapp.web.idempotency import KEY_PARAMETER as IDEMPOTENCY_KEY
 from taskapp.web.idempotency import REPLAYED_HEADER
@@ -68,6 +69,7 @@ def completed_or_toggled(task_id):
 
 @blp.route("/tasks")
 class Tasks(MethodView):
+    @blp.doc(operationId="listTasks")
     @blp.arguments(QUERY_ARGS, location="query")
     @blp.response(200, TaskSchema(many=True), headers=LINK_HEADER)
     @blp.documents_errors(400, 401, 403)
@@ -82,14 +84,14 @@ class Tasks(MethodView):
         page = page[: args["limit"]]
         return page, link_to_next(task_cursor(order, scope, page[-1]))
 
-    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    @blp.doc(operationId="createTask", parameters=[IDEMPOTENCY_KEY])
     @blp.arguments(WRITE)
     @blp.response(201, TaskSchema, headers={
         **ETAG_HEADER,
         **REPLAYED_HEADER,
-        "Location": {"description": "URL of the new task", "schema": {"type": "string"}},
+        "Location": string_header("URL of the new task", required=True),
     })
-    @blp.documents_errors(400, 401, 403, 409, 413, 415)
+    @blp.documents_errors(400, 401, 403, KEY_IN_USE, 413, 415)
     def post(self, new_task):
         """Create a task"""
         series.check_reminders(new_task)
@@ -107,7 +109,7 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/<task_id>")
 class Task(MethodView):
-    @blp.doc(parameters=[IF_NONE_MATCH])
+    @blp.doc(operationId="getTask", parameters=[IF_NONE_MATCH])
     @blp.response(200, TaskSchema, headers=ETAG_HEADER)
     @blp.alt_response(304, response="NOT_MODIFIED")
     @blp.documents_errors(401, 403, 404)
@@ -116,10 +118,10 @@ class Task(MethodView):
         task = found(first(*queries.get(uuid_or_404(task_id))))
         return answer_with_etag(task)
 
-    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+    @blp.doc(operationId="replaceTask", parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.arguments(WRITE)
     @blp.response(200, TaskSchema, headers={**ETAG_HEADER, **REPLAYED_HEADER})
-    @blp.documents_errors(400, 401, 403, 404, 409, 412, 413, 415)
+    @blp.documents_errors(400, 401, 403, 404, KEY_IN_USE, 412, 413, 415)
     def put(self, replacement, task_id):
         """Replace a task: omitted optional fields go back to their defaults"""
         series.check_reminders(replacement)
@@ -128,19 +130,19 @@ class Task(MethodView):
         # A plain task from now on, whatever it was: no need to read it first.
         return write_task(task_id, lambda id_: changed(id_, {**replacement, **series.PLAIN}))
 
-    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+    @blp.doc(operationId="updateTask", parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.arguments(PATCH)
     @blp.response(200, TaskSchema, headers={**ETAG_HEADER, **REPLAYED_HEADER})
-    @blp.documents_errors(400, 401, 403, 404, 409, 412, 413, 415)
+    @blp.documents_errors(400, 401, 403, 404, KEY_IN_USE, 412, 413, 415)
     def patch(self, changes, task_id):
         """Change some fields of a task; null clears description, due_at or recurrence"""
         if series.touches_schedule(changes):
             return write_task(task_id, lambda id_: series.apply(id_, changes))
         return write_task(task_id, lambda id_: changed(id_, changes))
 
-    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+    @blp.doc(operationId="deleteTask", parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.response(204, headers=REPLAYED_HEADER)
-    @blp.documents_errors(400, 401, 403, 404, 409, 412, 422)
+    @blp.documents_errors(400, 401, 403, 404, KEY_IN_USE, 412, 422)
     def delete(self, task_id):
         """Delete a task"""
         write_task(task_id, removed)
@@ -149,9 +151,9 @@ class Task(MethodView):
 
 @blp.route("/tasks/<task_id>/complete")
 class CompletionToggle(MethodView):
-    @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+    @blp.doc(operationId="toggleTaskCompleted", parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.response(200, TaskSchema, headers={**ETAG_HEADER, **REPLAYED_HEADER})
-    @blp.documents_errors(400, 401, 403, 404, 409, 412, 422)
+    @blp.documents_errors(400, 401, 403, 404, KEY_IN_USE, 412, 422)
     def patch(self, task_id):
         """Toggle whether a task is completed; a recurring one moves to its next occurrence"""
         return write_task(task_id, completed_or_toggled)
@@ -159,6 +161,7 @@ class CompletionToggle(MethodView):
 
 @blp.route("/summary")
 class Summary(MethodView):
+    @blp.doc(operationId="getSummary")
     @blp.response(200, SummarySchema)
     @blp.documents_errors(401, 403)
     def get(self):

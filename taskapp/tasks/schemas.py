@@ -5,7 +5,7 @@ from marshmallow import validate
 
 from taskapp.database.tables import PRIORITIES
 from taskapp.tasks import recurrence as rules
-from taskapp.tasks.listing import DEFAULT_SORT, SORT_NAMES
+from taskapp.tasks.listing import DEFAULT_SORT, SORT_NAMES, sort_constant
 from taskapp.tasks.reminders import Reminder, reminders_field
 from taskapp.web.fields import QueryBoolean, StrictBoolean, Text, UTCDateTime
 
@@ -109,29 +109,30 @@ def repeat_from_field(**kwargs):
 
 
 class TaskSchema(ma.Schema):
-    """A task as the API returns it."""
+    """A task as the API returns it: every field, always (`required` in the OpenAPI document, which
+    is all it means on a schema that is never loaded)."""
 
-    id = ma.fields.UUID(dump_only=True)
-    user_id = ma.fields.String(dump_only=True, metadata={"description": "The owner's `sub`."})
-    title = ma.fields.String()
-    description = ma.fields.String(allow_none=True)
-    completed = ma.fields.Boolean()
-    completed_at = UTCDateTime(dump_only=True, allow_none=True)
-    priority = ma.fields.String(validate=validate.OneOf(PRIORITIES))
-    due_at = UTCDateTime(allow_none=True)
-    tags = ma.fields.List(ma.fields.String())
-    created_at = UTCDateTime(dump_only=True)
-    updated_at = UTCDateTime(dump_only=True)
-    recurrence = ma.fields.String(allow_none=True)
-    time_zone = ma.fields.String()
-    repeat_from = ma.fields.String(validate=validate.OneOf(rules.REPEAT_FROM))
-    reminders = ma.fields.List(ma.fields.Nested(Reminder))
+    id = ma.fields.UUID(dump_only=True, required=True)
+    user_id = ma.fields.String(dump_only=True, required=True, metadata={"description": "The owner's `sub`."})
+    title = ma.fields.String(required=True)
+    description = ma.fields.String(allow_none=True, required=True)
+    completed = ma.fields.Boolean(required=True)
+    completed_at = UTCDateTime(dump_only=True, allow_none=True, required=True)
+    priority = ma.fields.String(validate=validate.OneOf(PRIORITIES), required=True)
+    due_at = UTCDateTime(allow_none=True, required=True)
+    tags = ma.fields.List(ma.fields.String(), required=True)
+    created_at = UTCDateTime(dump_only=True, required=True)
+    updated_at = UTCDateTime(dump_only=True, required=True)
+    recurrence = ma.fields.String(allow_none=True, required=True)
+    time_zone = ma.fields.String(required=True)
+    repeat_from = ma.fields.String(validate=validate.OneOf(rules.REPEAT_FROM), required=True)
+    reminders = ma.fields.List(ma.fields.Nested(Reminder), required=True)
 
     def dump(self, obj, *, many: bool | None = None):
         """A task row (or a page of them) as it comes from the database, for the JSON writer.
 
         A list answer dumps up to 500 tasks, and marshmallow's per-field machinery was the
-        largest cost a list request paid in Python (see the README's performance section).
+        largest cost a list request paid in Python (see bench/README.md, "Where the time goes now").
         Rows from taskapp.db are dicts whose keys are these fields in this order, with UUIDs,
         UTC datetimes (the sessions' time zone), lists and plain values, which the JSON
         writer (taskapp/jsonio.py) writes exactly as marshmallow's dump of the fields above
@@ -208,7 +209,11 @@ class TaskQueryArgs(ma.Schema):
     sort = Text(
         load_default=DEFAULT_SORT,
         validate=validate.OneOf(SORT_NAMES),
-        metadata={"description": "Sort key, `-` for descending; ties are broken by id."},
+        metadata={
+            "description": "Sort key, `-` for descending; ties are broken by id.",
+            # Names for the values in generated clients (openapi-python-client reads them).
+            "x-enum-varnames": [sort_constant(name) for name in SORT_NAMES],
+        },
     )
     limit = ma.fields.Integer(
         load_default=100, validate=validate.Range(min=1, max=500), metadata={"description": "Page size."}
@@ -217,20 +222,21 @@ class TaskQueryArgs(ma.Schema):
 
 
 class TaskCountsSchema(ma.Schema):
-    total = ma.fields.Integer()
-    open = ma.fields.Integer()
-    completed = ma.fields.Integer()
+    total = ma.fields.Integer(required=True)
+    open = ma.fields.Integer(required=True)
+    completed = ma.fields.Integer(required=True)
     overdue = ma.fields.Integer(
-        metadata={"description": "Not completed and due_at in the past."}
+        required=True, metadata={"description": "Not completed and due_at in the past."}
     )
     completed_today = ma.fields.Integer(
+        required=True,
         metadata={"description": "Completions recorded since 00:00 UTC today (recurring tasks "
-                  "count once per occurrence done)."}
+                  "count once per occurrence done)."},
     )
 
 
 class SummarySchema(ma.Schema):
-    """How many tasks the caller has, by state."""
+    """How many tasks the caller has, by state (answers only: every field always sent)."""
 
-    user_id = ma.fields.String()
-    tasks = ma.fields.Nested(TaskCountsSchema)
+    user_id = ma.fields.String(required=True)
+    tasks = ma.fields.Nested(TaskCountsSchema, required=True)

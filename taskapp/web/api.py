@@ -1,15 +1,24 @@
-"""The flask-smorest Api and Blueprint: OpenAPI document, bearer-JWT security scheme, error answers."""
+"""The flask-smorest Api and Blueprint: OpenAPI document, bearer-JWT security scheme, error answers.
+
+The document is written for generated clients (docs/generated-clients.md): every operation has an
+operationId, response schemas say which properties are always sent (`required`), request schemas
+state their defaults in words rather than as `default` (which TypeScript generators read as "always
+present"), and every response declares the headers the server sends with it.
+"""
 
 import json
 from http import HTTPStatus
 
 import flask_smorest
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
-from taskapp.web.errors import error_body
+from taskapp.web.errors import ErrorSchema, error_body
+from taskapp.web.fields import Tagged
 
 BEARER_SCHEME = {
     "type": "http",
@@ -52,13 +61,104 @@ def documentation_only(decorator):
     return apply
 
 
-def string_header(description: str, name: str | None = None, **schema) -> dict:
-    """An OpenAPI string header: a response header, or a request parameter when named."""
+def string_header(description: str, name: str | None = None, *, required: bool = False, **schema) -> dict:
+    """An OpenAPI string header: a response header (`required`: always sent), or a request parameter
+    when named (never required)."""
     header = {"description": description, "schema": {"type": "string", **schema}}
-    return {"in": "header", "name": name, "required": False, **header} if name else header
+    if name:
+        return {"in": "header", "name": name, "required": False, **header}
+    return {**header, "required": True} if required else header
 
+
+# The OpenAPI document's top-level description. The one answer that is not the API's is said here,
+# once, rather than on every operation (where generated clients would type every error as
+# `Error | string`): gunicorn refuses a request line over 8190 bytes before the application sees it.
+API_DESCRIPTION = (
+    "Your tasks, their completions, a change feed to sync them and webhooks to be told of them; "
+    "every path under `/api/{user_id}/` is yours alone (`{user_id}` is your token's `sub`, or `me`).\n\n"
+    "Every answer of the API is JSON, errors included (`Error`), and carries `X-Request-ID`. "
+    "One answer comes from the HTTP server instead, before the API sees the request, and is listed "
+    "on no operation: a request line (method, path and query) longer than 8190 bytes is refused with "
+    "`414 Request-URI Too Long` and a small HTML page."
+)
+# Relative: the API is at the root of the origin that serves this document (`/api/openapi.json`).
+SERVERS = [{"url": "/"}]
+
+# Headers sent with every answer, or with every answer of a kind (taskapp.web.observability,
+# taskapp.identity.bearer, taskapp.web.errors, taskapp.web.idempotency).
+REQUEST_ID = "X-Request-ID"
+REQUEST_ID_HEADER = string_header(
+    "The request's id: the client's own X-Request-ID when it is 1-128 of `A-Za-z0-9._:/+=-`, else a new "
+    "one; the server's log line of the request carries it.",
+    required=True,
+)
+RETRY_AFTER_HEADER = {"Retry-After": string_header("Seconds to wait before trying again.", required=True,
+                                                   pattern="^[0-9]+$")}
+STATUS_HEADERS = {
+    HTTPStatus.UNAUTHORIZED: {"WWW-Authenticate": string_header(
+        'The RFC 6750 challenge: `Bearer realm="taskapp"`, with `error="invalid_token"` and an '
+        "`error_description` when a token was sent but refused.", required=True)},
+    HTTPStatus.NOT_MODIFIED: {"ETag": string_header("The version tag the client already has.", required=True)},
+    HTTPStatus.SERVICE_UNAVAILABLE: RETRY_AFTER_HEADER,
+}
+
+# An error answer with a response of its own; any other status's is named after the status.
+KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+NAMED_ERRORS = {
+    KEY_IN_USE: (HTTPStatus.CONFLICT, {
+        "description": "Conflict: a request with the same Idempotency-Key is still being processed; "
+        "retry after `Retry-After` seconds.",
+        "headers": RETRY_AFTER_HEADER,
+    }),
+}
 
 ALWAYS_POSSIBLE = (503,)  # the database (or the identity provider's keys) unavailable
+
+
+def tagged_union(converter, field, ret: dict, **kwargs) -> dict:
+    """apispec: a Tagged field as a reference to its union, a component that is a `oneOf` of its
+    variants with a `discriminator` naming each variant's tag (the field's description is the
+    component's: OpenAPI 3.0 ignores whatever stands beside a `$ref`)."""
+    if not isinstance(field, Tagged):
+        return {}
+    ret.clear()
+    components = converter.spec.components
+    if field.component not in components.schemas:
+        variants = {tag: converter.resolve_nested_schema(schema) for tag, schema in field.variants.items()}
+        described = {"description": field.metadata["description"]} if "description" in field.metadata else {}
+        components.schema(field.component, {
+            **described,
+            "oneOf": list(variants.values()),
+            "discriminator": {"propertyName": field.tag,
+                              "mapping": {tag: ref["$ref"] for tag, ref in variants.items()}},
+        })
+    return components.get_ref("schema", field.component)
+
+
+def default_in_words(converter, field, ret: dict, **kwargs) -> dict:
+    """apispec: what a request field defaults to, said in its description instead of as `default`.
+
+    openapi-typescript reads a `default` as "always present" and makes the property required in
+    the type it generates, which for a request body would mean the client must send it. What the
+    server does is marshmallow's `load_default`, unchanged.
+    """
+    if "default" in ret:
+        default = ret.pop("default")
+    elif field.load_default in (list, dict):  # apispec leaves out callables; these two make plain values
+        default = field.load_default()
+    else:
+        return {}
+    words = f"Default: `{default if isinstance(default, str) else json.dumps(default)}`."
+    return {"description": f"{ret['description']} {words}" if ret.get("description") else words}
+
+
+class DocumentPlugin(MarshmallowPlugin):
+    """apispec's marshmallow plugin, with the two conversions above."""
+
+    def init_spec(self, spec) -> None:
+        super().init_spec(spec)
+        self.converter.add_attribute_function(tagged_union)
+        self.converter.add_attribute_function(default_in_words)
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -71,39 +171,63 @@ class Blueprint(flask_smorest.Blueprint):
     def doc(**kwargs):
         return documentation_only(flask_smorest.Blueprint.doc(**kwargs))
 
+    def response(self, status_code, schema=None, *, headers=None, **kwargs):
+        """flask-smorest's response, documented with the X-Request-ID every answer carries."""
+        return super().response(status_code, schema, headers={**(headers or {}), REQUEST_ID: REQUEST_ID}, **kwargs)
+
     def alt_response(self, *args, **kwargs):
         return documentation_only(super().alt_response(*args, **kwargs))
 
-    def documents_errors(self, *codes):
-        """Document the error answers an operation can give, in the shared error shape."""
+    def documents_errors(self, *answers):
+        """Document the error answers an operation can give, in the shared error shape: each a
+        status code, or the name of an error response of its own (NAMED_ERRORS)."""
 
         def decorator(func):
-            for code in (*codes, *ALWAYS_POSSIBLE):
-                func = self.alt_response(code, response=HTTPStatus(code).name)(func)
-            return self.alt_response(414, response="URI_TOO_LONG")(func)
+            for answer in (*answers, *ALWAYS_POSSIBLE):
+                status, name = (NAMED_ERRORS[answer][0], answer) if isinstance(answer, str) \
+                    else (answer, HTTPStatus(answer).name)
+                func = self.alt_response(status, response=name)(func)
+            return func
 
         return decorator
-
-
-# The one answer that is not ours: gunicorn refuses a request line over 8190 bytes before the
-# application sees it, with its own small HTML page.
-URI_TOO_LONG = {
-    "description": "The request line (method, path and query) is longer than 8190 bytes; "
-    "answered by the HTTP server (gunicorn) before the API, as HTML.",
-    "content": {"text/html": {"schema": {"type": "string"}}},
-}
 
 
 class TaskApi(Api):
     """flask-smorest's Api, with every error given a message and its protocol headers kept."""
 
     USER_ID_PARAMETER = USER_ID_PARAMETER
+    ERROR_SCHEMA = ErrorSchema
 
-    def init_app(self, app: Flask, *args, **kwargs) -> None:
-        app.config.setdefault("API_SPEC_OPTIONS", {"security": [{"bearerAuth": []}]})
-        super().init_app(app, *args, **kwargs)
+    def init_app(self, app: Flask, *args, spec_kwargs=None, **kwargs) -> None:
+        app.config.setdefault("API_SPEC_OPTIONS", {
+            "info": {"description": API_DESCRIPTION},
+            "servers": SERVERS,
+            "security": [{"bearerAuth": []}],
+        })
+        spec_kwargs = {"marshmallow_plugin": DocumentPlugin(), **(spec_kwargs or {})}
+        super().init_app(app, *args, spec_kwargs=spec_kwargs, **kwargs)
         self.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
-        self.spec.components.response("URI_TOO_LONG", URI_TOO_LONG)
+
+    # flask-smorest's own hooks, called as it builds the document (APISpecMixin._init_spec);
+    # tests/api/test_openapi.py notices if they are no longer called.
+
+    def _register_responses(self):
+        """flask-smorest's response for every status (registered lazily: only those referred to are
+        in the document), each declaring the headers sent with it; and the named error responses."""
+        self.spec.components.header(REQUEST_ID, REQUEST_ID_HEADER)
+        named = dict(NAMED_ERRORS)
+        for status in HTTPStatus:
+            named[status.name] = (status, {"description": status.phrase, "headers": STATUS_HEADERS.get(status, {})})
+        named[self.DEFAULT_ERROR_RESPONSE_NAME] = (None, {"description": "Any other error (500: the server failed)"})
+        for name, (status, described) in named.items():
+            response = {**described, "headers": {**described.get("headers", {}), REQUEST_ID: REQUEST_ID}}
+            if status is None or not (100 <= status < 200 or status in (204, 304)):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(name, response, lazy=True)
+
+    def _register_pagination_header(self):
+        """Nothing: flask-smorest's pagination (and its PaginationMetadata schema) is not used."""
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

@@ -3,6 +3,7 @@
 import logging
 import uuid
 
+import marshmallow as ma
 from flask import Flask, Response, current_app, jsonify
 from flask_smorest import abort as smorest_abort
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -27,6 +28,17 @@ MESSAGES = {
     500: "Internal server error.",
     503: "The database is unavailable; try again shortly.",
 }
+
+
+class ErrorSchema(ma.Schema):
+    """The OpenAPI document's `Error`: what error_body makes (only documents; bodies are not dumped with it)."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code."})
+    status = ma.fields.String(required=True, metadata={"description": "The status's name, such as `Not Found`."})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong, in a sentence."})
+    errors = ma.fields.Dict(metadata={
+        "description": "What is wrong with the request, by location (`json`, `query`, `headers`) and field; "
+        "present when a body or parameters were refused for what they hold."})
 
 
 def error_body(code: int, message: str | None = None, errors=None) -> dict:

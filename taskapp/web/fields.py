@@ -92,3 +92,18 @@ class QueryBoolean(ma.fields.Boolean):
         if value == "false":
             return False
         raise self.make_error("invalid")
+
+
+class Tagged(ma.fields.Field):
+    """One of several shapes, told apart by the value of one property (the tag): dumped with the
+    schema of its tag's variant, and documented as an OpenAPI `oneOf` of the variants with a
+    `discriminator`, a component named `component` (taskapp.web.api.tagged_union). Dump only."""
+
+    def __init__(self, tag: str, variants: dict[str, ma.Schema], component: str, **kwargs):
+        super().__init__(**kwargs)
+        self.tag, self.variants, self.component = tag, variants, component
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return self.variants[value[self.tag]].dump(value)

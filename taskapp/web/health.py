@@ -2,16 +2,16 @@
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskapp.database.engine import Database
 from taskapp.database.safety import is_ready
+from taskapp.web.api import Blueprint
 from taskapp.web.errors import RETRY_AFTER_SECONDS, abort
 
 
 class StatusSchema(ma.Schema):
-    status = ma.fields.String()
+    status = ma.fields.String(required=True, metadata={"description": "`ok` (liveness) or `ready` (readiness)."})
 
 
 blp = Blueprint("health", __name__, description="Probes for orchestrators and load balancers.")
@@ -19,7 +19,7 @@ blp = Blueprint("health", __name__, description="Probes for orchestrators and lo
 
 @blp.route("/healthz")
 class Liveness(MethodView):
-    @blp.doc(security=[])
+    @blp.doc(operationId="getLiveness", security=[])
     @blp.response(200, StatusSchema)
     def get(self):
         """The process is running"""
@@ -28,7 +28,7 @@ class Liveness(MethodView):
 
 @blp.route("/readyz")
 class Readiness(MethodView):
-    @blp.doc(security=[])
+    @blp.doc(operationId="getReadiness", security=[])
     @blp.response(200, StatusSchema)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):

@@ -9,6 +9,7 @@ from flask import current_app, g, url_for
 from flask.views import MethodView
 
 from taskapp.database.transaction import commit, first, rows
+from taskapp.web.api import string_header
 from taskapp.web.cursors import scope_of
 from taskapp.web.errors import abort, found, uuid_or_404
 from taskapp.web.pages import LINK_HEADER, NewestFirstPages
@@ -47,15 +48,17 @@ def safe_url(url: str) -> str:
 
 @blp.route("/webhooks")
 class Webhooks(MethodView):
+    @blp.doc(operationId="listWebhooks")
     @blp.response(200, WebhookSchema(many=True))
     @blp.documents_errors(401, 403)
     def get(self):
         """List your webhook subscriptions (without their secrets)"""
         return rows(*queries.listing())
 
+    @blp.doc(operationId="createWebhook")
     @blp.arguments(CREATE)
     @blp.response(201, NewWebhookSchema, headers={
-        "Location": {"description": "URL of the new subscription", "schema": {"type": "string"}},
+        "Location": string_header("URL of the new subscription", required=True),
     })
     @blp.documents_errors(400, 401, 403, 409, 413, 415, 422)
     def post(self, data):
@@ -72,12 +75,14 @@ class Webhooks(MethodView):
 
 @blp.route("/webhooks/<webhook_id>")
 class Webhook(MethodView):
+    @blp.doc(operationId="getWebhook")
     @blp.response(200, WebhookSchema)
     @blp.documents_errors(401, 403, 404)
     def get(self, webhook_id):
         """Get one of your webhook subscriptions"""
         return found(first(*queries.get(uuid_or_404(webhook_id))))
 
+    @blp.doc(operationId="updateWebhook")
     @blp.arguments(PATCH)
     @blp.response(200, WebhookSchema)
     @blp.documents_errors(400, 401, 403, 404, 413, 415, 422)
@@ -90,6 +95,7 @@ class Webhook(MethodView):
         commit()
         return webhook
 
+    @blp.doc(operationId="deleteWebhook")
     @blp.response(204)
     @blp.documents_errors(401, 403, 404)
     def delete(self, webhook_id):
@@ -101,6 +107,7 @@ class Webhook(MethodView):
 
 @blp.route("/webhooks/<webhook_id>/deliveries")
 class WebhookDeliveries(MethodView):
+    @blp.doc(operationId="listWebhookDeliveries")
     @blp.arguments(PAGE_ARGS, location="query")
     @blp.response(200, AttemptSchema(many=True), headers=LINK_HEADER)
     @blp.documents_errors(400, 401, 403, 404)

@@ -57,34 +57,38 @@ class WebhookPatchSchema(WebhookInput):
 
 
 class WebhookSchema(ma.Schema):
-    """A subscription as returned (its secret only when it is made)."""
+    """A subscription as returned (its secret only when it is made); every field always sent."""
 
-    id = ma.fields.UUID(dump_only=True)
-    url = ma.fields.String()
-    events = ma.fields.List(ma.fields.String(validate=validate.OneOf(EVENT_TYPES)))
-    active = ma.fields.Boolean(metadata={
+    id = ma.fields.UUID(dump_only=True, required=True)
+    url = ma.fields.String(required=True)
+    events = ma.fields.List(ma.fields.String(validate=validate.OneOf(EVENT_TYPES)), required=True)
+    active = ma.fields.Boolean(required=True, metadata={
         "description": "false when switched off, or when an event could not be delivered after every attempt."})
-    created_at = UTCDateTime(dump_only=True)
-    updated_at = UTCDateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True, required=True)
+    updated_at = UTCDateTime(dump_only=True, required=True)
 
 
 class NewWebhookSchema(WebhookSchema):
     """A subscription just made, with the secret its events are signed with: shown this once."""
 
-    secret = ma.fields.String(metadata={
+    secret = ma.fields.String(required=True, metadata={
         "description": "`whsec_…`: verify each event's `webhook-signature` with it (Standard Webhooks)."})
 
 
 class AttemptSchema(ma.Schema):
     """One attempt to deliver an event: the receiver's status, or why there was none."""
 
-    id = ma.fields.UUID()
-    event_id = ma.fields.String(metadata={"description": "The event's `webhook-id` (the same on every attempt)."})
-    type = ma.fields.String(validate=validate.OneOf(EVENT_TYPES))
-    attempt = ma.fields.Integer(metadata={"description": "1 for the first attempt, 2 for the first retry…"})
-    status = ma.fields.Integer(allow_none=True, metadata={"description": "The receiver's HTTP status."})
-    error = ma.fields.String(allow_none=True, metadata={"description": "Why there was no answer."})
-    attempted_at = UTCDateTime()
+    id = ma.fields.UUID(required=True)
+    event_id = ma.fields.String(
+        required=True, metadata={"description": "The event's `webhook-id` (the same on every attempt)."}
+    )
+    type = ma.fields.String(validate=validate.OneOf(EVENT_TYPES), required=True)
+    attempt = ma.fields.Integer(
+        required=True, metadata={"description": "1 for the first attempt, 2 for the first retry…"}
+    )
+    status = ma.fields.Integer(allow_none=True, required=True, metadata={"description": "The receiver's HTTP status."})
+    error = ma.fields.String(allow_none=True, required=True, metadata={"description": "Why there was no answer."})
+    attempted_at = UTCDateTime(required=True)
 
 
 class AttemptPageArgs(PageArgs):

@@ -93,3 +93,153 @@ def test_the_list_operation_documents_every_parameter_and_the_link_header(client
     assert set(sort["schema"]["enum"]) >= {"created_at", "-due_at", "priority", "-title"}
     limit = next(p for p in operation["parameters"] if p["name"] == "limit")
     assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 500)
+
+
+# What generated clients need of the document (docs/generated-clients.md; the clients themselves
+# are generated and type-checked in tests/system/test_generated_clients.py).
+
+OPERATION_IDS = {
+    ("get", "/api/{user_id}/tasks"): "listTasks",
+    ("post", "/api/{user_id}/tasks"): "createTask",
+    ("get", "/api/{user_id}/tasks/{task_id}"): "getTask",
+    ("put", "/api/{user_id}/tasks/{task_id}"): "replaceTask",
+    ("patch", "/api/{user_id}/tasks/{task_id}"): "updateTask",
+    ("delete", "/api/{user_id}/tasks/{task_id}"): "deleteTask",
+    ("patch", "/api/{user_id}/tasks/{task_id}/complete"): "toggleTaskCompleted",
+    ("get", "/api/{user_id}/summary"): "getSummary",
+    ("get", "/api/{user_id}/tasks/{task_id}/completions"): "listTaskCompletions",
+    ("delete", "/api/{user_id}/tasks/{task_id}/completions/{completion_id}"): "undoTaskCompletion",
+    ("get", "/api/{user_id}/completions"): "listCompletions",
+    ("get", "/api/{user_id}/changes"): "listChanges",
+    ("get", "/api/{user_id}/webhooks"): "listWebhooks",
+    ("post", "/api/{user_id}/webhooks"): "createWebhook",
+    ("get", "/api/{user_id}/webhooks/{webhook_id}"): "getWebhook",
+    ("patch", "/api/{user_id}/webhooks/{webhook_id}"): "updateWebhook",
+    ("delete", "/api/{user_id}/webhooks/{webhook_id}"): "deleteWebhook",
+    ("get", "/api/{user_id}/webhooks/{webhook_id}/deliveries"): "listWebhookDeliveries",
+    ("get", "/healthz"): "getLiveness",
+    ("get", "/readyz"): "getReadiness",
+}
+# Properties of an answer that are not always sent: a reminder is `at` or `before_due` as it was
+# written; an error lists what is wrong field by field only when a body or parameters were refused.
+SOMETIMES_SENT = {"Reminder": {"at", "before_due"}, "Error": {"errors"}}
+
+
+@pytest.fixture(scope="module")
+def document():
+    return json.loads(EXPORTED.read_text())
+
+
+def operations(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                yield method, path, operation
+
+
+def resolved(document, thing: dict) -> dict:
+    while "$ref" in thing:
+        section, name = thing["$ref"].split("/")[-2:]
+        thing = document["components"][section][name]
+    return thing
+
+
+def schemas_in(document, schema: dict, seen: set) -> None:
+    """The names of the component schemas `schema` refers to, directly or not, added to `seen`."""
+    if "$ref" in schema:
+        name = schema["$ref"].split("/")[-1]
+        if name not in seen:
+            seen.add(name)
+            schemas_in(document, document["components"]["schemas"][name], seen)
+        return
+    for child in [*schema.get("properties", {}).values(), *schema.get("oneOf", []), *schema.get("allOf", [])]:
+        schemas_in(document, child, seen)
+    if "items" in schema:
+        schemas_in(document, schema["items"], seen)
+
+
+def test_every_operation_has_its_stable_operation_id(document):
+    assert {(method, path): operation.get("operationId") for method, path, operation in operations(document)} \
+        == OPERATION_IDS
+
+
+def test_every_property_always_sent_in_an_answer_is_required(document):
+    answered = set()
+    for _, _, operation in operations(document):
+        for response in operation["responses"].values():
+            for media in resolved(document, response).get("content", {}).values():
+                schemas_in(document, media["schema"], answered)
+    assert {"Task", "Reminder", "ChangePage", "UpsertChange", "DeleteChange", "Summary", "TaskCounts", "Completion",
+            "Webhook", "NewWebhook", "Attempt", "Error", "Status"} <= answered
+    for name in answered:
+        schema = document["components"]["schemas"][name]
+        if "oneOf" in schema:
+            continue
+        expected = set(schema["properties"]) - SOMETIMES_SENT.get(name, set())
+        assert set(schema.get("required", [])) == expected, name
+    assert "secret" not in document["components"]["schemas"]["Webhook"]["properties"]
+
+
+def test_a_change_is_a_discriminated_union_of_an_upsert_and_a_delete(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["ChangePage"]["properties"]["changes"]["items"] == {"$ref": "#/components/schemas/Change"}
+    change = schemas["Change"]
+    variants = {"upsert": "#/components/schemas/UpsertChange", "delete": "#/components/schemas/DeleteChange"}
+    assert change["oneOf"] == [{"$ref": ref} for ref in variants.values()]
+    assert change["discriminator"] == {"propertyName": "op", "mapping": variants}
+    for op, carried in (("upsert", "task"), ("delete", "task_id")):
+        variant = resolved(document, {"$ref": variants[op]})
+        assert variant["properties"]["op"]["enum"] == [op]
+        assert set(variant["required"]) == set(variant["properties"]) == {"op", carried}
+        assert variant["additionalProperties"] is False
+
+
+def defaults_in(thing) -> list:
+    """Every `default` keyword of a schema within `thing` (a responses map's `default` is no schema)."""
+    if isinstance(thing, list):
+        return [found for item in thing for found in defaults_in(item)]
+    if not isinstance(thing, dict):
+        return []
+    found = [thing["default"]] if "default" in thing else []
+    return found + [found for key, value in thing.items() if key != "responses" for found in defaults_in(value)]
+
+
+def test_no_request_schema_or_parameter_has_a_default(document):
+    """openapi-typescript makes a property with a `default` required; the defaults are said in words."""
+    assert defaults_in(document["paths"]) == defaults_in(document["components"]) == []
+    assert all("default" in operation["responses"] for _, _, operation in operations(document))
+    sort = next(p for p in document["paths"]["/api/{user_id}/tasks"]["get"]["parameters"] if p["name"] == "sort")
+    assert "Default: `-created_at`." in sort["description"]
+    assert sort["schema"]["x-enum-varnames"][sort["schema"]["enum"].index("-due_at")] == "DUE_AT_DESC"
+
+
+def test_the_answers_headers_are_declared_where_they_are_sent(document):
+    for method, path, operation in operations(document):
+        assert "414" not in operation["responses"], (method, path)  # said once, in info.description
+        for status, response in operation["responses"].items():
+            headers = resolved(document, response).get("headers", {})
+            assert headers.get("X-Request-ID") == {"$ref": "#/components/headers/X-Request-ID"}, (method, path, status)
+            expected = {"401": "WWW-Authenticate", "503": "Retry-After", "304": "ETag"}.get(status)
+            if expected:
+                assert headers[expected]["required"] is True, (method, path, status)
+        if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+            assert operation["responses"]["409"] == {"$ref": "#/components/responses/IDEMPOTENCY_KEY_IN_USE"}
+            conflict = resolved(document, operation["responses"]["409"])
+            assert conflict["headers"]["Retry-After"]["required"] is True
+    assert "414" in document["info"]["description"]
+    assert document["components"]["headers"]["X-Request-ID"]["required"] is True
+
+
+def test_the_document_names_its_server_and_holds_no_unused_schema(document):
+    assert document["servers"] == [{"url": "/"}]
+    referred = set()
+    for _, _, operation in operations(document):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            schemas_in(document, media["schema"], referred)
+        for response in operation["responses"].values():
+            for media in resolved(document, response).get("content", {}).values():
+                schemas_in(document, media["schema"], referred)
+    for response in document["components"]["responses"].values():
+        for media in response.get("content", {}).values():
+            schemas_in(document, media["schema"], referred)
+    assert set(document["components"]["schemas"]) == referred  # no PaginationMetadata, say

@@ -3,7 +3,8 @@
 The document is specs/openapi.json (tests/test_openapi.py holds it equal to what the app
 serves). Every operation is fuzzed with a real token and `user_id` pinned to `me`, then the
 stateful phase follows the document's links. The checks: no 5xx, every status code and
-content type documented for its operation, every body as documented.
+content type documented for its operation, every body as documented, every header the
+document calls required sent (and as documented).
 """
 
 import itertools
@@ -17,6 +18,7 @@ from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     positive_data_acceptance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -26,7 +28,8 @@ from tests.support.served import Served
 from tests.support.users import new_user
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "specs" / "openapi.json"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance]
 # Valid data must also be accepted. (Not the converse: unknown query parameters are ignored by
 # design, which no OpenAPI 3.0 document can say, so negative_data_rejection would always object.)
 POSITIVE_CHECKS = [*CHECKS, positive_data_acceptance]
