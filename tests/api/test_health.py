@@ -13,10 +13,10 @@ def test_readyz_is_200_when_migrated_to_head(client):
 
 
 def test_readyz_is_503_when_the_database_is_not_migrated(make_app, fresh_database):
-    from tests.support.users import APP_PASSWORD, with_database
     from sqlalchemy.engine import make_url
 
     from taskapp.config import sqlalchemy_url
+    from tests.support.users import APP_PASSWORD, with_database
 
     admin_url = fresh_database()
     name = make_url(sqlalchemy_url(admin_url)).database

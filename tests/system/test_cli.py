@@ -133,10 +133,10 @@ def test_serve_refuses_a_superuser_connection(database):
 
 
 def test_serve_refuses_when_tasks_is_not_forced(fresh_database):
-    from tests.support.users import APP_PASSWORD, with_database
     from sqlalchemy.engine import make_url
 
     from taskapp.database.migrations import upgrade
+    from tests.support.users import APP_PASSWORD, with_database
 
     admin_url = fresh_database()
     upgrade(sqlalchemy_url(admin_url), identity_key=IDENTITY_KEY)

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from taskapp.database import embedded
 from taskapp.config import libpq_url, sqlalchemy_url
+from taskapp.database import embedded
 from taskapp.database.embedded import server_version
 from taskapp.database.migrations import upgrade
 from tests.support.commands import Server, request, taskapp
