@@ -1,6 +1,6 @@
 -- taskapp: schema
 --
--- The same objects the alembic revisions create; tests/test_schema_drift.py keeps the two equal.
+-- The same objects the alembic revisions create; tests/sql/test_schema_drift.py keeps the two equal.
 -- Load order: 00_roles.sql, 01_schema.sql, 02_policies.sql, 03_privileges.sql (ON_ERROR_STOP).
 
 -- ---------------------------------------------------------------------------
@@ -26,7 +26,7 @@ CREATE TABLE tasks (
     tags         text[]        NOT NULL DEFAULT '{}',
     created_at   timestamptz   NOT NULL DEFAULT now(),
     updated_at   timestamptz   NOT NULL DEFAULT now(),
-    -- Recurrence (taskapp/recurrence.py does the arithmetic): an RFC 5545 RRULE value,
+    -- Recurrence (taskapp/tasks/recurrence.py does the arithmetic): an RFC 5545 RRULE value,
     -- normalised; the IANA zone whose wall-clock time it follows; and whether the next
     -- occurrence follows the schedule ('due') or restarts from the completion.
     recurrence   text,

@@ -8,6 +8,8 @@ which begins by acting as the caller with a proof (taskapp.identity.proof); the 
 sql/02_policies.sql then decide which rows exist.
 """
 
+import dataclasses
+
 from flask import Flask
 
 from taskapp.changes.resources import blp as changes_blp
@@ -56,7 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is None:
         config, flask_only = serving_config(), {}
     else:
-        names = {name for name in Config.__dataclass_fields__}
+        names = {field.name for field in dataclasses.fields(Config)}
         config = Config.from_mapping({k: v for k, v in test_config.items() if k in names}).require_serving()
         flask_only = {k: v for k, v in test_config.items() if k not in names}
     app = TaskFlask("taskapp")

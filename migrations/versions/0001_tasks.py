@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 # SQL is written inline, never read from sql/: an edit there must not rewrite history.
-# tests/test_schema_drift.py checks that sql/ declares the same result.
+# tests/sql/test_schema_drift.py checks that sql/ declares the same result.
 
 UPGRADE = r"""
 CREATE TYPE task_priority AS ENUM ('low', 'medium', 'high');

@@ -14,7 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from taskapp.config import ConfigError
 from taskapp.database.migrations import head_revision
-from taskapp.identity.proof import PROOF_SECONDS, IdentityKey, act_as
+from taskapp.database.statements import failing_as_sqlalchemy
+from taskapp.identity.proof import PROOF_SECONDS, SET_IDENTITY, IdentityKey, act_as
 
 # Custom settings are not listed in pg_settings: the two identity settings are asked by name.
 PRESET_IDENTITY = text(
@@ -50,7 +51,8 @@ def identity_problem(connection: Connection, key: IdentityKey) -> str | None:
     if not connection.execute(HAS_VERIFIER).scalar():
         connection.rollback()
         return None  # not migrated yet: readiness says so
-    act_as(connection.connection.driver_connection, key, PROBE_USER)
+    with failing_as_sqlalchemy(connection, SET_IDENTITY):  # a lost database stays SQLAlchemy's error (503)
+        act_as(connection.connection.driver_connection, key, PROBE_USER)
     verified, database_now = connection.execute(VERIFIED).one()
     connection.rollback()
     if verified == PROBE_USER:

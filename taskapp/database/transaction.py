@@ -88,6 +88,7 @@ def end_request(exc: BaseException | None = None) -> None:
         log.warning("ending a read transaction failed: %s", error.__class__.__name__)
     connection = g.pop("db_connection")
     g.pop("db_reads_only", None)
+    g.pop("db_commit_held", None)
     try:
         connection.close()
     except SQLAlchemyError as error:  # e.g. the server went away: the answer stands, the pool copes

@@ -133,10 +133,10 @@ class TaskSchema(ma.Schema):
 
         A list answer dumps up to 500 tasks, and marshmallow's per-field machinery was the
         largest cost a list request paid in Python (see bench/README.md, "Where the time goes now").
-        Rows from taskapp.db are dicts whose keys are these fields in this order, with UUIDs,
+        Rows from taskapp.database.transaction are dicts whose keys are these fields in this order, with UUIDs,
         UTC datetimes (the sessions' time zone), lists and plain values, which the JSON
-        writer (taskapp/jsonio.py) writes exactly as marshmallow's dump of the fields above
-        would be written; tests/test_task_json.py holds the two equal.
+        writer (taskapp/web/jsonio.py) writes exactly as marshmallow's dump of the fields above
+        would be written; tests/api/test_task_json.py holds the two equal.
         """
         if self.only or self.exclude:
             return super().dump(obj, many=many)

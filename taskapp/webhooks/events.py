@@ -11,10 +11,11 @@ The secret is `whsec_` and 32 random bytes in base64, made when the subscription
 """
 
 import base64
+import json
 import secrets
+import uuid
 from datetime import datetime, timezone
 
-import orjson
 from standardwebhooks import Webhook
 
 EVENT_TYPES = ("task.created", "task.updated", "task.completed", "task.deleted", "reminder.due")
@@ -29,15 +30,27 @@ def new_secret() -> str:
 def body(event_type: str, created_at: datetime, task: dict, reminder: dict | None) -> str:
     """`{"type", "timestamp", "data": {"task"[, "reminder"]}}`: the task as the API returns it.
 
-    Written by orjson as the API writes it (taskapp.web.jsonio): UUIDs as text, UTC times with
-    a `Z`. What the database returns holds nothing orjson refuses (PostgreSQL text holds no
-    lone surrogate).
+    Written by the standard library's encoder (ASCII, `", "` between items), as events have
+    always been sent; UUIDs as text and times in UTC with a `Z`, as the API writes them.
     """
     data = {"task": task}
     if reminder is not None:
         data["reminder"] = reminder
-    document = {"type": event_type, "timestamp": created_at.astimezone(timezone.utc), "data": data}
-    return orjson.dumps(document, option=orjson.OPT_UTC_Z).decode()
+    return json.dumps({"type": event_type, "timestamp": utc_text(created_at), "data": data}, default=plain)
+
+
+def utc_text(value: datetime) -> str:
+    """A time as the API writes it (taskapp.web.fields.utc_text): RFC 3339 in UTC with a `Z`."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def plain(value):
+    """What JSON has no type for, written as the API writes it."""
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def headers(secret: str, event_id: str, text: str, now: datetime | None = None) -> dict:

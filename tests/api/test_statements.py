@@ -15,7 +15,7 @@ from taskapp.tasks.listing import SORT_ORDERS, page_statement
 
 
 def both_ways(statement, parameters):
-    """(rows by taskapp.db, rows by SQLAlchemy's Connection.execute) in one transaction."""
+    """(rows by taskapp.database.transaction, rows by SQLAlchemy's Connection.execute) in one transaction."""
     by_driver = rows(statement, parameters)
     by_sqlalchemy = [dict(row) for row in get_connection().execute(statement, parameters).mappings()]
     return by_driver, by_sqlalchemy

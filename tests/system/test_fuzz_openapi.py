@@ -1,6 +1,6 @@
 """Schemathesis against `taskapp serve`, driven by the project's own OpenAPI document.
 
-The document is specs/openapi.json (tests/test_openapi.py holds it equal to what the app
+The document is specs/openapi.json (tests/api/test_openapi.py holds it equal to what the app
 serves). Every operation is fuzzed with a real token and `user_id` pinned to `me`, then the
 stateful phase follows the document's links. The checks: no 5xx, every status code and
 content type documented for its operation, every body as documented, every header the

@@ -1,4 +1,4 @@
-"""Properties of the recurrence arithmetic (taskapp/recurrence.py), checked with hypothesis."""
+"""Properties of the recurrence arithmetic (taskapp/tasks/recurrence.py), checked with hypothesis."""
 
 import calendar
 from datetime import datetime, timedelta, timezone
