@@ -5,12 +5,13 @@ taskapp.database.transaction, whose connection carries the caller, and every tra
 SQLAlchemy begins on it starts by acting as that caller (taskapp.identity.proof.act_as).
 """
 
+import psycopg
 from flask import Flask, current_app
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 
 from taskapp.database.sessions import connect_options, ping_when_stale, utc_sessions
-from taskapp.database.statements import failing_as_sqlalchemy
+from taskapp.database.statements import as_sqlalchemy_error
 from taskapp.identity.proof import SET_IDENTITY, IdentityKey, act_as
 
 # The execution option that carries a connection's caller; set on the request's own
@@ -25,8 +26,10 @@ def act_as_caller(connection: Connection, key: IdentityKey) -> None:
     """
     user_id = connection.get_execution_options().get(CALLER)
     if user_id is not None:
-        with failing_as_sqlalchemy(connection, SET_IDENTITY):
+        try:
             act_as(connection.connection.driver_connection, key, user_id)
+        except psycopg.Error as error:
+            raise as_sqlalchemy_error(connection, error, SET_IDENTITY) from None
 
 
 class Database:

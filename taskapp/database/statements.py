@@ -67,26 +67,33 @@ def compiled(statement: ClauseElement) -> Compiled:
     return Compiled(result.string, literals)
 
 
-@contextmanager
-def failing_as_sqlalchemy(connection: Connection, sql: str, parameters=None):
-    """Driver errors raised inside become SQLAlchemy's, as its own statements' would.
+def as_sqlalchemy_error(connection: Connection, error: psycopg.Error, sql: str, parameters=None) -> DBAPIError:
+    """A driver error as SQLAlchemy's own statements would raise it (to be raised by the caller).
 
     A connection the server dropped is invalidated (never rolled back or pooled again), and
     the error is SQLAlchemy's: a lost server is an OperationalError (503), a refused row an
     IntegrityError, and so on.
     """
+    lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(sql, parameters, error, psycopg.Error, connection_invalidated=lost)
+
+
+@contextmanager
+def failing_as_sqlalchemy(connection: Connection, sql: str, parameters=None):
+    """Driver errors raised inside become SQLAlchemy's (as_sqlalchemy_error)."""
     try:
         yield
     except psycopg.Error as error:
-        lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
-        if lost:
-            connection.invalidate(error)
-        raise DBAPIError.instance(sql, parameters, error, psycopg.Error, connection_invalidated=lost) from None
+        raise as_sqlalchemy_error(connection, error, sql, parameters) from None
 
 
 def on_driver(connection: Connection, statement: ClauseElement, parameters: dict, row_factory) -> psycopg.Cursor:
     """Run a built statement on the connection's psycopg connection, in its open transaction."""
     query = compiled(statement)
     values = {**query.literals, **parameters}
-    with failing_as_sqlalchemy(connection, query.sql, values):
+    try:  # (not failing_as_sqlalchemy: a generator per statement is measurable on this path)
         return connection.connection.driver_connection.cursor(row_factory=row_factory).execute(query.sql, values)
+    except psycopg.Error as error:
+        raise as_sqlalchemy_error(connection, error, query.sql, values) from None
