@@ -58,3 +58,41 @@ $roles$;
 
 ALTER ROLE taskapp_worker SET statement_timeout = '5s';
 ALTER ROLE taskapp_worker SET idle_in_transaction_session_timeout = '60s';
+
+-- ---------------------------------------------------------------------------
+-- What the runtime roles may learn or hold across users
+-- ---------------------------------------------------------------------------
+-- A lock may not be waited for long either (a runtime role could otherwise queue behind,
+-- or hold up, everyone else's writes).
+ALTER ROLE taskapp_app SET lock_timeout = '4s';
+ALTER ROLE taskapp_worker SET lock_timeout = '4s';
+
+-- Whole-table statistics tell how many rows all users have together and when anyone writes;
+-- the policies cannot hide them, so PUBLIC's access to them is taken away in this database
+-- (monitoring keeps it through pg_read_all_stats, which pg_monitor includes). The objects
+-- belong to the bootstrap superuser: where the upgrading role is not one (a managed service's
+-- owner), PostgreSQL only warns that nothing could be revoked, and `taskapp audit` reports
+-- that the runtime roles can still read them.
+DO $statistics$
+DECLARE
+    statistics record;
+BEGIN
+    -- (No format() here: this file also runs through a driver that reads percent signs as
+    -- placeholders.)
+    FOR statistics IN
+        SELECT 'TABLE pg_catalog.' || quote_ident(c.relname) AS object, 'SELECT' AS privilege
+        FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'v'
+          AND (c.relname ~ '^pg_stat(io)?_(all|user|sys|xact_all|xact_user|xact_sys)_(tables|indexes|sequences|functions)$'
+               OR c.relname IN ('pg_stat_database', 'pg_stat_database_conflicts'))
+        UNION ALL
+        SELECT 'FUNCTION ' || p.oid::regprocedure::text, 'EXECUTE'
+        FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_stat_get_'
+          AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
+    LOOP
+        EXECUTE 'REVOKE ALL ON ' || statistics.object || ' FROM PUBLIC';
+        EXECUTE 'GRANT ' || statistics.privilege || ' ON ' || statistics.object || ' TO pg_read_all_stats';
+    END LOOP;
+END
+$statistics$;

@@ -25,7 +25,7 @@ REVOKE ALL ON SCHEMA taskapp_queue FROM PUBLIC;
 REVOKE ALL ON TABLE taskapp_queue.jobs FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_queue.webhook_deliveries_enqueue() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_queue.tasks_schedule_reminder() FROM PUBLIC;
-REVOKE ALL ON FUNCTION taskapp_queue.claim(integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_queue.claim(integer, integer, integer, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_queue.finish(bigint, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_queue.retry(bigint, uuid, double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_queue.next_run_at() FROM PUBLIC;
@@ -87,7 +87,7 @@ GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_app;
 -- produces the reminder.due events and, through its own functions, the next job), a
 -- subscription read (its URL and secret) or switched off, an event and its attempts.
 GRANT USAGE ON SCHEMA taskapp_queue TO taskapp_worker;
-GRANT EXECUTE ON FUNCTION taskapp_queue.claim(integer, integer) TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION taskapp_queue.claim(integer, integer, integer, text[]) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION taskapp_queue.finish(bigint, uuid) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION taskapp_queue.retry(bigint, uuid, double precision) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION taskapp_queue.next_run_at() TO taskapp_worker;

@@ -72,6 +72,27 @@ WHERE table_schema = 'public'
 GROUP BY table_name, grantee ORDER BY table_name, grantee;
 
 -- ---------------------------------------------------------------------------
+\echo '== Availability: the runtime roles, their time limits, and whether they read whole-table statistics'
+-- ---------------------------------------------------------------------------
+-- SQL as a runtime role cannot read or change another user's rows; what it could still do is
+-- hold locks or run long (bounded by these limits, which the role may lower but a session
+-- must raise itself) and learn from statistics how many rows everyone has together. WARN: the
+-- server did not let `taskapp db upgrade` take the statistics away (a managed service).
+SELECT r.rolname AS role,
+       (SELECT split_part(c, '=', 2) FROM unnest(r.rolconfig) c WHERE c LIKE 'statement\_timeout=%') AS statement_timeout,
+       (SELECT split_part(c, '=', 2) FROM unnest(r.rolconfig) c WHERE c LIKE 'lock\_timeout=%') AS lock_timeout,
+       (SELECT split_part(c, '=', 2) FROM unnest(r.rolconfig) c
+        WHERE c LIKE 'idle\_in\_transaction\_session\_timeout=%') AS idle_in_transaction_timeout,
+       has_table_privilege(r.oid, 'pg_catalog.pg_stat_user_tables', 'SELECT')
+           OR has_function_privilege(r.oid, 'pg_catalog.pg_stat_get_live_tuples(oid)', 'EXECUTE')
+           AS reads_table_statistics,
+       CASE WHEN has_table_privilege(r.oid, 'pg_catalog.pg_stat_user_tables', 'SELECT')
+                 OR has_function_privilege(r.oid, 'pg_catalog.pg_stat_get_live_tuples(oid)', 'EXECUTE')
+            THEN 'WARN: can count every user''s rows and see when anyone writes (pg_stat_*)'
+            ELSE 'ok' END AS status
+FROM pg_roles r WHERE r.rolname IN ('taskapp_app', 'taskapp_worker') ORDER BY 1;
+
+-- ---------------------------------------------------------------------------
 \echo '== Verdict'
 -- ---------------------------------------------------------------------------
 WITH server AS (
@@ -90,7 +111,7 @@ definers_allowed (rolname, fn) AS (
     SELECT r, to_regprocedure('public.verified_user_id()') FROM unnest(ARRAY['taskapp_app', 'taskapp_worker']) r
     UNION ALL
     SELECT 'taskapp_worker', to_regprocedure(f)
-    FROM unnest(ARRAY['taskapp_queue.claim(integer, integer)', 'taskapp_queue.finish(bigint, uuid)',
+    FROM unnest(ARRAY['taskapp_queue.claim(integer, integer, integer, text[])', 'taskapp_queue.finish(bigint, uuid)',
                       'taskapp_queue.retry(bigint, uuid, double precision)', 'taskapp_queue.next_run_at()',
                       'taskapp_queue.backlog()']) f
 ),
@@ -208,6 +229,12 @@ problems AS (
     UNION ALL
     SELECT format('%s owns the schema %s', app.rolname, n.nspname)
     FROM pg_namespace n, app WHERE n.nspowner = app.oid
+    -- No runtime role may run, wait for a lock or sit in a transaction without limit.
+    UNION ALL
+    SELECT format('%s has no %s', app.rolname, limit_name)
+    FROM app JOIN pg_roles r ON r.oid = app.oid,
+         unnest(ARRAY['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout']) AS limit_name
+    WHERE NOT EXISTS (SELECT FROM unnest(r.rolconfig) c WHERE c LIKE limit_name || '=%' AND c NOT LIKE limit_name || '=0')
     -- An identity preset outside the transaction fails open.
     UNION ALL
     SELECT format('an identity is preset for %s: %s',

@@ -20,7 +20,7 @@ from taskapp.database.embedded import serving_config
 from taskapp.database.engine import db
 from taskapp.identity import bearer
 from taskapp.tasks.resources import blp as tasks_blp
-from taskapp.web import browsers, docs, errors, health, observability
+from taskapp.web import browsers, docs, errors, health, observability, rate_limits
 from taskapp.web.api import api
 from taskapp.web.jsonio import OrjsonProvider
 from taskapp.webhooks.resources import blp as webhooks_blp
@@ -70,7 +70,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     transaction.init_app(app)
     observability.init_app(app)  # first, so that even a 401 carries its request id
-    bearer.init_app(app)
+    bearer.init_app(app)  # who is calling…
+    rate_limits.init_app(app)  # …spends their budget (or their address's, without a valid token)…
+    app.before_request(bearer.refuse_unidentified)  # …and only then is a bad token refused
     api.init_app(app)
     errors.init_app(app)
     browsers.init_app(app)

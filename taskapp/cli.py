@@ -94,13 +94,15 @@ def serve(host, port, workers, threads):
               help="Jobs done at once (each on its own database connection).")
 @click.option("--lease-seconds", default=60, show_default=True, type=click.IntRange(2, 3600),
               help="How long a claimed job is held: a worker that dies leaves its jobs to others after this.")
+@click.option("--per-user", type=click.IntRange(1, 64),
+              help="The most jobs of one user done at once (default: half of --concurrency, at least 1).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve the worker's /metrics on this port.")
-def worker(concurrency, lease_seconds, metrics_port):
+def worker(concurrency, lease_seconds, per_user, metrics_port):
     """Fire due reminders and deliver webhook events (as taskapp_worker, WORKER_DATABASE_URL)."""
     from taskapp.web.observability import configure_logging, metrics_registry
     from taskapp.worker.loop import stop_on_signals, work
 
-    settings = worker_settings(Config.from_env(), concurrency, lease_seconds)
+    settings = worker_settings(Config.from_env(), concurrency, lease_seconds, per_user)
     if metrics_port:
         from prometheus_client import start_http_server
 
@@ -110,7 +112,7 @@ def worker(concurrency, lease_seconds, metrics_port):
     work(settings)
 
 
-def worker_settings(config: Config, concurrency: int = 4, lease_seconds: int = 60):
+def worker_settings(config: Config, concurrency: int = 4, lease_seconds: int = 60, per_user: int | None = None):
     """The worker's settings: its role's URL (with the embedded default, derived), the identity key."""
     from taskapp.worker.loop import WorkerSettings
     if config.embedded and config.WORKER_DATABASE_URL is None:
@@ -122,6 +124,7 @@ def worker_settings(config: Config, concurrency: int = 4, lease_seconds: int = 6
         database_url=libpq_url(config.WORKER_DATABASE_URL),
         identity_key=config.identity_key,
         concurrency=concurrency,
+        per_user=per_user,
         lease_seconds=lease_seconds,
         allow_private=config.WEBHOOK_ALLOW_PRIVATE,
         connect_timeout=config.DATABASE_CONNECT_TIMEOUT,

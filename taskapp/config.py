@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from sqlalchemy.engine import URL, make_url
 
 from taskapp.identity.proof import IdentityKey, InvalidIdentityKey
@@ -107,6 +108,28 @@ def audience(raw: str | None) -> str | tuple[str, ...] | None:
     return items[0] if len(items) == 1 else items
 
 
+def rate_limit(name: str, raw: str | None, default: str) -> str:
+    """A rate limit as `limits` writes them (`100/second;3000/minute`), or `off`."""
+    text = (raw or "").strip() or default
+    if text.lower() == "off":
+        return "off"
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ConfigError(f"{name} takes limits like 100/second;3000/minute (or off), not {text!r}") from None
+    return text
+
+
+def storage_url(name: str, raw: str | None) -> str | None:
+    """Where rate limits are counted: Redis (`redis://host:6379/0`) shared by every node, else memory."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if urlsplit(text).scheme not in ("redis", "rediss", "redis+sentinel", "redis+cluster", "memory"):
+        raise ConfigError(f"{name} must be a redis:// URL (or memory://), not {text!r}")
+    return text
+
+
 def check_secret(secret: str | None, name: str = "JWT_SECRET_KEY") -> str:
     """Refuse a missing secret or one too short to resist brute force."""
     if not secret:
@@ -157,6 +180,9 @@ READERS = {
     "TASKAPP_IDEMPOTENCY_KEY_HOURS": lambda name, raw: _int(name, raw, 24),
     "WEBHOOK_ALLOW_PRIVATE": lambda name, raw: _switch(name, raw, False),
     "WEBHOOK_RETRY_DELAYS": lambda name, raw: retry_delays(raw),
+    "TASKAPP_RATE_LIMIT": lambda name, raw: rate_limit(name, raw, "100/second;3000/minute"),
+    "TASKAPP_ANONYMOUS_RATE_LIMIT": lambda name, raw: rate_limit(name, raw, "20/second;300/minute"),
+    "TASKAPP_RATE_LIMIT_STORAGE_URL": lambda name, raw: storage_url(name, raw),
 }
 
 
@@ -190,6 +216,10 @@ class Config:
     TASKAPP_IDEMPOTENCY_KEY_HOURS: int = 24
     WEBHOOK_ALLOW_PRIVATE: bool = False
     WEBHOOK_RETRY_DELAYS: tuple[float, ...] | None = None  # the worker's schedule (worker/deliveries.py) unless set
+    # Per verified user, and per client address for requests without a valid token (web/rate_limits.py).
+    TASKAPP_RATE_LIMIT: str = "100/second;3000/minute"
+    TASKAPP_ANONYMOUS_RATE_LIMIT: str = "20/second;300/minute"
+    TASKAPP_RATE_LIMIT_STORAGE_URL: str | None = None
     # Not read from the environment: the folder of the embedded server this configuration was
     # pointed at (taskapp.database.embedded), None for a database of the operator's own.
     embedded_data_dir: Path | None = field(default=None, compare=False)
@@ -214,6 +244,9 @@ class Config:
                 check_secret(getattr(self, name), name)
         if self.TASKAPP_IDENTITY_KEY is not None:
             identity_key(self.TASKAPP_IDENTITY_KEY)
+        rate_limit("TASKAPP_RATE_LIMIT", self.TASKAPP_RATE_LIMIT, "off")
+        rate_limit("TASKAPP_ANONYMOUS_RATE_LIMIT", self.TASKAPP_ANONYMOUS_RATE_LIMIT, "off")
+        storage_url("TASKAPP_RATE_LIMIT_STORAGE_URL", self.TASKAPP_RATE_LIMIT_STORAGE_URL)
 
     def _check_token_settings(self) -> None:
         """Refuse token settings that could verify nothing."""

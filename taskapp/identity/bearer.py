@@ -7,6 +7,7 @@ one configured algorithm; only `sub` (the identity) and `exp` are required, plus
 """
 
 import logging
+import math
 
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
@@ -20,7 +21,9 @@ from taskapp.web.errors import RETRY_AFTER_SECONDS, error_response
 log = logging.getLogger(__name__)
 
 MAX_SUBJECT_LENGTH = 255
-PUBLIC_API_PATHS = ("/api/openapi.json", "/api/docs")
+# The endpoints under /api/ that need no token: the OpenAPI document and Swagger UI. Decided by
+# the route the path matched, never by a prefix of the path (`/api/docs/tasks` is no doc page).
+PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "docs.page", "docs.asset"})
 
 jwt = JWTManager()
 
@@ -72,10 +75,13 @@ def verify() -> dict:
         raise Unauthenticated("The token comes from an issuer this API does not trust (iss).") from None
     except MissingRequiredClaimError as exc:
         raise Unauthenticated(f"The token has no {exc.claim} claim.") from None
-    except (JWTExtendedException, PyJWTError, ValueError, TypeError):
+    except (JWTExtendedException, PyJWTError, ValueError, TypeError, OverflowError):
         raise Unauthenticated("The token is not valid.") from None
     if "exp" not in claims:
         raise Unauthenticated("The token has no expiry (exp).")
+    expires = claims["exp"]  # PyJWT accepts a numeric string too; RFC 7519 says a NumericDate
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
+        raise Unauthenticated("The token's expiry (exp) is not a number.")
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.strip():
         raise Unauthenticated("The token has no subject (sub).")
@@ -84,23 +90,29 @@ def verify() -> dict:
     return claims
 
 
-def authenticate_api_request():
-    """Before anything else on /api/…: no valid token, no further answer than 401."""
-    if not request.path.startswith("/api/") or request.path.startswith(PUBLIC_API_PATHS):
-        return None
+def identify_caller() -> None:
+    """Before anything else on /api/…: the verified caller (g.user_id), or the refusal to answer
+    with (g.refusal); the refusal waits for the rate limit, so a flood of bad tokens spends its
+    address's budget (taskapp.web.rate_limits)."""
+    if not request.path.startswith("/api/") or request.endpoint in PUBLIC_ENDPOINTS:
+        return
     if request.method == "OPTIONS":
-        return None
+        return
     try:
         g.user_id = identify()
     except Unauthenticated as exc:
-        return unauthorized(exc.message, exc.invalid)
+        g.refusal = unauthorized(exc.message, exc.invalid)
     except KeysUnavailable as exc:
         log.warning("cannot verify tokens: %s", exc)
-        return error_response(
+        g.refusal = error_response(
             503, "The identity provider's keys cannot be fetched; try again shortly.",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
-    return None
+
+
+def refuse_unidentified():
+    """No valid token, no further answer than 401 (or 503 while the provider's keys cannot be had)."""
+    return g.pop("refusal", None)
 
 
 def verifying_key(header: dict, claims: dict):
@@ -127,4 +139,4 @@ def init_app(app: Flask) -> None:
     jwt.user_lookup_error_loader(lambda h, p: unauthorized("The token is not valid."))
     jwt.revoked_token_loader(lambda h, p: unauthorized("The token has been revoked."))
     jwt.needs_fresh_token_loader(lambda h, p: unauthorized("The token is not valid."))
-    app.before_request(authenticate_api_request)
+    app.before_request(identify_caller)

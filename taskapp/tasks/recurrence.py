@@ -7,7 +7,9 @@ changes. A wall-clock time a spring-forward change skips lands that much later (
 02:00→03:00 gap is 03:30); one a fall-back change repeats is the earlier of the two.
 """
 
+import re
 import sys
+import time as clock
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
@@ -23,12 +25,21 @@ REPEAT_FROM = ("due", "completion")
 MAX_INTERVAL = 1000
 MAX_COUNT = 1000
 # dateutil's search has no limit of its own: a rule no date satisfies (BYMONTH=2;BYMONTHDAY=30)
-# walks every period up to the year 9999, seconds of CPU. Each search here runs under a budget
-# of Python function calls instead (a daily rule spends under one per day walked; a count, not a
-# clock, so the same rule always gets the same answer), and a rule that exhausts it is refused
-# when written.
+# walks every period up to the year 9999, seconds of CPU. Each search here runs under two
+# budgets, and a rule that exhausts either is refused when written (422):
+# - a count of Python function calls (a daily rule spends under one per day walked): a count, not
+#   a clock, so an ordinary rule gets the same answer on every machine, whatever it is doing;
+# - the thread's CPU time, checked every few calls: some rules do much work per call (a yearly
+#   rule walks a year's days in one loop, a long BYSETPOS list multiplies it), and this bounds what
+#   any one rule can cost a request, whatever it is (measured: bench/README.md, "Rules").
 SEARCH_BUDGET = 40_000
-NOT_FOUND_IN_BUDGET = "The rule's occurrences are too far apart to compute; choose a simpler rule."
+SEARCH_CPU_SECONDS = 0.02
+CHECK_CLOCK_EVERY = 64  # calls; the clock is a system call, the count is not
+NOT_FOUND_IN_BUDGET = (
+    "The rule needs too much computation to find its occurrences (they are too far apart, or too "
+    "many to count); choose a simpler rule."
+)
+
 OUT_OF_CALENDAR = "due_at in this time zone leaves the years 1 to 9999, where occurrences are computed."
 
 
@@ -102,6 +113,10 @@ def anchor(rule: str, time_zone: str, due_at: datetime) -> datetime | None:
         return _instant(later[-1], tz) if later else due_at
     except OverflowError:
         raise RecurrenceError(OUT_OF_CALENDAR) from None
+    except RecurrenceError:
+        raise
+    except DATEUTIL_FAILURES as exc:  # a combination dateutil accepts but cannot iterate
+        raise RecurrenceError(f"Not a valid RRULE value: {exc}") from None
 
 
 def next_occurrence(series: Series, now: datetime) -> datetime | None:
@@ -115,7 +130,7 @@ def next_occurrence(series: Series, now: datetime) -> datetime | None:
     """
     try:
         return _next_occurrence(series, now)
-    except (RecurrenceError, OverflowError):
+    except (RecurrenceError, OverflowError, *DATEUTIL_FAILURES):
         return None
 
 
@@ -177,7 +192,44 @@ def _parts(rule: str) -> dict[str, str]:
             if not _whole(text, lowest, highest, signed):
                 sign = f"-{highest} to -{lowest} or " if signed else ""
                 raise RecurrenceError(f"{name} takes numbers from {sign}{lowest} to {highest}, separated by commas.")
+    for name in ("BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS"):
+        items = parts[name].split(",") if name in parts else []
+        if len(set(items)) != len(items):
+            raise RecurrenceError(f"{name} names a value twice.")
+    if "BYDAY" in parts:
+        _check_weekdays(parts["BYDAY"].split(","), freq, "BYMONTH" in parts)
+    if "WKST" in parts and parts["WKST"] not in WEEKDAYS:
+        raise RecurrenceError(f"WKST must be one of {', '.join(WEEKDAYS)}.")
     return parts
+
+
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+WEEKDAY = re.compile(r"([+-]?)([0-9]{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
+# dateutil's failures while iterating a rule it accepted; the checks above keep them from
+# happening, and these turn any that slips through into a 422 instead of a 500.
+DATEUTIL_FAILURES = (ValueError, IndexError, KeyError, TypeError)
+
+
+def _check_weekdays(days: list[str], freq: str, by_month: bool) -> None:
+    """BYDAY: weekdays, each with an optional position (RFC 5545 3.3.10): 1-53 in a year, 1-5 in a
+    month (MONTHLY, or YEARLY with BYMONTH), and no position at all for DAILY and WEEKLY."""
+    for day in days:
+        found = WEEKDAY.fullmatch(day)
+        if found is None:
+            raise RecurrenceError(f"BYDAY takes weekdays ({', '.join(WEEKDAYS)}), optionally with a "
+                                  f"position such as 1MO or -1FR, not '{day}'.")
+        sign, position, _ = found.groups()
+        if position is None:
+            if sign:
+                raise RecurrenceError(f"'{day}' has a sign but no position.")
+            continue
+        if freq in ("DAILY", "WEEKLY"):
+            raise RecurrenceError(f"A position in BYDAY ('{day}') needs FREQ=MONTHLY or YEARLY.")
+        highest = 5 if freq == "MONTHLY" or by_month else 53
+        if not 1 <= int(position) <= highest:
+            within = "a month" if highest == 5 else "a year"
+            raise RecurrenceError(f"A position in BYDAY counts the weekdays of {within}: 1 to {highest} "
+                                  f"or -{highest} to -1, not '{day}'.")
 
 
 # Which numbers each BY part takes (RFC 5545 section 3.3.10); signed ones count from the end.
@@ -235,15 +287,21 @@ def _first(occurrences):
 
 
 @contextmanager
-def _searching():
-    """Run dateutil under SEARCH_BUDGET calls; RecurrenceError when it needs more."""
+def _searching(cpu_seconds: float = SEARCH_CPU_SECONDS):
+    """Run dateutil under SEARCH_BUDGET calls and `cpu_seconds` of this thread's CPU time;
+    RecurrenceError when it needs more.
+
+    A trace function that raises is removed by Python, and the exception goes on from the call
+    it was raised at: out of dateutil, to here.
+    """
     previous = sys.gettrace()
     left = SEARCH_BUDGET
+    deadline = clock.thread_time() + cpu_seconds
 
     def count(frame, event, arg):
         nonlocal left
         left -= 1
-        if left < 0:
+        if left < 0 or (left % CHECK_CLOCK_EVERY == 0 and clock.thread_time() > deadline):
             raise _OverBudget
         return None  # no line events: only entering a function is counted
 

@@ -37,13 +37,19 @@ USER_ID_PARAMETER = {
 
 
 class JSONBodyParser(FlaskParser):
-    """webargs' parser, with JSON nested deeper than Python can parse counted as invalid JSON (400)."""
+    """webargs' parser, counting as invalid JSON (400) whatever Python's parser fails on besides a
+    syntax error: nesting deeper than it recurses, and an integer longer than it converts (4,300
+    digits, Python's guard against quadratic-time conversion)."""
 
     def _raw_load_json(self, req):
         try:
             return super()._raw_load_json(req)
         except RecursionError:
             raise json.JSONDecodeError("JSON nested too deeply", doc="-", pos=0) from None
+        except ValueError as error:  # JSONDecodeError is a ValueError too, and passes as it is
+            if isinstance(error, json.JSONDecodeError):
+                raise
+            raise json.JSONDecodeError("a number in the JSON is too long", doc="-", pos=0) from None
 
 
 def documentation_only(decorator):
@@ -51,7 +57,7 @@ def documentation_only(decorator):
 
     `doc` and `alt_response` record their part of the OpenAPI document in the view's `_apidoc`
     and wrap the view in one more call per request that does nothing else. The view keeps the
-    documentation and loses the wrapper; tests/test_openapi.py holds the document unchanged.
+    documentation and loses the wrapper; tests/api/test_openapi.py holds the document unchanged.
     """
 
     def apply(view):
@@ -92,6 +98,15 @@ REQUEST_ID_HEADER = string_header(
     "one; the server's log line of the request carries it.",
     required=True,
 )
+# The caller's budget (taskapp.web.rate_limits), on every answer while rate limits are on.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": string_header("Requests allowed in the window closest to running out.", pattern="^[0-9]+$"),
+    "RateLimit-Remaining": string_header("Requests left in that window.", pattern="^[0-9]+$"),
+    "RateLimit-Reset": string_header("Seconds until that window starts again.", pattern="^[0-9]+$"),
+    "RateLimit-Policy": string_header("The window: `<requests>;w=<seconds>` (IETF draft).",
+                                      pattern="^[0-9]+;w=[0-9]+$"),
+}
+EVERY_ANSWER = {REQUEST_ID: REQUEST_ID, **{name: name for name in RATE_LIMIT_HEADERS}}
 RETRY_AFTER_HEADER = {"Retry-After": string_header("Seconds to wait before trying again.", required=True,
                                                    pattern="^[0-9]+$")}
 STATUS_HEADERS = {
@@ -100,6 +115,7 @@ STATUS_HEADERS = {
         "`error_description` when a token was sent but refused.", required=True)},
     HTTPStatus.NOT_MODIFIED: {"ETag": string_header("The version tag the client already has.", required=True)},
     HTTPStatus.SERVICE_UNAVAILABLE: RETRY_AFTER_HEADER,
+    HTTPStatus.TOO_MANY_REQUESTS: RETRY_AFTER_HEADER,
 }
 
 # An error answer with a response of its own; any other status's is named after the status.
@@ -112,7 +128,8 @@ NAMED_ERRORS = {
     }),
 }
 
-ALWAYS_POSSIBLE = (503,)  # the database (or the identity provider's keys) unavailable
+# The database (or the identity provider's keys) unavailable; the caller over budget.
+ALWAYS_POSSIBLE = (429, 503)
 
 
 def tagged_union(converter, field, ret: dict, **kwargs) -> dict:
@@ -172,8 +189,8 @@ class Blueprint(flask_smorest.Blueprint):
         return documentation_only(flask_smorest.Blueprint.doc(**kwargs))
 
     def response(self, status_code, schema=None, *, headers=None, **kwargs):
-        """flask-smorest's response, documented with the X-Request-ID every answer carries."""
-        return super().response(status_code, schema, headers={**(headers or {}), REQUEST_ID: REQUEST_ID}, **kwargs)
+        """flask-smorest's response, documented with the headers every answer carries."""
+        return super().response(status_code, schema, headers={**(headers or {}), **EVERY_ANSWER}, **kwargs)
 
     def alt_response(self, *args, **kwargs):
         return documentation_only(super().alt_response(*args, **kwargs))
@@ -215,12 +232,14 @@ class TaskApi(Api):
         """flask-smorest's response for every status (registered lazily: only those referred to are
         in the document), each declaring the headers sent with it; and the named error responses."""
         self.spec.components.header(REQUEST_ID, REQUEST_ID_HEADER)
+        for name, header in RATE_LIMIT_HEADERS.items():
+            self.spec.components.header(name, header)
         named = dict(NAMED_ERRORS)
         for status in HTTPStatus:
             named[status.name] = (status, {"description": status.phrase, "headers": STATUS_HEADERS.get(status, {})})
         named[self.DEFAULT_ERROR_RESPONSE_NAME] = (None, {"description": "Any other error (500: the server failed)"})
         for name, (status, described) in named.items():
-            response = {**described, "headers": {**described.get("headers", {}), REQUEST_ID: REQUEST_ID}}
+            response = {**described, "headers": {**described.get("headers", {}), **EVERY_ANSWER}}
             if status is None or not (100 <= status < 200 or status in (204, 304)):
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)

@@ -6,6 +6,7 @@ from flask_cors import CORS
 REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-ID"]
 RESPONSE_HEADERS = [
     "ETag", "Idempotent-Replayed", "Location", "Link", "Retry-After", "WWW-Authenticate", "X-Request-ID",
+    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
 ]
 
 

@@ -35,7 +35,10 @@ def user_blueprint(name: str, import_name: str, description: str, *, body_free: 
         """`{user_id}` names the caller (or is `me`); bodies that write are JSON."""
         if request.method == "OPTIONS":  # a CORS preflight carries no token and reaches no view
             return
-        if g.path_user_id not in ("me", g.user_id):
+        caller = g.get("user_id")
+        if caller is None:  # only a route the token check let through without a token could get here
+            abort(401)
+        if g.path_user_id not in ("me", caller):
             abort(403)
         if request.method in BODY_METHODS and request.endpoint not in body_free and not request.is_json:
             abort(415)

@@ -38,12 +38,12 @@ PAGES = NewestFirstPages("taskapp.webhooks.attempts.cursor", "attempted_at",
 
 
 def safe_url(url: str) -> str:
-    """The URL, if the worker may call it; 422 with the reason otherwise."""
+    """The URL as stored (normalised: IDNA host, percent-encoded path), if the worker may call
+    it; 422 with the reason otherwise."""
     try:
-        check(url, current_app.config["WEBHOOK_ALLOW_PRIVATE"])
+        return check(url, current_app.config["WEBHOOK_ALLOW_PRIVATE"]).url
     except RefusedTarget as refused:
         abort(422, errors={"json": {"url": [str(refused)]}})
-    return url
 
 
 @blp.route("/webhooks")
@@ -90,7 +90,7 @@ class Webhook(MethodView):
         """Change a subscription's URL or events, or switch it on or off"""
         webhook_id = uuid_or_404(webhook_id)
         if "url" in data:
-            safe_url(data["url"])
+            data = {**data, "url": safe_url(data["url"])}
         webhook = found(first(*queries.change(webhook_id, data)))
         commit()
         return webhook

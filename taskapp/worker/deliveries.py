@@ -68,17 +68,20 @@ def delay(attempt: int, delays=RETRY_DELAYS) -> float:
 
 def send(event: dict, event_id: str, allow_private: bool, timeout: float) -> tuple[int | None, str | None]:
     """(status, None) when the receiver answered, (None, why) when it did not or may not be called."""
-    task = {name: event[name] for name in TASK_FIELDS}
-    text = webhook_events.body(event["type"], event["event_at"], task, event["reminder"])
     try:
+        task = {name: event[name] for name in TASK_FIELDS}
+        text = webhook_events.body(event["type"], event["event_at"], task, event["reminder"])
         target = webhook_targets.check(event["url"], allow_private)
         headers = webhook_events.headers(event["secret"], event_id, text)
         return webhook_targets.post(target, text.encode(), headers, timeout), None
     except webhook_targets.RefusedTarget as refused:
         return None, str(refused)
     except TimeoutError:
-        return None, f"No answer within {timeout:g} s."
+        return None, f"No complete answer within {timeout:g} s."
     except (OSError, http.client.HTTPException) as error:
+        return None, f"{error.__class__.__name__}: {error}"[:500]
+    except Exception as error:  # whatever else failed, it is this attempt's failure: recorded, retried
+        log.warning("delivery failed", exc_info=error, extra={"fields": {"event": event_id}})
         return None, f"{error.__class__.__name__}: {error}"[:500]
 
 

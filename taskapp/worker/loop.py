@@ -40,6 +40,9 @@ class WorkerSettings:
     database_url: str  # libpq URL of taskapp_worker
     identity_key: IdentityKey
     concurrency: int = 4
+    # The most jobs of one user in hand at once (None: half the threads, at least one): a user
+    # whose receiver is slow or hostile holds only this many threads, the others go on.
+    per_user: int | None = None
     lease_seconds: int = 60
     retry_delays: tuple = deliveries.RETRY_DELAYS
     allow_private: bool = False
@@ -47,6 +50,35 @@ class WorkerSettings:
     connect_timeout: int = 5
     prepared_statements: bool = True  # DATABASE_PREPARED_STATEMENTS: off behind PgBouncer < 1.21 (transaction mode)
     stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def share(self) -> int:
+        return self.per_user or max(1, self.concurrency // 2)
+
+
+class Holding:
+    """The jobs in hand, by user; thread-safe (jobs end on the pool's threads)."""
+
+    def __init__(self):
+        self._by_user: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, user_id: str) -> None:
+        with self._lock:
+            self._by_user[user_id] = self._by_user.get(user_id, 0) + 1
+
+    def release(self, user_id: str) -> None:
+        with self._lock:
+            left = self._by_user[user_id] - 1
+            if left:
+                self._by_user[user_id] = left
+            else:
+                del self._by_user[user_id]
+
+    def at_share(self, share: int) -> list[str]:
+        """The users who hold their whole share."""
+        with self._lock:
+            return [user for user, count in self._by_user.items() if count >= share]
 
 
 def connect_kwargs(settings: WorkerSettings) -> dict:
@@ -118,6 +150,7 @@ def work(settings: WorkerSettings) -> None:
                           kwargs=kwargs, configure=in_utc, open=True, name="taskapp-worker")
     threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="taskapp-worker")
     in_hand: set = set()
+    holding = Holding()
     reported = 0.0
     log.info("worker started", extra={"fields": {"concurrency": settings.concurrency}})
     try:
@@ -127,17 +160,25 @@ def work(settings: WorkerSettings) -> None:
                     report_backlog(control)
                     reported = time.monotonic()
                 free = settings.concurrency - len(in_hand)
+                busy = holding.at_share(settings.share)
                 claimed = []
                 if free > 0:
                     claimed = control.cursor(row_factory=dict_row).execute(
-                        CLAIM, (free, settings.lease_seconds)).fetchall()
+                        CLAIM, (free, settings.lease_seconds, settings.share, busy)).fetchall()
                 for job in claimed:
+                    holding.take(job["user_id"])
                     future = threads.submit(do, job, pool, settings)
                     in_hand.add(future)
                     future.add_done_callback(in_hand.discard)
+                    future.add_done_callback(lambda done, user_id=job["user_id"]: holding.release(user_id))
                 if claimed and len(claimed) == free:
                     if len(in_hand) >= settings.concurrency:  # every thread busy: wait for one
                         wait(list(in_hand), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                    continue
+                if not claimed and busy and in_hand:
+                    # What is due may all be of users whose share is taken: wait for a job to end
+                    # (or POLL_SECONDS) rather than ask again at once.
+                    wait(list(in_hand), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                     continue
                 # Nothing more due now: sleep until the next job's time, at most POLL_SECONDS.
                 settings.stop.wait(sleep_seconds(control))

@@ -5,7 +5,8 @@ rescheduling it with a claim that is no longer its own (the lease ran out and an
 took it) does nothing and answers false.
 """
 
-CLAIM = "select job, claim, kind, user_id, ref, run_at, claims from taskapp_queue.claim(%s, %s)"
+# (how many, lease seconds, at most this many of one user, users whose share is taken)
+CLAIM = "select job, claim, kind, user_id, ref, run_at, claims from taskapp_queue.claim(%s, %s, %s, %s)"
 FINISH = "select taskapp_queue.finish(%(job)s, %(claim)s)"
 RETRY = "select taskapp_queue.retry(%(job)s, %(claim)s, %(delay)s)"
 NEXT_RUN_AT = "select taskapp_queue.next_run_at()"

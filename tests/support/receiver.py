@@ -18,10 +18,15 @@ class Received:
 
 class Receiver:
     """Answers each request with the next of `statuses` (then the last one again); `hold` seconds
-    before answering the first `held` requests; `redirect_to`: a 302 to that URL."""
+    before answering the first `held` requests; `redirect_to`: a 302 to that URL; `trickle`:
+    the status line, then one header line every `trickle` seconds, never finishing (a hostile
+    or broken receiver whose every read arrives before a socket timeout)."""
 
-    def __init__(self, statuses=(200,), hold: float = 0.0, held: int = 0, redirect_to: str | None = None):
+    def __init__(self, statuses=(200,), hold: float = 0.0, held: int = 0, redirect_to: str | None = None,
+                 trickle: float = 0.0):
         self.statuses, self.hold, self.held, self.redirect_to = list(statuses), hold, held, redirect_to
+        self.trickle = trickle
+        self.closed = threading.Event()
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
@@ -37,6 +42,15 @@ class Receiver:
                     receiver.arrived.notify_all()
                 if number <= receiver.held:
                     time.sleep(receiver.hold)
+                if receiver.trickle:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    while not receiver.closed.wait(receiver.trickle):
+                        try:
+                            self.wfile.write(b"X-Still-Coming: yes\r\n")
+                            self.wfile.flush()
+                        except OSError:  # the sender gave up
+                            return
+                    return
                 status = receiver.statuses[min(number, len(receiver.statuses)) - 1]
                 self.send_response(302 if receiver.redirect_to else status)
                 if receiver.redirect_to:
@@ -68,5 +82,6 @@ class Receiver:
         return [Webhook(secret).verify(item.body, item.headers) for item in self.wait_for(count, seconds)]
 
     def close(self) -> None:
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()

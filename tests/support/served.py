@@ -22,7 +22,8 @@ CONFIG_VARIABLES = (
     "METRICS", "METRICS_PORT", "PROMETHEUS_MULTIPROC_DIR", "DATABASE_POOL_SIZE", "DATABASE_POOL_TIMEOUT",
     "DATABASE_CONNECT_TIMEOUT", "DATABASE_PREPARED_STATEMENTS", "CORS_ORIGINS",
     "TASKAPP_WORKER_PASSWORD", "WORKER_DATABASE_URL", "WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_RETRY_DELAYS",
-    "TASKAPP_CHANGES_RETENTION_DAYS", "TASKAPP_IDEMPOTENCY_KEY_HOURS",
+    "TASKAPP_CHANGES_RETENTION_DAYS", "TASKAPP_IDEMPOTENCY_KEY_HOURS", "TASKAPP_RATE_LIMIT",
+    "TASKAPP_ANONYMOUS_RATE_LIMIT", "TASKAPP_RATE_LIMIT_STORAGE_URL",
 )  # every variable the operator guide's configuration table lists: a child gets only what a test gives
 
 
@@ -64,7 +65,9 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="taskapp-serve-", suffix=".log", delete=False)
         clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+        # Budgets a test's burst never meets, unless the test sets its own.
         clean.update({"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
+                      "TASKAPP_RATE_LIMIT": "1000000/second", "TASKAPP_ANONYMOUS_RATE_LIMIT": "1000000/second",
                       **env})
         self.process = subprocess.Popen(
             [*program, "serve", "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)],

@@ -270,3 +270,34 @@ def test_a_worker_outlives_its_connections_being_cut(local_client, alice, receiv
     local_client.post("/api/me/tasks", json={"title": "after the cut"}, headers=alice.headers)
     receiver.wait_for(1, seconds=20)
     assert worker.process.poll() is None
+
+
+def test_a_trickling_receiver_delays_only_its_own_subscription(local_client, alice, bob, receivers, workers):
+    """One header line a second: each read beats any socket timeout, the delivery's deadline does not."""
+    slow, fast = receivers(trickle=1.0), receivers()
+    slow_hook = subscribe(local_client, alice, slow.url, events=("task.created",))
+    fast_hook = subscribe(local_client, bob, fast.url, events=("task.created",))
+    workers()  # four threads; one user holds at most half of them
+    for number in range(8):
+        local_client.post("/api/me/tasks", json={"title": f"slow {number}"}, headers=alice.headers)
+    slow.wait_for(2)  # Alice's share of the worker is now held by her receiver
+    local_client.post("/api/me/tasks", json={"title": "fast"}, headers=bob.headers)
+    started = time.monotonic()
+    [event] = fast.events(fast_hook["secret"], 1, seconds=4)
+    assert event["data"]["task"]["title"] == "fast" and time.monotonic() - started < 4
+    # Alice's deliveries end at their deadline, each a failed attempt to be retried.
+    failed = recorded_attempts(local_client, alice, slow_hook, 1, seconds=15)
+    assert failed[0]["status"] is None and "No complete answer within 5 s" in failed[0]["error"]
+
+
+def test_a_url_stored_before_urls_were_normalised_is_delivered_percent_encoded(
+        local_client, alice, receivers, workers, admin_sql):
+    """Non-ASCII in a stored path once made every try raise before an attempt was recorded."""
+    receiver = receivers()
+    webhook = subscribe(local_client, alice, receiver.url, events=("task.created",))
+    admin_sql.execute("update webhooks set url = url || '/ü' where id = %s", (webhook["id"],))
+    workers()
+    local_client.post("/api/me/tasks", json={"title": "somewhere"}, headers=alice.headers)
+    [arrived] = receiver.wait_for(1)
+    assert arrived.path == "/hook/%C3%BC"
+    assert recorded_attempts(local_client, alice, webhook, 1)[0]["status"] == 200

@@ -1,0 +1,62 @@
+"""Rate limits: each user's budget, each address's without a token, 429 with the headers."""
+
+import pytest
+
+from tests.support.users import new_user
+
+
+@pytest.fixture(scope="module")
+def limited(make_app):
+    return make_app(TASKAPP_RATE_LIMIT="5/minute", TASKAPP_ANONYMOUS_RATE_LIMIT="3/minute").test_client()
+
+
+def test_a_user_over_budget_gets_429_with_retry_after_and_the_budget(limited):
+    user = new_user("busy")
+    answers = [limited.get("/api/me/tasks", headers=user.headers) for _ in range(6)]
+    assert [answer.status_code for answer in answers] == [200] * 5 + [429]
+    assert [answer.headers["RateLimit-Remaining"] for answer in answers[:5]] == ["4", "3", "2", "1", "0"]
+    assert answers[0].headers["RateLimit-Limit"] == "5" and answers[0].headers["RateLimit-Policy"] == "5;w=60"
+    refused = answers[-1]
+    assert refused.get_json()["code"] == 429 and "try again in" in refused.get_json()["message"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["RateLimit-Remaining"] == "0"
+
+
+def test_one_users_budget_is_not_anothers(limited):
+    busy, other = new_user("busy"), new_user("other")
+    for _ in range(6):
+        limited.get("/api/me/summary", headers=busy.headers)
+    assert limited.get("/api/me/summary", headers=other.headers).status_code == 200
+
+
+def test_the_budget_counts_every_route_and_method_together(limited, alice):
+    limited.post("/api/me/tasks", json={"title": "one"}, headers=alice.headers)
+    limited.get("/api/me/tasks", headers=alice.headers)
+    limited.get("/api/me/summary", headers=alice.headers)
+    limited.get("/api/me/changes", headers=alice.headers)
+    assert limited.get("/api/me/completions", headers=alice.headers).status_code == 200
+    assert limited.post("/api/me/tasks", json={"title": "six"}, headers=alice.headers).status_code == 429
+
+
+def test_requests_without_a_valid_token_spend_their_addresses_budget(make_app):
+    client = make_app(TASKAPP_ANONYMOUS_RATE_LIMIT="3/minute").test_client()
+    statuses = [client.get("/api/me/tasks", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code
+                for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    # Another address, and a valid token from the same one, are not held back.
+    assert client.get("/api/me/tasks", environ_base={"REMOTE_ADDR": "192.0.2.8"}).status_code == 401
+    user = new_user()
+    assert client.get("/api/me/tasks", headers=user.headers,
+                      environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200
+
+
+def test_probes_are_never_limited(make_app):
+    client = make_app(TASKAPP_ANONYMOUS_RATE_LIMIT="1/minute").test_client()
+    assert {client.get("/healthz").status_code for _ in range(5)} == {200}
+    assert "RateLimit-Limit" not in client.get("/healthz").headers
+
+
+def test_limits_can_be_switched_off(make_app, alice):
+    client = make_app(TASKAPP_RATE_LIMIT="off").test_client()
+    answer = client.get("/api/me/tasks", headers=alice.headers)
+    assert answer.status_code == 200 and "RateLimit-Limit" not in answer.headers
