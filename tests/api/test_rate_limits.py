@@ -60,3 +60,11 @@ def test_limits_can_be_switched_off(make_app, alice):
     client = make_app(TASKAPP_RATE_LIMIT="off").test_client()
     answer = client.get("/api/me/tasks", headers=alice.headers)
     assert answer.status_code == 200 and "RateLimit-Limit" not in answer.headers
+
+
+def test_a_storage_that_cannot_be_reached_lets_requests_through(make_app, alice):
+    """Counting stops; answering does not (nothing listens on port 9)."""
+    client = make_app(TASKAPP_RATE_LIMIT="1/minute", TASKAPP_RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:9/0").test_client()
+    answers = [client.get("/api/me/tasks", headers=alice.headers) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert "RateLimit-Limit" not in answers[0].headers
