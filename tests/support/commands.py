@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -52,17 +53,24 @@ class Server:
             [*program, "serve", "--port", str(self.port), "--workers", "1"],
             env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        self.output = []
+        # Every line the server prints is read as it comes, by a thread, for as long as it runs:
+        # a pipe nobody drains fills up (gunicorn's and the worker's logs) and stalls the server.
+        self.output: list[str] = []
+        self.printed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.token = None
         deadline = time.monotonic() + 120
-        while self.token is None:
-            line = self.process.stdout.readline()
-            assert line or self.process.poll() is None, "".join(self.output)
-            self.output.append(line)
-            found = re.search(r"Token for user '(\w+)'.*: (\S+)", line)
-            if found:
-                self.user, self.token = found.groups()
-            assert time.monotonic() < deadline, "".join(self.output)
+        with self.printed:
+            while self.token is None:
+                for line in self.output:
+                    found = re.search(r"Token for user '(\w+)'.*: (\S+)", line)
+                    if found:
+                        self.user, self.token = found.groups()
+                assert self.process.poll() is None or self.token, "".join(self.output)
+                assert time.monotonic() < deadline, "".join(self.output)
+                if self.token is None:
+                    self.printed.wait(0.5)
         while True:
             try:
                 if request("GET", self.base + "/readyz")[0] == 200:
@@ -72,7 +80,14 @@ class Server:
             assert time.monotonic() < deadline, "".join(self.output)
             time.sleep(0.2)
 
+    def _read(self):
+        for line in self.process.stdout:
+            with self.printed:
+                self.output.append(line)
+                self.printed.notify_all()
+
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         assert self.process.wait(timeout=60) == 0
+        self.reader.join(timeout=10)
         self.process.stdout.close()
