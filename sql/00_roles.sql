@@ -89,6 +89,7 @@ BEGIN
         SELECT 'FUNCTION ' || p.oid::regprocedure::text, 'EXECUTE'
         FROM pg_catalog.pg_proc p
         WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_stat_get_'
+          AND p.proname !~ '^pg_stat_get_subscription'  -- (views of replication every role reads)
           AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype
     LOOP
         EXECUTE 'REVOKE ALL ON ' || statistics.object || ' FROM PUBLIC';

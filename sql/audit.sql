@@ -234,7 +234,8 @@ problems AS (
     SELECT format('%s has no %s', app.rolname, limit_name)
     FROM app JOIN pg_roles r ON r.oid = app.oid,
          unnest(ARRAY['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout']) AS limit_name
-    WHERE NOT EXISTS (SELECT FROM unnest(r.rolconfig) c WHERE c LIKE limit_name || '=%' AND c NOT LIKE limit_name || '=0')
+    WHERE NOT EXISTS (SELECT FROM unnest(r.rolconfig) c
+                      WHERE c LIKE limit_name || '=%' AND c !~ ('^' || limit_name || '=0+(ms|s|min|h|d)?$'))
     -- An identity preset outside the transaction fails open.
     UNION ALL
     SELECT format('an identity is preset for %s: %s',

@@ -114,9 +114,11 @@ def rate_limit(name: str, raw: str | None, default: str) -> str:
     if text.lower() == "off":
         return "off"
     try:
-        parse_many(text)
+        windows = parse_many(text)
     except ValueError:
-        raise ConfigError(f"{name} takes limits like 100/second;3000/minute (or off), not {text!r}") from None
+        windows = []
+    if not windows or any(window.amount < 1 for window in windows):
+        raise ConfigError(f"{name} takes limits like 100/second;3000/minute (or off), not {text!r}")
     return text
 
 

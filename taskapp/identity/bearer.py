@@ -80,7 +80,8 @@ def verify() -> dict:
     if "exp" not in claims:
         raise Unauthenticated("The token has no expiry (exp).")
     expires = claims["exp"]  # PyJWT accepts a numeric string too; RFC 7519 says a NumericDate
-    if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or (
+            isinstance(expires, float) and not math.isfinite(expires)):  # (an int is finite, however long)
         raise Unauthenticated("The token's expiry (exp) is not a number.")
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.strip():

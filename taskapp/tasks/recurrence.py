@@ -7,6 +7,7 @@ changes. A wall-clock time a spring-forward change skips lands that much later (
 02:00→03:00 gap is 03:30); one a fall-back change repeats is the earlier of the two.
 """
 
+import logging
 import re
 import sys
 import time as clock
@@ -16,6 +17,8 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule as dateutil_rrule
+
+log = logging.getLogger(__name__)
 
 MAX_LENGTH = 500
 SUPPORTED_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST")
@@ -130,7 +133,11 @@ def next_occurrence(series: Series, now: datetime) -> datetime | None:
     """
     try:
         return _next_occurrence(series, now)
-    except (RecurrenceError, OverflowError, *DATEUTIL_FAILURES):
+    except (RecurrenceError, OverflowError):
+        return None
+    except DATEUTIL_FAILURES:  # a rule accepted when written should never get here: say so, end the series
+        log.exception("the next occurrence of a stored rule could not be computed",
+                      extra={"fields": {"rule": series.rule}})
         return None
 
 
@@ -153,8 +160,11 @@ def _next_occurrence(series: Series, now: datetime) -> datetime | None:
         if series.last is not None:
             built = built.replace(until=_local(series.last, tz) + timedelta(microseconds=1))
     # Wall-clock order and instant order differ inside a repeated hour: start a little early
-    # and take the first whose instant is later.
-    with _searching():
+    # and take the first whose instant is later. The walk from the current occurrence to now
+    # grows with how long the task was left undone, which its rule does not decide: only the
+    # call count bounds it (as long as it always has), not the CPU budget, so that a task left
+    # for years is moved on rather than ended by a clock.
+    with _searching(cpu_seconds=None):
         for found in built.xafter(_local(after, tz) - timedelta(hours=3), count=8):
             if _instant(found, tz) > after:
                 return _instant(found, tz)
@@ -287,7 +297,7 @@ def _first(occurrences):
 
 
 @contextmanager
-def _searching(cpu_seconds: float = SEARCH_CPU_SECONDS):
+def _searching(cpu_seconds: float | None = SEARCH_CPU_SECONDS):
     """Run dateutil under SEARCH_BUDGET calls and `cpu_seconds` of this thread's CPU time;
     RecurrenceError when it needs more.
 
@@ -296,7 +306,7 @@ def _searching(cpu_seconds: float = SEARCH_CPU_SECONDS):
     """
     previous = sys.gettrace()
     left = SEARCH_BUDGET
-    deadline = clock.thread_time() + cpu_seconds
+    deadline = clock.thread_time() + cpu_seconds if cpu_seconds is not None else float("inf")
 
     def count(frame, event, arg):
         nonlocal left

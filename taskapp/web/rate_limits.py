@@ -33,14 +33,15 @@ class ProcessCounters:
     """Fixed windows counted in this process: {key: (window's end, requests in it)}.
 
     (Not `limits`' MemoryStorage: it starts a timer thread to expire keys every 10 ms while
-    requests come in, which cost the served benchmark a tenth of its throughput.)
+    requests come in, which cost the served benchmark a tenth of its throughput.) Expired
+    windows are dropped when the table has doubled since the last sweep, so sweeping costs
+    each request a constant on average, however many callers come.
     """
-
-    SWEEP_ABOVE = 10_000  # keys; expired ones are dropped once there are more than this
 
     def __init__(self):
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
+        self._sweep_above = 1024
 
     def hit(self, key: str, seconds: int) -> tuple[int, float]:
         """(requests in the key's current window, this one included; seconds until it ends)."""
@@ -50,21 +51,37 @@ class ProcessCounters:
             if end <= now:
                 end, count = now + seconds, 0
             self._windows[key] = (end, count + 1)
-            if len(self._windows) > self.SWEEP_ABOVE:
+            if len(self._windows) > self._sweep_above:
                 self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
+                self._sweep_above = max(1024, 2 * len(self._windows))
         return count + 1, end - now
 
 
 class SharedCounters:
     """Fixed windows counted in Redis by the `limits` library, shared by every process and node."""
 
+    RETRY_AFTER_FAILURE_SECONDS = 5.0
+
     def __init__(self, url: str):
-        # A Redis that stops answering costs each request at most half a second, then is skipped.
+        # A Redis that stops answering costs a request at most half a second; then it is left
+        # alone for a few seconds (requests go unlimited) before it is asked again.
         self.storage = storage_from_string(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._resting_until = 0.0
 
     def hit(self, key: str, seconds: int) -> tuple[int, float]:
-        count = self.storage.incr(key, seconds)
-        return count, self.storage.get_expiry(key) - time.time()
+        if time.monotonic() < self._resting_until:
+            raise ConnectionError("the rate-limit storage failed moments ago")
+        try:
+            count = self.storage.incr(key, seconds)
+            return count, self.storage.get_expiry(key) - time.time()
+        except Exception:
+            self._resting_until = time.monotonic() + self.RETRY_AFTER_FAILURE_SECONDS
+            raise
+
+
+def budget(text: str) -> list:
+    """A budget's windows, or none when it is `off`."""
+    return [] if text.strip().lower() == "off" else parse_many(text)
 
 
 class RateLimits:
@@ -73,32 +90,36 @@ class RateLimits:
     def __init__(self, user_limits: str, anonymous_limits: str, storage_url: str | None):
         shared = storage_url and not storage_url.startswith("memory")
         self.counters = SharedCounters(storage_url) if shared else ProcessCounters()
-        self.user = parse_many(user_limits)
-        self.anonymous = parse_many(anonymous_limits)
+        self.user = budget(user_limits)
+        self.anonymous = budget(anonymous_limits)
 
     def spend(self) -> tuple[dict, bool, object] | None:
-        """Count this request against its caller's windows: (the headers of the window closest to
-        running out, whether it is used up, that window); None when the counts cannot be had."""
+        """Count this request against its caller's windows: (the headers of the window to report,
+        whether the request is over budget, that window); None when nothing limits it or the
+        counts cannot be had. Within budget the window reported is the one closest to running
+        out; over budget, the used-up window that ends last (what Retry-After must wait for)."""
         user_id = g.get("user_id")
         caller = f"user:{user_id}" if user_id is not None else f"address:{request.remote_addr}"
-        tightest = None
+        windows = self.user if user_id is not None else self.anonymous
+        if not windows:
+            return None
+        counted = []
         try:
-            for item in self.user if user_id is not None else self.anonymous:
-                seconds = item.get_expiry()
-                count, reset = self.counters.hit(item.key_for(NAMESPACE, caller), seconds)
-                left = item.amount - count
-                if tightest is None or left < tightest[1]:
-                    tightest = (item, left, reset)
+            for item in windows:
+                count, reset = self.counters.hit(item.key_for(NAMESPACE, caller), item.get_expiry())
+                counted.append((item.amount - count, reset, item))
         except Exception as error:  # a storage outage must not take the API down with it
             log.warning("rate limits skipped: %s", error.__class__.__name__)
             return None
-        item, left, reset = tightest
+        used_up = [window for window in counted if window[0] < 0]
+        left, reset, item = max(used_up, key=lambda window: window[1]) if used_up else \
+            min(counted, key=lambda window: (window[0], window[1]))
         return {
             "RateLimit-Limit": str(item.amount),
             "RateLimit-Remaining": str(max(0, left)),
             "RateLimit-Reset": str(max(0, math.ceil(reset))),
             "RateLimit-Policy": f"{item.amount};w={item.get_expiry()}",
-        }, left < 0, item
+        }, bool(used_up), item
 
 
 def check():
@@ -130,7 +151,7 @@ def with_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """After the token check (whose answer waits: an unauthenticated flood spends its address's budget)."""
     config = app.config
-    if config["TASKAPP_RATE_LIMIT"] == "off":
+    if config["TASKAPP_RATE_LIMIT"] == "off" and config["TASKAPP_ANONYMOUS_RATE_LIMIT"] == "off":
         return
     app.extensions["taskapp.rate_limits"] = RateLimits(
         config["TASKAPP_RATE_LIMIT"], config["TASKAPP_ANONYMOUS_RATE_LIMIT"], config["TASKAPP_RATE_LIMIT_STORAGE_URL"])

@@ -108,10 +108,18 @@ def refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     return None
 
 
+# Characters IDNA 2003 (Python's codec) maps to others than IDNA 2008 and browsers do
+# (ß → ss, not xn--zca): a host holding them would be called at another registrant's domain.
+IDNA_DEVIATIONS = frozenset("ßς\u200c\u200d")
+
+
 def ascii_host(host: str) -> str:
     """The host as DNS asks for it: an IDNA name (bücher.example → xn--bcher-kva.example) or an address."""
     if host.isascii():
         return host
+    if IDNA_DEVIATIONS & set(host):
+        raise RefusedTarget(f"The host {host} holds a character (ß, ς, a joiner) that IDNA versions "
+                            "map differently; write its ASCII (xn--) form.")
     try:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
@@ -129,6 +137,12 @@ def parse(url: str, allow_private: bool) -> tuple[str, str, int, str, str]:
         port = parts.port
     except ValueError as error:
         raise RefusedTarget(f"The URL is not valid: {error}.") from None
+    if port == 0:
+        raise RefusedTarget("The URL's port must be 1 to 65535.")
+    authority = parts.netloc.rsplit("@", 1)[-1]
+    if ("[" in authority or "]" in authority) and not (
+            authority.startswith("[") and "]" in authority and authority.split("]", 1)[1][:1] in ("", ":")):
+        raise RefusedTarget("The URL's host is not valid.")  # nothing may follow a bracketed address but a port
     scheme = parts.scheme.lower()
     allowed = ("https", "http") if allow_private else ("https",)
     if scheme not in allowed:
@@ -143,9 +157,14 @@ def parse(url: str, allow_private: bool) -> tuple[str, str, int, str, str]:
         raise RefusedTarget("The URL must not have a fragment.")
     if any(ord(character) <= 32 or 127 <= ord(character) <= 159 for character in url):
         raise RefusedTarget("The URL must not contain spaces or control characters.")
+    if host.startswith("v") and "[" in parts.netloc:  # an IPvFuture literal ([v1.x]): nothing to call
+        raise RefusedTarget("The URL's host is not valid.")
     host = ascii_host(host)
-    path = quote(parts.path or "/", safe=PATH_SAFE)
-    query = quote(parts.query, safe=QUERY_SAFE)
+    try:
+        path = quote(parts.path or "/", safe=PATH_SAFE)
+        query = quote(parts.query, safe=QUERY_SAFE)
+    except UnicodeError:
+        raise RefusedTarget("The URL must be valid Unicode text.") from None
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
@@ -238,9 +257,6 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         WATCHDOG.watch(id(self), self.sock, self.deadline, self.expired)
 
-    def close(self):
-        WATCHDOG.forget(id(self))
-        super().close()
 
 
 class PinnedHTTPSConnection(PinnedHTTPConnection):
@@ -259,9 +275,11 @@ class PinnedHTTPSConnection(PinnedHTTPConnection):
 def post(target: Target, body: bytes, headers: dict, timeout: float = TIMEOUT_SECONDS) -> int:
     """POST the body to the checked target and return the answer's status (no redirect is followed).
 
-    The whole exchange (connecting, TLS, sending, and the answer's status line and headers)
-    must be over within `timeout` seconds, or TimeoutError is raised. Raises OSError (refused
-    connections, TLS failures) or http.client's errors otherwise.
+    The whole exchange (connecting, TLS, sending, the answer's status line and headers, and what
+    is read of its body) must be over within `timeout` seconds, or TimeoutError is raised. Raises OSError (refused
+    connections, TLS failures) or http.client's errors otherwise. The watchdog keeps watching
+    until this returns (http.client closes the connection itself on `Connection: close`, before
+    the body is read).
     """
     kind = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
     connection = kind(target, timeout)
@@ -277,4 +295,5 @@ def post(target: Target, body: bytes, headers: dict, timeout: float = TIMEOUT_SE
             raise TimeoutError from None
         raise
     finally:
+        WATCHDOG.forget(id(connection))
         connection.close()

@@ -163,8 +163,10 @@ def work(settings: WorkerSettings) -> None:
                 busy = holding.at_share(settings.share)
                 claimed = []
                 if free > 0:
+                    # One job of a user per claim, and none of a user whose share is taken: a
+                    # user's jobs in hand never pass their share (a second claim follows at once).
                     claimed = control.cursor(row_factory=dict_row).execute(
-                        CLAIM, (free, settings.lease_seconds, settings.share, busy)).fetchall()
+                        CLAIM, (free, settings.lease_seconds, 1, busy)).fetchall()
                 for job in claimed:
                     holding.take(job["user_id"])
                     future = threads.submit(do, job, pool, settings)

@@ -46,11 +46,11 @@ def test_a_huge_integer_in_a_patch_or_a_query_is_a_4xx(client, alice, create_tas
     assert listed.status_code == 422
 
 
-@pytest.mark.parametrize("exp", ["9999999999", str(10**400), True, None, [1], {"at": 1}, 1e308])
+@pytest.mark.parametrize("exp", ["9999999999", str(10**400), True, None, [1], {"at": 1}, 1e308, 10**400])
 def test_a_signed_token_whose_expiry_is_not_a_number_is_401(client, exp):
     token = make_token({"sub": "mallory", "exp": exp})  # (None: no exp at all)
     answer = client.get("/api/me/tasks", headers={"Authorization": f"Bearer {token}"})
-    if isinstance(exp, float):  # a number, far away: a valid token
+    if isinstance(exp, float) or (isinstance(exp, int) and not isinstance(exp, bool)):  # far away: valid
         assert answer.status_code == 200
     else:
         assert answer.status_code == 401, exp

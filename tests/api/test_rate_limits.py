@@ -68,3 +68,26 @@ def test_a_storage_that_cannot_be_reached_lets_requests_through(make_app, alice)
     answers = [client.get("/api/me/tasks", headers=alice.headers) for _ in range(3)]
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     assert "RateLimit-Limit" not in answers[0].headers
+
+
+def test_the_anonymous_budget_can_be_off_alone(make_app, alice):
+    client = make_app(TASKAPP_RATE_LIMIT="2/minute", TASKAPP_ANONYMOUS_RATE_LIMIT="off").test_client()
+    assert {client.get("/api/me/tasks").status_code for _ in range(4)} == {401}
+    assert [client.get("/api/me/tasks", headers=alice.headers).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_when_two_windows_are_used_up_retry_after_waits_for_the_longer(make_app):
+    client = make_app(TASKAPP_RATE_LIMIT="2/second;3/minute").test_client()
+    user = new_user("both")
+    statuses = [client.get("/api/me/summary", headers=user.headers).status_code for _ in range(6)]
+    assert statuses[-1] == 429
+    refused = client.get("/api/me/summary", headers=user.headers)
+    assert refused.headers["RateLimit-Policy"] == "3;w=60" and int(refused.headers["Retry-After"]) > 2
+
+
+@pytest.mark.parametrize("value", ["0/second", "lots", "5/fortnight"])
+def test_a_budget_that_is_no_budget_is_refused_at_start(value):
+    from taskapp.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="TASKAPP_RATE_LIMIT"):
+        Config.from_env({"TASKAPP_RATE_LIMIT": value})

@@ -127,3 +127,12 @@ def test_any_text_is_normalised_or_refused_never_crashes(text):
         normalise(text)
     except ValueError:
         pass
+
+
+def test_a_daily_task_left_undone_for_decades_moves_on_rather_than_ending():
+    """The walk from a long-missed occurrence to now is bounded by the call count only (the CPU
+    budget is for rules as written, not for how long a task was left)."""
+    due = datetime(2000, 1, 3, 9, tzinfo=timezone.utc)
+    following = next_occurrence(Series("FREQ=DAILY", "Europe/Berlin", "due", due, None),
+                                datetime(2026, 12, 6, 12, tzinfo=timezone.utc))
+    assert following == datetime(2026, 12, 7, 9, tzinfo=timezone.utc)  # 10:00 in Berlin, as in January 2000

@@ -83,3 +83,49 @@ def test_a_url_that_cannot_be_normalised_is_refused(url, reason):
 def test_the_checked_target_of_a_loopback_url_connects_to_the_normalised_path():
     target = check("http://127.0.0.1:9/ü", allow_private=True)
     assert (target.address, target.path, target.url) == ("127.0.0.1", "/%C3%BC", "http://127.0.0.1:9/%C3%BC")
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("https://example.com:0/", "port"),
+    ("https://[::1]x/", "host is not valid"),
+    ("https://[v1.x]/", "host is not valid"),
+    ("https://straße.example/", "IDNA versions"),
+])
+def test_a_url_whose_stored_form_would_not_be_what_is_called_is_refused(url, reason):
+    with pytest.raises(RefusedTarget, match=reason):
+        parse(url, allow_private=True)
+
+
+def test_a_receiver_that_trickles_its_body_after_connection_close_is_cut_off_at_the_deadline():
+    """http.client closes the connection itself on `Connection: close`, before the body is read:
+    the deadline still holds for the body."""
+    import socket
+    import threading
+    import time
+
+    from taskapp.webhooks.targets import post
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            while not stop.wait(0.3):
+                try:
+                    connection.sendall(b".")
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    target = check(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", allow_private=True)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            post(target, b"{}", {"content-type": "application/json"}, timeout=1.0)
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        listener.close()
