@@ -8,13 +8,14 @@ accept the application's identity key would answer every request with nothing.
 
 import time
 
+import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from taskapp.config import ConfigError
 from taskapp.database.migrations import head_revision
-from taskapp.database.statements import failing_as_sqlalchemy
+from taskapp.database.statements import as_sqlalchemy_error
 from taskapp.identity.proof import PROOF_SECONDS, SET_IDENTITY, IdentityKey, act_as
 
 # Custom settings are not listed in pg_settings: the two identity settings are asked by name.
@@ -51,8 +52,10 @@ def identity_problem(connection: Connection, key: IdentityKey) -> str | None:
     if not connection.execute(HAS_VERIFIER).scalar():
         connection.rollback()
         return None  # not migrated yet: readiness says so
-    with failing_as_sqlalchemy(connection, SET_IDENTITY):  # a lost database stays SQLAlchemy's error (503)
+    try:
         act_as(connection.connection.driver_connection, key, PROBE_USER)
+    except psycopg.Error as error:  # a lost database stays SQLAlchemy's error (503), as every statement's
+        raise as_sqlalchemy_error(connection, error, SET_IDENTITY) from None
     verified, database_now = connection.execute(VERIFIED).one()
     connection.rollback()
     if verified == PROBE_USER:

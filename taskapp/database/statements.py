@@ -9,7 +9,6 @@ statements whose parameters and columns need no conversion by SQLAlchemy qualify
 `compiled()` checks.
 """
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -80,20 +79,11 @@ def as_sqlalchemy_error(connection: Connection, error: psycopg.Error, sql: str, 
     return DBAPIError.instance(sql, parameters, error, psycopg.Error, connection_invalidated=lost)
 
 
-@contextmanager
-def failing_as_sqlalchemy(connection: Connection, sql: str, parameters=None):
-    """Driver errors raised inside become SQLAlchemy's (as_sqlalchemy_error)."""
-    try:
-        yield
-    except psycopg.Error as error:
-        raise as_sqlalchemy_error(connection, error, sql, parameters) from None
-
-
 def on_driver(connection: Connection, statement: ClauseElement, parameters: dict, row_factory) -> psycopg.Cursor:
     """Run a built statement on the connection's psycopg connection, in its open transaction."""
     query = compiled(statement)
     values = {**query.literals, **parameters}
-    try:  # (not failing_as_sqlalchemy: a generator per statement is measurable on this path)
+    try:
         return connection.connection.driver_connection.cursor(row_factory=row_factory).execute(query.sql, values)
     except psycopg.Error as error:
         raise as_sqlalchemy_error(connection, error, query.sql, values) from None
