@@ -42,6 +42,10 @@ backend nodes
     http-reuse never
     option httpchk GET /readyz
     http-check expect status 200
+    # Without it the check's whole timeout is `inter`: a survivor whose threads are all busy
+    # with the clients' requests, on a loaded machine, can answer /readyz after 250 ms, be
+    # marked DOWN, and leave no node at all (every request then 503).
+    timeout check 2s
     default-server inter 250ms fall 2 rise 2
 {servers}
 """

@@ -122,6 +122,7 @@ def test_a_node_killed_under_load_loses_only_its_requests_in_flight_and_no_ackno
     for thread in threads:
         thread.start()
     time.sleep(2)
+    kill_sent = time.monotonic()
     victim.kill()  # kill -9 of master and workers; returns once they are gone
     killed_at = time.monotonic()
     balancer.wait_until(lambda states: states["node2"] == "DOWN", "node2 DOWN")
@@ -131,12 +132,20 @@ def test_a_node_killed_under_load_loses_only_its_requests_in_flight_and_no_ackno
     for thread in threads:
         thread.join(timeout=60)
 
+    # The survivor was never taken for dead while it carried every client.
+    assert balancer.states()["node1"] == "UP"
     failed = [outcome for outcome in outcomes if outcome[4] != 201]
     acknowledged = [outcome for outcome in outcomes if outcome[4] == 201]
-    # Only requests already under way when the node died fail: one per client at most. Any
-    # request sent later reaches the survivor (a refused connection is redispatched).
-    assert len(failed) <= len(users), failed
-    assert all(started < killed_at for _, _, started, _, _ in failed), failed
+    seen = [(who.sub, status, round(started - killed_at, 3), round(finished - killed_at, 3))
+            for who, _, started, finished, status in failed]
+    # Only requests sent to it while it died fail. Dying is not instant: until its last process
+    # is gone its socket may still take a connection (seen: a client's next request, 6 ms after
+    # its first failed, also failed), so a client can lose more than one. Any request sent once
+    # it is gone reaches the survivor (a refused connection is redispatched).
+    assert all(kill_sent <= finished and started < killed_at for _, _, started, finished, _ in failed), seen
+    # Each either answered 502 or cut off mid-answer (the node died between headers and body);
+    # never a 503 (no node left) or any other answer.
+    assert all(status == 502 or isinstance(status, str) for _, _, _, _, status in failed), seen
     # The balancer stopped sending to it, and the survivor took all the load.
     assert sum(1 for outcome in acknowledged if outcome[2] > down_at) >= 20
     assert len(acknowledged) > 100
