@@ -8,15 +8,94 @@
 -- ---------------------------------------------------------------------------
 -- Declared in rank order, so ORDER BY priority sorts low < medium < high.
 CREATE TYPE task_priority AS ENUM ('low', 'medium', 'high');
+-- Roles in a list, in rank order: each may do what the ones before it may.
+CREATE TYPE list_role AS ENUM ('viewer', 'editor', 'admin', 'owner');
+
+-- ---------------------------------------------------------------------------
+-- Lists, their members, invitations, and what a member who left had
+-- ---------------------------------------------------------------------------
+-- A list of tasks. personal_of names the user whose Inbox it is (made when first needed,
+-- never shared, never deleted); NULL for a list made to share. The creator becomes its
+-- owner (lists_add_owner).
+CREATE TABLE lists (
+    id          uuid        NOT NULL DEFAULT gen_random_uuid(),
+    name        text        NOT NULL,
+    personal_of text,
+    created_by  text        NOT NULL DEFAULT current_setting('app.user_id', true),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT lists_pkey PRIMARY KEY (id),
+    CONSTRAINT lists_name_length CHECK (char_length(name) BETWEEN 1 AND 255),
+    CONSTRAINT lists_created_by_not_empty CHECK (created_by <> '' AND char_length(created_by) <= 255),
+    CONSTRAINT lists_personal_of_creator CHECK (personal_of IS NULL OR personal_of = created_by)
+);
+
+-- One Inbox per user.
+CREATE UNIQUE INDEX lists_personal_of_key ON lists (personal_of) WHERE personal_of IS NOT NULL;
+
+-- Who belongs to a list, and as what; exactly one owner (checked at the end of each
+-- statement, so that one statement can hand ownership over). joined_xid is the transaction
+-- that made them a member: the change feed gives them every task of the list after it.
+CREATE TABLE list_members (
+    list_id    uuid        NOT NULL,
+    user_id    text        NOT NULL,
+    role       list_role   NOT NULL,
+    added_at   timestamptz NOT NULL DEFAULT now(),
+    joined_xid xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    CONSTRAINT list_members_pkey PRIMARY KEY (list_id, user_id),
+    CONSTRAINT list_members_list_fkey FOREIGN KEY (list_id) REFERENCES lists (id) ON DELETE CASCADE,
+    CONSTRAINT list_members_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),
+    CONSTRAINT list_members_one_owner EXCLUDE USING btree (list_id WITH =) WHERE (role = 'owner')
+        DEFERRABLE INITIALLY IMMEDIATE
+);
+
+-- An invitation to a list, addressed to a user id, pending until they accept or decline it,
+-- it is revoked, or it expires (7 days). One per invitee and list.
+CREATE TABLE list_invitations (
+    id         uuid        NOT NULL DEFAULT gen_random_uuid(),
+    list_id    uuid        NOT NULL,
+    invitee_id text        NOT NULL,
+    role       list_role   NOT NULL,
+    invited_by text        NOT NULL DEFAULT current_setting('app.user_id', true),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL DEFAULT now() + interval '7 days',
+    CONSTRAINT list_invitations_pkey PRIMARY KEY (list_id, id),
+    CONSTRAINT list_invitations_list_id_invitee_id_key UNIQUE (list_id, invitee_id),
+    CONSTRAINT list_invitations_list_fkey FOREIGN KEY (list_id) REFERENCES lists (id) ON DELETE CASCADE,
+    CONSTRAINT list_invitations_invitee_id_not_empty CHECK (invitee_id <> '' AND char_length(invitee_id) <= 255),
+    CONSTRAINT list_invitations_role_below_owner CHECK (role <> 'owner')
+);
+
+-- An invitee's invitations, newest first.
+CREATE INDEX list_invitations_invitee_idx ON list_invitations (invitee_id, created_at DESC, id DESC);
+
+-- A user who stopped being a member of a list (removed, left, or the list deleted), with the
+-- tasks the list held then: the change feed tells their clients to delete those. Only the
+-- database writes these (the triggers below, no grant to write), and only the user reads them.
+CREATE TABLE list_departures (
+    user_id  text        NOT NULL,
+    list_id  uuid        NOT NULL,
+    task_ids uuid[]      NOT NULL,
+    left_xid xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    left_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT list_departures_pkey PRIMARY KEY (user_id, list_id)
+);
+
+-- Departures past the change feed's retention are forgotten by their user, oldest first.
+CREATE INDEX list_departures_left_at_idx ON list_departures (user_id, left_at);
 
 -- ---------------------------------------------------------------------------
 -- tasks
 -- ---------------------------------------------------------------------------
 CREATE TABLE tasks (
     id           uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
-    -- The owner. Defaults from the transaction's identity: without one it is NULL or ''
-    -- and the row is refused (fail closed).
+    -- Who created the task. Defaults from the transaction's identity: without one it is NULL
+    -- or '' and the row is refused (fail closed).
     user_id      text          NOT NULL DEFAULT current_setting('app.user_id', true),
+    -- The list it is in, which decides who sees it (the creator's Inbox unless given; the
+    -- default is set below, once personal_list_id exists); optionally the member it is for.
+    list_id      uuid          NOT NULL,
+    assignee_id  text,
     title        text          NOT NULL,
     description  text,
     completed    boolean       NOT NULL DEFAULT false,
@@ -38,9 +117,11 @@ CREATE TABLE tasks (
     recurrence_start   timestamptz,
     recurrence_last    timestamptz,
     series_completions integer NOT NULL DEFAULT 0,
-    -- The change feed's position of the task's latest write: the owner's counter
-    -- (task_versions) at that write. 0 for tasks written before the feed existed.
+    -- The writer's counter (task_versions) at the task's latest write; its webhooks hear of it.
     version      bigint        NOT NULL DEFAULT 0,
+    -- The transaction of the task's latest write: the change feed's position ('0' for tasks
+    -- written before the feed followed transactions).
+    written_xid  xid8          NOT NULL DEFAULT '0',
     -- Reminders, at most 5: each {"at": <time>} or {"before_due": <minutes>}, beside which the
     -- database keeps when it fires (fires_at), whether it fired for the current occurrence, and
     -- whether its time had passed when it was set (missed: nothing fires retroactively); see
@@ -59,9 +140,13 @@ CREATE TABLE tasks (
     CONSTRAINT tasks_repeat_from_known CHECK (repeat_from IN ('due', 'completion')),
     CONSTRAINT tasks_series_completions_count CHECK (series_completions >= 0),
     CONSTRAINT tasks_reminders_count CHECK (jsonb_typeof(reminders) = 'array' AND jsonb_array_length(reminders) <= 5),
-    -- What the completion history references: a task together with its owner, so that a
-    -- history row naming another user's task fails the same whether or not that task exists.
-    CONSTRAINT tasks_user_id_id_key UNIQUE (user_id, id),
+    CONSTRAINT tasks_list_fkey FOREIGN KEY (list_id) REFERENCES lists (id) ON DELETE CASCADE,
+    -- What the completion history references: a task together with its list, so that a
+    -- history row naming a task of another list fails the same whether or not it exists.
+    CONSTRAINT tasks_list_id_id_key UNIQUE (list_id, id),
+    -- An assignee is a member of the task's list; when they stop being one, the task is nobody's.
+    CONSTRAINT tasks_assignee_fkey FOREIGN KEY (list_id, assignee_id)
+        REFERENCES list_members (list_id, user_id) ON DELETE SET NULL (assignee_id),
     -- Full-text search over title and description (`q`). The 'simple' configuration does
     -- not stem and keeps words of any script, lower-cased.
     search       tsvector      NOT NULL GENERATED ALWAYS AS (
@@ -72,57 +157,56 @@ CREATE TABLE tasks (
 -- ---------------------------------------------------------------------------
 -- Indexes
 -- ---------------------------------------------------------------------------
--- One per sort order, each leading with the owner column: row-level security adds
--- `user_id = <identity>`, and the index then yields that user's tasks already in order,
+-- One per sort order, each leading with the list, as the policies do: row-level security adds
+-- `list_id = ANY (<the caller's lists>)`, and the index yields each list's tasks in order,
 -- forwards or backwards. Ties are broken by id so the order is total (keyset pagination).
-CREATE INDEX tasks_user_id_created_at_idx ON tasks (user_id, created_at DESC, id DESC);
-CREATE INDEX tasks_user_id_updated_at_idx ON tasks (user_id, updated_at DESC, id DESC);
+CREATE INDEX tasks_list_id_created_at_idx ON tasks (list_id, created_at DESC, id DESC);
+CREATE INDEX tasks_list_id_updated_at_idx ON tasks (list_id, updated_at DESC, id DESC);
 -- Tasks without due_at come last in both directions, so each direction has its index.
-CREATE INDEX tasks_user_id_due_at_asc_idx ON tasks (user_id, due_at ASC NULLS LAST, id ASC);
-CREATE INDEX tasks_user_id_due_at_desc_idx ON tasks (user_id, due_at DESC NULLS LAST, id DESC);
-CREATE INDEX tasks_user_id_priority_idx ON tasks (user_id, priority DESC, id DESC);
+CREATE INDEX tasks_list_id_due_at_asc_idx ON tasks (list_id, due_at ASC NULLS LAST, id ASC);
+CREATE INDEX tasks_list_id_due_at_desc_idx ON tasks (list_id, due_at DESC NULLS LAST, id DESC);
+CREATE INDEX tasks_list_id_priority_idx ON tasks (list_id, priority DESC, id DESC);
 -- Titles sort by code point (collation "C"): the same order for every server locale.
-CREATE INDEX tasks_user_id_title_idx ON tasks (user_id, (title COLLATE "C") DESC, id DESC);
+CREATE INDEX tasks_list_id_title_idx ON tasks (list_id, (title COLLATE "C") DESC, id DESC);
 
--- The change feed: a user's tasks in the order they were last written.
-CREATE INDEX tasks_user_id_version_idx ON tasks (user_id, version, id);
+-- The change feed: a list's tasks by the transaction that last wrote them.
+CREATE INDEX tasks_list_id_written_xid_idx ON tasks (list_id, written_xid, id);
+-- A member's assigned tasks (and the assignee key's SET NULL when they leave).
+CREATE INDEX tasks_list_id_assignee_id_idx ON tasks (list_id, assignee_id) WHERE assignee_id IS NOT NULL;
 
 CREATE INDEX tasks_search_idx ON tasks USING gin (search);
 CREATE INDEX tasks_tags_idx ON tasks USING gin (tags);
 
 -- ---------------------------------------------------------------------------
--- The change feed: a counter per user, and the deletions it remembers
+-- The change feed, and a counter per writer
 -- ---------------------------------------------------------------------------
--- Every write of a task takes its owner's next version, from a counter row that stays locked
--- until the writing transaction ends. A user's versions are therefore handed out in the order
--- their transactions commit: a reader who sees version n has seen every version below it
--- that will ever commit, so "everything after the last version I saw" never skips a change.
+-- A sync token holds the snapshot of the sync before (pg_current_snapshot()): what changed
+-- since is every row whose transaction that snapshot did not see. A deletion (or a task
+-- moved out of a list) is remembered per list, with its transaction.
+CREATE TABLE task_deletions (
+    list_id     uuid        NOT NULL,
+    task_id     uuid        NOT NULL,
+    deleted_xid xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    deleted_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT task_deletions_pkey PRIMARY KEY (list_id, task_id),
+    CONSTRAINT task_deletions_list_fkey FOREIGN KEY (list_id) REFERENCES lists (id) ON DELETE CASCADE
+);
+
+CREATE INDEX task_deletions_deleted_xid_idx ON task_deletions (list_id, deleted_xid, task_id);
+CREATE INDEX task_deletions_deleted_at_idx ON task_deletions (list_id, deleted_at);
+
+-- Every write of a task takes its writer's next version, from a counter row that also holds
+-- the event types the writer's active webhooks want (kept by webhooks_hooked).
 CREATE TABLE task_versions (
     user_id           text   NOT NULL DEFAULT current_setting('app.user_id', true),
-    -- The version the owner's latest write took.
+    -- The version the writer's latest write took.
     last_version      bigint NOT NULL,
-    -- Deletions up to this version are forgotten: a sync token older than it is too old (410).
+    -- Unused since the feed follows transactions (0009).
     forgotten_through bigint NOT NULL DEFAULT 0,
-    -- The event types the owner's active webhooks want (kept by webhooks_hooked): every write
-    -- takes its version from this row anyway, so it learns here, for free, whether anyone
-    -- listens.
     hooked            text[] NOT NULL DEFAULT '{}',
     CONSTRAINT task_versions_pkey PRIMARY KEY (user_id),
     CONSTRAINT task_versions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
 );
-
--- A deleted task, remembered (for TASKAPP_CHANGES_RETENTION_DAYS, then forgotten by a bounded
--- delete that taskapp runs when tasks are deleted) so that the feed can tell clients.
-CREATE TABLE task_deletions (
-    user_id    text        NOT NULL DEFAULT current_setting('app.user_id', true),
-    task_id    uuid        NOT NULL,
-    version    bigint      NOT NULL,
-    deleted_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT task_deletions_pkey PRIMARY KEY (user_id, task_id),
-    CONSTRAINT task_deletions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
-);
-
-CREATE INDEX task_deletions_version_idx ON task_deletions (user_id, version, task_id);
 
 -- The owner's next version, and the event types their webhooks want; locks their counter row
 -- until the transaction ends.
@@ -202,14 +286,16 @@ $$;
 -- ---------------------------------------------------------------------------
 -- completed_at follows completed; updated_at moves forward on every write, even when two
 -- writes fall in the same microsecond or a transaction started before the previous write;
--- version is the owner's next (whatever wrote: the API, the worker, or a DBA's SQL as the
--- user); reminders are armed for the task as it now is; and if the owner's webhooks want
--- it, the write's event is produced in the same transaction (webhooks_emit).
+-- the creator never changes; written_xid is the writing transaction (whatever wrote: the API,
+-- the worker, or a DBA's SQL as the user); reminders are armed for the task as it now is;
+-- and if the writer's webhooks want it, the write's event is produced in the same
+-- transaction (webhooks_emit).
 CREATE FUNCTION tasks_stamp() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    writer text := current_setting('app.user_id', true);
     hooked text[];
     event  text;
     fired  jsonb;
@@ -220,6 +306,7 @@ BEGIN
         NEW.completed_at := CASE WHEN NEW.completed THEN NEW.created_at END;
     ELSE
         NEW.id := OLD.id;
+        NEW.user_id := OLD.user_id;
         NEW.created_at := OLD.created_at;
         NEW.updated_at := greatest(clock_timestamp(), OLD.updated_at + interval '1 microsecond');
         NEW.completed_at := CASE
@@ -228,6 +315,7 @@ BEGIN
             ELSE NEW.updated_at
         END;
     END IF;
+    NEW.written_xid := pg_current_xact_id();
     IF NEW.reminders <> '[]' OR (TG_OP = 'UPDATE' AND OLD.reminders <> '[]') THEN
         NEW.reminders := public.tasks_arm_reminders(
             NEW.reminders, CASE WHEN TG_OP = 'UPDATE' THEN OLD.reminders END, NEW.due_at,
@@ -238,7 +326,8 @@ BEGIN
     ELSE
         NEW.next_reminder_at := NULL;
     END IF;
-    SELECT v.version, v.hooked INTO NEW.version, hooked FROM public.next_task_version(NEW.user_id) v;
+    -- The writer's webhooks hear of the write (their counter row says whether any listens).
+    SELECT v.version, v.hooked INTO NEW.version, hooked FROM public.next_task_version(writer) v;
     IF hooked <> '{}' THEN
         IF TG_OP = 'INSERT' THEN
             event := 'task.created';
@@ -251,12 +340,12 @@ BEGIN
             FOR fired IN SELECT public.tasks_fired_reminders(NEW.reminders, OLD.reminders) LOOP
                 event := NULL;  -- a reminder firing is its own event, not an update
                 IF 'reminder.due' = ANY (hooked) THEN
-                    PERFORM public.webhooks_emit(NEW.user_id, 'reminder.due', to_jsonb(NEW), fired);
+                    PERFORM public.webhooks_emit(writer, 'reminder.due', to_jsonb(NEW), fired);
                 END IF;
             END LOOP;
         END IF;
         IF event = ANY (hooked) THEN
-            PERFORM public.webhooks_emit(NEW.user_id, event, to_jsonb(NEW), NULL);
+            PERFORM public.webhooks_emit(writer, event, to_jsonb(NEW), NULL);
         END IF;
     END IF;
     RETURN NEW;
@@ -266,21 +355,26 @@ $$;
 CREATE TRIGGER tasks_stamp BEFORE INSERT OR UPDATE ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_stamp();
 
--- A deleted task is remembered with the owner's next version (and told to their webhooks).
+-- A task deleted, or moved out of its list, is remembered in that list (unless the list
+-- itself is going: then its members' departures say it); a deletion is told to webhooks.
 CREATE FUNCTION tasks_remember_deletion() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    taken  bigint;
+    writer text := current_setting('app.user_id', true);
     hooked text[];
 BEGIN
-    SELECT v.version, v.hooked INTO taken, hooked FROM public.next_task_version(OLD.user_id) v;
-    INSERT INTO public.task_deletions AS d (user_id, task_id, version)
-    VALUES (OLD.user_id, OLD.id, taken)
-    ON CONFLICT (user_id, task_id) DO UPDATE SET version = excluded.version, deleted_at = excluded.deleted_at;
-    IF 'task.deleted' = ANY (hooked) THEN
-        PERFORM public.webhooks_emit(OLD.user_id, 'task.deleted', to_jsonb(OLD), NULL);
+    IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
+        INSERT INTO public.task_deletions AS d (list_id, task_id) VALUES (OLD.list_id, OLD.id)
+        ON CONFLICT (list_id, task_id) DO UPDATE
+        SET deleted_xid = excluded.deleted_xid, deleted_at = excluded.deleted_at;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        SELECT v.hooked INTO hooked FROM public.next_task_version(writer) v;
+        IF 'task.deleted' = ANY (hooked) THEN
+            PERFORM public.webhooks_emit(writer, 'task.deleted', to_jsonb(OLD), NULL);
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -288,29 +382,33 @@ $$;
 
 CREATE TRIGGER tasks_remember_deletion AFTER DELETE ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_remember_deletion();
+CREATE TRIGGER tasks_remember_move AFTER UPDATE OF list_id ON tasks
+    FOR EACH ROW WHEN (OLD.list_id IS DISTINCT FROM NEW.list_id) EXECUTE FUNCTION tasks_remember_deletion();
 
 -- ---------------------------------------------------------------------------
 -- task_completions: every completion of a task
 -- ---------------------------------------------------------------------------
 -- One row each time a task is completed: a plain task when it is marked completed (and the
 -- row goes again when it is reopened), a recurring one for each occurrence done before it
--- moved on. due_at is the occurrence completed. Keyed and referenced by owner first.
+-- moved on. due_at is the occurrence completed. Keyed and referenced by list first.
 CREATE TABLE task_completions (
     id           uuid        NOT NULL DEFAULT gen_random_uuid(),
-    user_id      text        NOT NULL DEFAULT current_setting('app.user_id', true),
     task_id      uuid        NOT NULL,
     due_at       timestamptz,
     completed_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT task_completions_pkey PRIMARY KEY (user_id, id),
-    CONSTRAINT task_completions_task_fkey FOREIGN KEY (user_id, task_id)
-        REFERENCES tasks (user_id, id) ON DELETE CASCADE,
-    CONSTRAINT task_completions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
+    -- The task's list (the row follows the task when it moves), and who completed it.
+    list_id      uuid        NOT NULL,
+    completed_by text        NOT NULL DEFAULT current_setting('app.user_id', true),
+    CONSTRAINT task_completions_pkey PRIMARY KEY (list_id, id),
+    CONSTRAINT task_completions_task_fkey FOREIGN KEY (list_id, task_id)
+        REFERENCES tasks (list_id, id) ON DELETE CASCADE ON UPDATE CASCADE,
+    CONSTRAINT task_completions_completed_by_not_empty CHECK (completed_by <> '' AND char_length(completed_by) <= 255)
 );
 
--- A task's history, newest first (and the cascade when a task goes); every completion of a
--- user in a time window, newest first.
-CREATE INDEX task_completions_task_idx ON task_completions (user_id, task_id, completed_at DESC, id DESC);
-CREATE INDEX task_completions_completed_at_idx ON task_completions (user_id, completed_at DESC, id DESC);
+-- A task's history, newest first (and the cascade when a task goes); every completion in a
+-- list in a time window, newest first.
+CREATE INDEX task_completions_task_idx ON task_completions (list_id, task_id, completed_at DESC, id DESC);
+CREATE INDEX task_completions_completed_at_idx ON task_completions (list_id, completed_at DESC, id DESC);
 
 -- Completing a task records it, reopening it forgets that record: whatever the path (the
 -- API's toggle, PUT or PATCH, a DBA's UPDATE). A recurring task's completion that moves it
@@ -322,12 +420,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NEW.completed THEN
-        INSERT INTO public.task_completions (user_id, task_id, due_at, completed_at)
-        VALUES (NEW.user_id, NEW.id, NEW.due_at, NEW.completed_at);
+        INSERT INTO public.task_completions (list_id, task_id, due_at, completed_at)
+        VALUES (NEW.list_id, NEW.id, NEW.due_at, NEW.completed_at);
     ELSE
         DELETE FROM public.task_completions
-        WHERE (user_id, id) = (SELECT c.user_id, c.id FROM public.task_completions c
-                               WHERE c.user_id = NEW.user_id AND c.task_id = NEW.id
+        WHERE (list_id, id) = (SELECT c.list_id, c.id FROM public.task_completions c
+                               WHERE c.list_id = NEW.list_id AND c.task_id = NEW.id
                                ORDER BY c.completed_at DESC, c.id DESC LIMIT 1);
     END IF;
     RETURN NULL;
@@ -686,3 +784,142 @@ BEGIN
     RETURN user_id;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Who may see which list: one lookup per statement
+-- ---------------------------------------------------------------------------
+-- The policies ask "which lists may the verified identity see (edit, administer, own)?" once
+-- per statement, through lists_where_i_am() called as a scalar subquery (an InitPlan). It
+-- reads this copy of list_members, which only the owner of the schema reads and writes: the
+-- policies of list_members itself can then ask the same question without reading back into
+-- list_members (no recursion), and no runtime role can touch it.
+CREATE TABLE taskapp_private.memberships (
+    user_id    text      NOT NULL,
+    list_id    uuid      NOT NULL,
+    role       list_role NOT NULL,
+    joined_xid xid8      NOT NULL,
+    CONSTRAINT memberships_pkey PRIMARY KEY (user_id, list_id)
+);
+
+CREATE INDEX memberships_list_id_idx ON taskapp_private.memberships (list_id);
+
+-- The lists on which the verified identity has at least the role given ('{}' without one).
+-- VOLATILE so that it reads with a snapshot of its own, taken when the policy first needs it:
+-- an INSERT of a task whose default made the writer's Inbox (personal_list_id) then finds it.
+CREATE FUNCTION public.lists_where_i_am(at_least list_role) RETURNS uuid[]
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(m.list_id), '{}') FROM taskapp_private.memberships m
+    WHERE m.user_id = public.verified_user_id() AND m.role >= at_least
+$$;
+
+-- The verified identity's lists with their role in each, and when they joined.
+CREATE FUNCTION public.my_memberships() RETURNS TABLE (list_id uuid, role list_role, joined_xid xid8)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.list_id, m.role, m.joined_xid FROM taskapp_private.memberships m
+    WHERE m.user_id = public.verified_user_id()
+$$;
+
+-- list_members as the lookup sees it, whatever wrote it.
+CREATE FUNCTION taskapp_private.list_members_copy() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM taskapp_private.memberships m WHERE m.user_id = OLD.user_id AND m.list_id = OLD.list_id;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO taskapp_private.memberships AS m (user_id, list_id, role, joined_xid)
+        VALUES (NEW.user_id, NEW.list_id, NEW.role, NEW.joined_xid)
+        ON CONFLICT (user_id, list_id) DO UPDATE SET role = excluded.role, joined_xid = excluded.joined_xid;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER list_members_copy AFTER INSERT OR UPDATE OR DELETE ON list_members
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_copy();
+
+-- The creator of a list is its owner. Written to the lookup first, so that the policies of
+-- list_members let this one statement add the owner's row (and nothing else can).
+CREATE FUNCTION taskapp_private.lists_add_owner() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO taskapp_private.memberships (user_id, list_id, role, joined_xid)
+    VALUES (NEW.created_by, NEW.id, 'owner', pg_current_xact_id());
+    INSERT INTO public.list_members (list_id, user_id, role) VALUES (NEW.id, NEW.created_by, 'owner');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER lists_add_owner AFTER INSERT ON lists
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.lists_add_owner();
+
+-- A member who goes (removed or leaving) is remembered with the list's tasks, as the user
+-- removing them sees them; so is every member when the list is deleted (before its rows go).
+CREATE FUNCTION taskapp_private.list_members_remember_departure() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- When the list itself is being deleted, lists_remember_departures already did this.
+    IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
+        INSERT INTO public.list_departures AS d (user_id, list_id, task_ids)
+        VALUES (OLD.user_id, OLD.list_id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.list_id))
+        ON CONFLICT (user_id, list_id) DO UPDATE
+        SET task_ids = excluded.task_ids, left_xid = excluded.left_xid, left_at = excluded.left_at;
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER list_members_remember_departure BEFORE DELETE ON list_members
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_remember_departure();
+
+CREATE FUNCTION taskapp_private.lists_remember_departures() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO public.list_departures AS d (user_id, list_id, task_ids)
+    SELECT m.user_id, OLD.id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.id)
+    FROM public.list_members m WHERE m.list_id = OLD.id
+    ON CONFLICT (user_id, list_id) DO UPDATE
+    SET task_ids = excluded.task_ids, left_xid = excluded.left_xid, left_at = excluded.left_at;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER lists_remember_departures BEFORE DELETE ON lists
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.lists_remember_departures();
+
+-- The verified identity's Inbox, made the first time it is needed.
+CREATE FUNCTION public.personal_list_id() RETURNS uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found uuid;
+BEGIN
+    SELECT l.id INTO found FROM public.lists l WHERE l.personal_of = public.verified_user_id();
+    IF found IS NULL AND public.verified_user_id() IS NOT NULL THEN
+        -- Not ON CONFLICT: that would also ask the SELECT policy, which a list passes only
+        -- once its owner's row exists. Two first writes at once: the second finds the first's.
+        BEGIN
+            INSERT INTO public.lists (name, personal_of) VALUES ('Inbox', public.verified_user_id());
+        EXCEPTION WHEN unique_violation THEN
+            NULL;
+        END;
+        SELECT l.id INTO found FROM public.lists l WHERE l.personal_of = public.verified_user_id();
+    END IF;
+    RETURN found;
+END
+$$;
+
+ALTER TABLE tasks ALTER COLUMN list_id SET DEFAULT public.personal_list_id();

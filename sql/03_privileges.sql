@@ -5,6 +5,10 @@
 -- ---------------------------------------------------------------------------
 -- PUBLIC
 -- ---------------------------------------------------------------------------
+REVOKE ALL ON TABLE lists FROM PUBLIC;
+REVOKE ALL ON TABLE list_members FROM PUBLIC;
+REVOKE ALL ON TABLE list_invitations FROM PUBLIC;
+REVOKE ALL ON TABLE list_departures FROM PUBLIC;
 REVOKE ALL ON TABLE tasks FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_stamp() FROM PUBLIC;
 REVOKE ALL ON TABLE task_completions FROM PUBLIC;
@@ -35,6 +39,14 @@ REVOKE ALL ON SCHEMA taskapp_private FROM PUBLIC;
 REVOKE ALL ON TABLE taskapp_private.identity_keys FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.verified_user_id() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.act_as(text) FROM PUBLIC;
+REVOKE ALL ON TABLE taskapp_private.memberships FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.lists_where_i_am(list_role) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.my_memberships() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.personal_list_id() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.list_members_copy() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.lists_add_owner() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.list_members_remember_departure() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.lists_remember_departures() FROM PUBLIC;
 -- Nobody but the owners creates objects in public (PostgreSQL 15's default, asserted for 14),
 -- and nobody but the owner makes temporary tables here: one named tasks, made by SQL running
 -- on a pooled connection, would shadow the real table for every later request on it.
@@ -52,6 +64,19 @@ $$;
 -- Row access only, and only through the policies. Never TRUNCATE (not subject to RLS),
 -- REFERENCES or TRIGGER, and never ownership.
 GRANT USAGE ON SCHEMA public TO taskapp_app;
+-- Lists are made, renamed and deleted; members join (by invitation), change role and go;
+-- invitations are sent, read and revoked or declined. Departures are only read and
+-- forgotten: the database records them.
+GRANT USAGE ON TYPE list_role TO taskapp_app;
+GRANT SELECT, INSERT, DELETE ON TABLE lists TO taskapp_app;
+GRANT UPDATE (name, updated_at) ON TABLE lists TO taskapp_app;
+GRANT SELECT, INSERT, DELETE ON TABLE list_members TO taskapp_app;
+GRANT UPDATE (role) ON TABLE list_members TO taskapp_app;
+GRANT SELECT, INSERT, DELETE ON TABLE list_invitations TO taskapp_app;
+GRANT SELECT, DELETE ON TABLE list_departures TO taskapp_app;
+GRANT EXECUTE ON FUNCTION public.lists_where_i_am(list_role) TO taskapp_app;
+GRANT EXECUTE ON FUNCTION public.my_memberships() TO taskapp_app;
+GRANT EXECUTE ON FUNCTION public.personal_list_id() TO taskapp_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE tasks TO taskapp_app;
 GRANT USAGE ON TYPE task_priority TO taskapp_app;
 GRANT SELECT, INSERT, DELETE ON TABLE task_completions TO taskapp_app;
@@ -106,3 +131,5 @@ GRANT EXECUTE ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean
 GRANT EXECUTE ON FUNCTION tasks_fired_reminders(jsonb, jsonb) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_worker;
+GRANT USAGE ON TYPE list_role TO taskapp_worker;
+GRANT EXECUTE ON FUNCTION public.lists_where_i_am(list_role) TO taskapp_worker;

@@ -1,79 +1,93 @@
-"""SQL for the change feed. Row-level security decides the owner; nothing here names one.
+"""SQL for the change feed. Row-level security decides which lists' rows exist; nothing here
+names a user or a list.
 
-The feed is one statement, so that it reads one snapshot: the tasks written after a position
-(each in its latest state, at its latest version) and the deletions after it, in version
-order, beside the owner's counter: how far deletions have been forgotten, and the latest
-version handed out.
+The feed follows transactions. A position is the snapshot of the sync before (`prev`,
+pg_current_snapshot()): what changed since is every row written by a transaction that
+snapshot did not see. A round of pages is taken up to a second snapshot (`target`, the
+first page's): its rows, ordered by (transaction, id), only leave the round while it is paged
+(a row written again moves to the next round), so paging never skips one. The next round
+starts from `target`.
+
+What a round holds, each task at most once:
+- an upsert of every visible task written since `prev`, and of every task of a list the
+  caller joined since (they have none of its tasks yet);
+- a delete of every task deleted from, or moved out of, a visible list since `prev`, and of
+  every task a list held when the caller left it since — unless the task is visible now.
 """
 
 from sqlalchemy import text
 
 from taskapp.database.tables import TASK_FIELDS
 
-COLUMNS = ", ".join(TASK_FIELDS)
+COLUMNS = ", ".join(f"t.{name}" for name in TASK_FIELDS if name != "id")
 NO_TASK = ", ".join(f"NULL AS {name}" for name in TASK_FIELDS if name != "id")
+PAGE = ", ".join(f"page.{name}" for name in TASK_FIELDS if name != "id")
 
-# The owner's counter as one row, even before their first write.
-STATE = """
-SELECT coalesce(max(forgotten_through), 0) AS forgotten, coalesce(max(last_version), 0) AS latest
-FROM task_versions
-"""
 
-# A first sync: every live task, in version order (ties, as among tasks from before the feed,
-# by id). Deletions do not concern a client that has nothing yet.
-SNAPSHOT = text(f"""
-SELECT state.forgotten, state.latest, page.*
-FROM ({STATE}) AS state
-LEFT JOIN (
-    SELECT 'upsert' AS op, version, {COLUMNS} FROM tasks
-    ORDER BY version, id
-    LIMIT :limit
-) AS page ON true
-ORDER BY page.version, page.id
-""")
+def _since(column: str) -> str:
+    """Written by a transaction `prev` did not see and `target` did."""
+    return (f"{column} >= pg_snapshot_xmin(b.prev) AND NOT pg_visible_in_snapshot({column}, b.prev)"
+            f" AND pg_visible_in_snapshot({column}, b.target)")
 
-# Everything after (:version, :id): tasks written since, and deletions since of tasks that
-# do not exist now (an id a DBA brought back is an upsert, not a deletion). Deletions at or
-# below :floor, the version a full sync was taken at, are of tasks that client never had.
-SINCE = text(f"""
-SELECT state.forgotten, state.latest, page.*
-FROM ({STATE}) AS state
-LEFT JOIN (
-    SELECT 'upsert' AS op, version, {COLUMNS} FROM tasks
-    WHERE (version, id) > (:version, :id)
+
+FEED = text(f"""
+WITH here AS (
+    SELECT pg_current_snapshot() AS snapshot, floor(extract(epoch FROM now()))::bigint AS at
+), b AS (
+    SELECT CAST(:prev AS pg_snapshot) AS prev,
+           coalesce(CAST(:target AS pg_snapshot), (SELECT snapshot FROM here)) AS target
+), gained AS (
+    SELECT m.list_id FROM my_memberships() m, b
+    WHERE b.prev IS NOT NULL AND NOT pg_visible_in_snapshot(m.joined_xid, b.prev)
+      AND pg_visible_in_snapshot(m.joined_xid, b.target)
+), changed AS (
+    SELECT 'upsert' AS op, t.written_xid AS xid, t.id, {COLUMNS} FROM tasks t, b
+    WHERE pg_visible_in_snapshot(t.written_xid, b.target)
+      AND (b.prev IS NULL OR NOT pg_visible_in_snapshot(t.written_xid, b.prev)
+           OR t.list_id IN (SELECT gained.list_id FROM gained))
     UNION ALL
-    SELECT 'delete', d.version, d.task_id, {NO_TASK} FROM task_deletions d
-    WHERE (d.version, d.task_id) > (:version, :id) AND d.version > :floor
-      AND NOT EXISTS (SELECT FROM tasks t WHERE t.id = d.task_id)
-    ORDER BY version, id
+    SELECT 'delete', max(gone.xid), gone.task_id, {NO_TASK} FROM (
+        SELECT d.deleted_xid AS xid, d.task_id FROM task_deletions d, b
+        WHERE b.prev IS NOT NULL AND {_since("d.deleted_xid")}
+        UNION ALL
+        SELECT x.left_xid, left_with.task_id FROM list_departures x, unnest(x.task_ids) AS left_with(task_id), b
+        WHERE b.prev IS NOT NULL AND {_since("x.left_xid")}
+    ) gone
+    WHERE NOT EXISTS (SELECT FROM tasks t WHERE t.id = gone.task_id)
+    GROUP BY gone.task_id
+)
+SELECT here.snapshot::text AS snapshot, here.at, page.xid::text AS position, page.op, page.id, {PAGE} FROM here
+LEFT JOIN (
+    SELECT * FROM changed
+    WHERE (changed.xid, changed.id) > (CAST(:after_xid AS xid8), CAST(:after_id AS uuid))
+    ORDER BY changed.xid, changed.id
     LIMIT :limit
 ) AS page ON true
-ORDER BY page.version, page.id
+ORDER BY page.xid, page.id
 """)
 
-# Deletions older than the retention are forgotten, a few per deleted task (the oldest, which
-# are the lowest versions), and the counter remembers how far: older tokens are then refused.
-FORGET_DELETIONS = text("""
-WITH oldest AS (
-    SELECT task_id FROM task_deletions ORDER BY version LIMIT 10
-), forgotten AS (
-    DELETE FROM task_deletions d USING oldest
-    WHERE d.task_id = oldest.task_id AND d.deleted_at < now() - make_interval(days => :days)
-    RETURNING d.version
+# Deletions older than the retention are forgotten a few at a time (by any editor of the
+# list), and so are the caller's own departures: a token older than the retention is refused.
+FORGET = text("""
+WITH deletions AS (
+    DELETE FROM task_deletions d
+    WHERE (d.list_id, d.task_id) IN (
+        SELECT o.list_id, o.task_id FROM task_deletions o
+        WHERE o.deleted_at < now() - make_interval(days => :days) LIMIT 10)
+), departures AS (
+    DELETE FROM list_departures x
+    WHERE (x.user_id, x.list_id) IN (
+        SELECT o.user_id, o.list_id FROM list_departures o
+        WHERE o.left_at < now() - make_interval(days => :days) LIMIT 10)
 )
-UPDATE task_versions SET forgotten_through = (SELECT max(version) FROM forgotten)
-WHERE forgotten_through < (SELECT max(version) FROM forgotten)
-RETURNING forgotten_through
+SELECT 1
 """)
 
 
-def snapshot(limit: int):
-    return SNAPSHOT, {"limit": limit}
+def feed(prev: str | None, target: str | None, after_xid: int, after_id, limit: int):
+    return FEED, {"prev": prev, "target": target, "after_xid": str(after_xid), "after_id": after_id,
+                  "limit": limit}
 
 
-def since(version: int, task_id, floor: int, limit: int):
-    return SINCE, {"version": version, "id": task_id, "floor": floor, "limit": limit}
-
-
-def forget_deletions(days: int):
-    return FORGET_DELETIONS, {"days": days}
+def forget(days: int):
+    return FORGET, {"days": days}

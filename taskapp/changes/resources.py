@@ -1,15 +1,15 @@
 """The change feed: `/api/{user_id}/changes`.
 
-A sync token is a position in the caller's own sequence of versions (taskapp/changes/queries.py):
-the last change delivered (version, task id) and, after a full sync, the version the
-snapshot was taken at, below which deletions do not concern the client. Tokens are signed
-cursors bound to their user (taskapp.web.cursors); the database decides which rows are the
-caller's.
+A sync token is a position in the database's transactions (taskapp/changes/queries.py): the
+snapshot of the sync before, and, while a round of pages is under way, the snapshot it runs
+up to and the last change delivered. Tokens are signed cursors bound to their user
+(taskapp.web.cursors); the database decides which lists' rows the caller sees.
 """
 
+import time
 import uuid
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 
 from taskapp.changes import queries
@@ -23,30 +23,35 @@ from taskapp.web.user_scope import user_blueprint
 blp = user_blueprint(
     "changes",
     __name__,
-    "What changed in your tasks since you last looked: sync a client, then keep it in sync.",
+    "What changed in the tasks you can see since you last looked: sync a client, then keep it in sync.",
 )
 
-TOKENS = SignedCursors("taskapp.changes.token")
+TOKENS = SignedCursors("taskapp.changes.position")
 NO_ID = uuid.UUID(int=0)
 ARGS = ChangesArgs()
 BAD_TOKEN = "The sync token is not valid for you; start again without `since`."
 TOO_OLD = (
     "The changes since this sync token are no longer remembered; sync again from the start (without `since`)."
 )
+SECONDS_PER_DAY = 86400
 
 
-def make_token(version: int, task_id, floor: int) -> str:
-    return TOKENS.make(scope_of(user=g.user_id), v=version, i=str(task_id), b=floor)
+def make_token(**position) -> str:
+    return TOKENS.make(scope_of(user=g.user_id), **position)
 
 
-def read_token(token: str) -> tuple[int, uuid.UUID, int]:
-    """(version, task id, floor) of a token this service made for the caller; 400 otherwise."""
+def read_token(token: str) -> dict:
+    """The position of a token this service made for the caller; 400 otherwise."""
     try:
         position = TOKENS.read(token, scope_of(user=g.user_id))
-        version, floor = position["v"], position["b"]
-        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**63 for n in (version, floor)):
-            raise ValueError
-        return version, uuid.UUID(position["i"]), floor
+        for name in ("prev", "target"):
+            if position[name] is not None and not isinstance(position[name], str):
+                raise ValueError
+        for name in ("since_at", "target_at", "after_xid"):
+            if not isinstance(position[name], int) or isinstance(position[name], bool) or position[name] < 0:
+                raise ValueError
+        position["after_id"] = uuid.UUID(position["after_id"])
+        return position
     except (BadCursor, ValueError, KeyError, TypeError, AttributeError):
         abort(400, BAD_TOKEN)
 
@@ -67,17 +72,26 @@ class Changes(MethodView):
         """What changed since `since`: each task at most once in its latest state, deletions too"""
         limit = args["limit"]
         if "since" in args:
-            version, task_id, floor = read_token(args["since"])
-            found = rows(*queries.since(version, task_id, floor, limit + 1))
-            if max(version, floor) < found[0]["forgotten"]:
+            position = read_token(args["since"])
+            retention = current_app.config["TASKAPP_CHANGES_RETENTION_DAYS"] * SECONDS_PER_DAY
+            if position["prev"] is not None and position["since_at"] < time.time() - retention:
                 abort(410, TOO_OLD)
         else:
-            found = rows(*queries.snapshot(limit + 1))
-            version, task_id, floor = 0, NO_ID, found[0]["latest"]
+            position = {"prev": None, "target": None, "since_at": 0, "target_at": 0, "after_xid": 0,
+                        "after_id": NO_ID}
+        found = rows(*queries.feed(position["prev"], position["target"], position["after_xid"],
+                                   position["after_id"], limit + 1))
+        here = found[0]
+        target = position["target"] or here["snapshot"]
+        target_at = position["target_at"] if position["target"] else here["at"]
         page = [row for row in found if row["op"] is not None]
         has_more = len(page) > limit
         page = page[:limit]
-        if page:
-            version, task_id = page[-1]["version"], page[-1]["id"]
-        return {"changes": [change(row) for row in page], "next": make_token(version, task_id, floor),
-                "has_more": has_more}
+        if has_more:  # the round goes on, up to the same snapshot, after the last change given
+            last = page[-1]
+            token = make_token(prev=position["prev"], since_at=position["since_at"], target=target,
+                               target_at=target_at, after_xid=int(last["position"]), after_id=str(last["id"]))
+        else:  # the next round starts where this one ended
+            token = make_token(prev=target, since_at=target_at, target=None, target_at=0, after_xid=0,
+                               after_id=str(NO_ID))
+        return {"changes": [change(row) for row in page], "next": token, "has_more": has_more}

@@ -5,7 +5,7 @@ from sqlalchemy import DateTime, Integer, Uuid, bindparam, delete, func, select,
 from taskapp.database.tables import task_completions, tasks
 
 COMPLETION = [task_completions.c.id, task_completions.c.task_id, task_completions.c.due_at,
-              task_completions.c.completed_at]
+              task_completions.c.completed_at, task_completions.c.completed_by]
 NEWEST_FIRST = (task_completions.c.completed_at.desc(), task_completions.c.id.desc())
 TASK_ID = bindparam("task_id", type_=Uuid)
 LIMIT = bindparam("limit", type_=Integer)

@@ -16,6 +16,7 @@ class CompletionSchema(ma.Schema):
         metadata={"description": "The occurrence completed (the task's due_at then)."},
     )
     completed_at = UTCDateTime(required=True)
+    completed_by = ma.fields.String(required=True, metadata={"description": "The `sub` of who completed it."})
 
 
 class CompletionPageArgs(PageArgs):

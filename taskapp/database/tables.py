@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 PRIORITIES = ("low", "medium", "high")  # in rank order, as the task_priority enum
+ROLES = ("viewer", "editor", "admin", "owner")  # in rank order, as the list_role enum
 
 metadata = MetaData()
 
@@ -28,7 +29,9 @@ tasks = Table(
     "tasks",
     metadata,
     Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
-    Column("user_id", Text),
+    Column("user_id", Text),  # who created it
+    Column("list_id", Uuid),  # the list it is in, which decides who sees it
+    Column("assignee_id", Text),
     Column("title", Text),
     Column("description", Text),
     Column("completed", Boolean),
@@ -45,7 +48,8 @@ tasks = Table(
     Column("recurrence_start", DateTime(timezone=True)),  # the series' bookkeeping, never returned
     Column("recurrence_last", DateTime(timezone=True)),
     Column("series_completions", Integer),
-    Column("version", BigInteger),  # the change feed's position of the latest write; never returned
+    Column("version", BigInteger),  # the writer's counter at the latest write; never returned
+    Column("written_xid", BigInteger),  # the latest write's transaction (the feed's position); never returned
     Column("reminders", JSONB),  # read as psycopg parses it; written as JSON text (tasks/queries.py)
     Column("next_reminder_at", DateTime(timezone=True)),  # the worker's queue follows it; never returned
 )
@@ -54,13 +58,15 @@ task_completions = Table(
     "task_completions",
     metadata,
     Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
-    Column("user_id", Text),
+    Column("list_id", Uuid),
     Column("task_id", Uuid),
     Column("due_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
+    Column("completed_by", Text),
 )
 
-INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version", "next_reminder_at")
+INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version", "written_xid",
+            "next_reminder_at")
 # What a statement returns: the task as the API shows it (its fields in this order).
 TASK = [column for column in tasks.c if column.name not in INTERNAL]
 TASK_FIELDS = tuple(str(column.name) for column in TASK)  # plain str: orjson takes no subclass as a key
@@ -98,4 +104,36 @@ webhook_attempts = Table(
     Column("status", Integer),
     Column("error", Text),
     Column("attempted_at", DateTime(timezone=True)),
+)
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
+    Column("name", Text),
+    Column("personal_of", Text),  # whose Inbox it is; NULL for a list made to share
+    Column("created_by", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("list_id", Uuid, primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("role", Enum(*ROLES, name="list_role", create_type=False)),
+    Column("added_at", DateTime(timezone=True)),
+)
+
+list_invitations = Table(
+    "list_invitations",
+    metadata,
+    Column("id", Uuid, primary_key=True, server_default=FetchedValue()),
+    Column("list_id", Uuid),
+    Column("invitee_id", Text),
+    Column("role", Enum(*ROLES, name="list_role", create_type=False)),
+    Column("invited_by", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
 )

@@ -72,6 +72,14 @@ def commit() -> None:
         connection.commit()
 
 
+def roll_back() -> None:
+    """Undo the request's transaction after the database refused a statement in it (the next
+    statement begins a new one, as the caller): to find out why, or to answer without it."""
+    connection = g.get("db_connection")
+    if connection is not None and connection.in_transaction():
+        connection.rollback()
+
+
 def end_request(exc: BaseException | None = None) -> None:
     """End the request's transaction: COMMIT after a read, ROLLBACK of anything else uncommitted.
 

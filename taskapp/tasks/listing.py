@@ -85,6 +85,8 @@ class PageShape:
     """What decides a page statement's SQL; the values themselves are bound parameters."""
 
     order: str
+    list_id: bool
+    assignee_id: bool
     completed: bool | None
     recurring: bool | None
     priority: bool
@@ -98,6 +100,11 @@ class PageShape:
 
 def filter_conditions(shape: PageShape) -> list:
     conditions = []
+    # What the client asked for, not who may see it: the policies decide that.
+    if shape.list_id:
+        conditions.append(tasks.c.list_id == bindparam("list_id", type_=Uuid))
+    if shape.assignee_id:
+        conditions.append(tasks.c.assignee_id == bindparam("assignee_id", type_=Text))
     if shape.completed is not None:
         conditions.append(tasks.c.completed.is_(shape.completed))
     if shape.recurring is not None:
@@ -131,8 +138,12 @@ def page_scope(args: dict, user_id: str) -> str:
         "due_after": args["due_after"].isoformat() if "due_after" in args else None,
         "user": user_id,
     }
-    if args.get("recurring") is not None:  # only when given: cursors made before it stay valid
+    # Only when given: cursors made before these filters existed stay valid.
+    if args.get("recurring") is not None:
         filters["recurring"] = args["recurring"]
+    for name in ("list_id", "assignee_id"):
+        if name in args:
+            filters[name] = str(args[name])
     return scope_of(**filters)
 
 
@@ -185,14 +196,15 @@ def shaped_statement(shape: PageShape):
 def page_statement(args: dict, order: SortOrder, after=None, limit: int = 100):
     """(statement, parameters) of one page, plus one row to know whether another follows."""
     shape = PageShape(
-        order=order.name, completed=args.get("completed"), recurring=args.get("recurring"),
+        order=order.name, list_id="list_id" in args, assignee_id="assignee_id" in args,
+        completed=args.get("completed"), recurring=args.get("recurring"),
         priority="priority" in args,
         tags=bool(args.get("tag")), q=args.get("q") is not None, due_before="due_before" in args,
         due_after="due_after" in args, after=after is not None,
         after_among_nulls=after is not None and after[0] is None,
     )
     parameters = {"limit": limit + 1}
-    for name in ("priority", "q", "due_before", "due_after"):
+    for name in ("list_id", "assignee_id", "priority", "q", "due_before", "due_after"):
         if getattr(shape, name):
             parameters[name] = args[name]
     if shape.tags:

@@ -74,8 +74,8 @@ def _advance(columns: tuple[str, ...]):
         update(tasks).where(tasks.c.id == TASK_ID).values(_bound(columns)).returning(*TASK).cte("moved")
     )
     recorded = insert(task_completions).from_select(
-        ["user_id", "task_id", "due_at", "completed_at"],
-        select(moved.c.user_id, moved.c.id, bindparam("occurrence", type_=tasks.c.due_at.type), moved.c.updated_at),
+        ["list_id", "task_id", "due_at", "completed_at"],
+        select(moved.c.list_id, moved.c.id, bindparam("occurrence", type_=tasks.c.due_at.type), moved.c.updated_at),
     ).cte("recorded")
     return select(*moved.c).add_cte(recorded)
 

@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from taskapp.changes import queries as change_queries
 from taskapp.database.transaction import commit, execute, first, rows
+from taskapp.lists.access import refusals_explained, written_task
 from taskapp.tasks import queries, series
 from taskapp.tasks.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, answer_with_etag, check_if_match, etag_header
 from taskapp.tasks.listing import SORT_ORDERS, page_scope, page_statement, read_cursor, task_cursor
@@ -36,16 +37,18 @@ blp = user_blueprint(
 QUERY_ARGS, WRITE, PATCH = TaskQueryArgs(), TaskWriteSchema(), TaskPatchSchema()
 
 
-def write_task(task_id: str, change):
+def write_task(task_id: str, change, moving_to=None):
     """Run one write on a task, honouring If-Match, and answer with the new version.
 
-    `change(task_id)` writes and returns the task as it now is (None: there is no such task).
+    `change(task_id)` writes and returns the task as it now is (None: the caller may not write
+    it, or there is no such task: 403 or 404). `moving_to` is the list the write moves it to.
     """
     task_id = uuid_or_404(task_id)
-    if request.if_match:
-        # Lock the row so the version checked is the version changed.
-        check_if_match(found(first(*queries.get(task_id, for_update=True))))
-    task = found(change(task_id))
+    with refusals_explained(moving_to):
+        if request.if_match:
+            # Lock the row so the version checked is the version changed.
+            check_if_match(written_task(first(*queries.get(task_id, for_update=True)), task_id))
+        task = written_task(change(task_id), task_id)
     commit()
     return task, etag_header(task)
 
@@ -54,7 +57,7 @@ def removed(task_id):
     """Delete the task; the feed remembers it, and forgets a few deletions past their retention."""
     task = first(*queries.remove(task_id))
     if task is not None:
-        execute(*change_queries.forget_deletions(current_app.config["TASKAPP_CHANGES_RETENTION_DAYS"]))
+        execute(*change_queries.forget(current_app.config["TASKAPP_CHANGES_RETENTION_DAYS"]))
     return task
 
 
@@ -99,9 +102,10 @@ class Tasks(MethodView):
         if new_task["recurrence"] is not None:
             series.check_new(new_task)
             complete_first_occurrence = new_task.pop("completed")
-        task = first(*queries.create(new_task))
-        if complete_first_occurrence:
-            task = series.apply(task["id"], {"completed": True})
+        with refusals_explained(new_task.get("list_id")):
+            task = first(*queries.create(new_task))
+            if complete_first_occurrence:
+                task = series.apply(task["id"], {"completed": True})
         commit()
         location = url_for("tasks.Task", user_id=g.path_user_id, task_id=task["id"])
         return task, {"Location": location, **etag_header(task)}
@@ -125,10 +129,11 @@ class Task(MethodView):
     def put(self, replacement, task_id):
         """Replace a task: omitted optional fields go back to their defaults"""
         series.check_reminders(replacement)
+        moving_to = replacement.get("list_id")
         if replacement["recurrence"] is not None:
-            return write_task(task_id, lambda id_: series.apply(id_, replacement))
+            return write_task(task_id, lambda id_: series.apply(id_, replacement), moving_to)
         # A plain task from now on, whatever it was: no need to read it first.
-        return write_task(task_id, lambda id_: changed(id_, {**replacement, **series.PLAIN}))
+        return write_task(task_id, lambda id_: changed(id_, {**replacement, **series.PLAIN}), moving_to)
 
     @blp.doc(operationId="updateTask", parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.arguments(PATCH)
@@ -136,9 +141,10 @@ class Task(MethodView):
     @blp.documents_errors(400, 401, 403, 404, KEY_IN_USE, 412, 413, 415)
     def patch(self, changes, task_id):
         """Change some fields of a task; null clears description, due_at or recurrence"""
+        moving_to = changes.get("list_id")
         if series.touches_schedule(changes):
-            return write_task(task_id, lambda id_: series.apply(id_, changes))
-        return write_task(task_id, lambda id_: changed(id_, changes))
+            return write_task(task_id, lambda id_: series.apply(id_, changes), moving_to)
+        return write_task(task_id, lambda id_: changed(id_, changes), moving_to)
 
     @blp.doc(operationId="deleteTask", parameters=[IF_MATCH, IDEMPOTENCY_KEY])
     @blp.response(204, headers=REPLAYED_HEADER)

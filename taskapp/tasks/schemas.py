@@ -113,7 +113,10 @@ class TaskSchema(ma.Schema):
     is all it means on a schema that is never loaded)."""
 
     id = ma.fields.UUID(dump_only=True, required=True)
-    user_id = ma.fields.String(dump_only=True, required=True, metadata={"description": "The owner's `sub`."})
+    user_id = ma.fields.String(dump_only=True, required=True, metadata={"description": "Who created it (`sub`)."})
+    list_id = ma.fields.UUID(required=True, metadata={"description": "The list it is in (your Inbox unless given)."})
+    assignee_id = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "The member it is for (`sub`), if anyone."})
     title = ma.fields.String(required=True)
     description = ma.fields.String(allow_none=True, required=True)
     completed = ma.fields.Boolean(required=True)
@@ -156,9 +159,25 @@ class TaskInput(ma.Schema):
         return data
 
 
-class TaskWriteSchema(TaskInput):
-    """A whole task as a client writes it (POST, PUT): omitted fields take their defaults."""
+def list_id_field(**kwargs):
+    return ma.fields.UUID(metadata={
+        "description": "The list to put it in, one you may edit. Omitted: your Inbox for a new task, "
+        "where it is for a replaced one."}, **kwargs)
 
+
+def assignee_id_field(**kwargs):
+    return Text(allow_none=True, validate=validate.Length(min=1, max=255), metadata={
+        "description": "A member of the task's list it is for (`sub`); null for nobody. Omitted: "
+        "nobody for a new task, unchanged for a replaced one."}, **kwargs)
+
+
+class TaskWriteSchema(TaskInput):
+    """A whole task as a client writes it (POST, PUT): omitted fields take their defaults, except
+    the list and assignee of a replaced task, which stay (a client that knows nothing of lists
+    must not move a shared task to its own Inbox)."""
+
+    list_id = list_id_field()
+    assignee_id = assignee_id_field()
     title = title_field(required=True)
     description = description_field(load_default=None)
     completed = StrictBoolean(load_default=False)
@@ -172,8 +191,10 @@ class TaskWriteSchema(TaskInput):
 
 
 class TaskPatchSchema(TaskInput):
-    """A partial update: only the fields sent change; null clears description and due_at."""
+    """A partial update: only the fields sent change; null clears description, due_at and assignee_id."""
 
+    list_id = list_id_field()
+    assignee_id = assignee_id_field()
     title = title_field()
     description = description_field()
     completed = StrictBoolean()
@@ -192,6 +213,8 @@ class TaskQueryArgs(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
+    list_id = ma.fields.UUID(metadata={"description": "Only the tasks of this list."})
+    assignee_id = Text(validate=validate.Length(min=1, max=255), metadata={"description": "Only the tasks assigned to this member (`sub`)."})
     completed = QueryBoolean(metadata={"description": "`true` or `false`."})
     recurring = QueryBoolean(metadata={"description": "`true`: only tasks with a recurrence; `false`: only without."})
     priority = priority_field()

@@ -32,6 +32,8 @@ def in_jsonb_order(reminder: dict) -> dict:
 rows = st.fixed_dictionaries({
     "id": st.uuids(),
     "user_id": text,
+    "list_id": st.uuids(),
+    "assignee_id": st.none() | text,
     "title": text,
     "description": st.none() | text,
     "completed": st.booleans(),

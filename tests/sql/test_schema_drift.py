@@ -8,8 +8,9 @@ import pytest
 from taskapp.database.migrations import SQL_DIR
 
 SETUP_FILES = ["00_roles.sql", "01_schema.sql", "02_policies.sql", "03_privileges.sql"]
-TABLES = ("tasks", "task_completions", "task_versions", "task_deletions", "idempotency_keys",
-          "webhooks", "webhook_deliveries", "webhook_attempts")
+TABLES = ("lists", "list_members", "list_invitations", "list_departures", "tasks", "task_completions",
+          "task_versions", "task_deletions", "idempotency_keys", "webhooks", "webhook_deliveries",
+          "webhook_attempts")
 NAMES = ", ".join(f"'{name}'" for name in TABLES)
 REGCLASSES = ", ".join(f"'public.{name}'::regclass" for name in TABLES)
 
@@ -55,6 +56,16 @@ CATALOG = {
     "identity keys constraints": """
         select conname, pg_get_constraintdef(oid) from pg_constraint
         where conrelid = 'taskapp_private.identity_keys'::regclass order by conname""",
+    "memberships": """
+        select column_name, data_type, is_nullable, column_default from information_schema.columns
+        where table_schema = 'taskapp_private' and table_name = 'memberships'
+        union all
+        select conname, pg_get_constraintdef(oid), null, null from pg_constraint
+        where conrelid = 'taskapp_private.memberships'::regclass
+        union all
+        select indexname, indexdef, null, null from pg_indexes
+        where schemaname = 'taskapp_private' and tablename = 'memberships'
+        order by 1, 2""",
     "private acl": """
         select n.nspacl::text, c.relacl::text from pg_namespace n
         join pg_class c on c.relnamespace = n.oid and c.relname = 'identity_keys'
@@ -84,7 +95,7 @@ CATALOG = {
         where n.nspname = 'taskapp_queue'""",
     "column grants": """
         select table_name, column_name, grantee, privilege_type from information_schema.column_privileges
-        where table_schema = 'public' and grantee = 'taskapp_worker'
+        where table_schema = 'public' and grantee in ('taskapp_app', 'taskapp_worker')
           and table_name in ({NAMES}) order by 1, 2, 3, 4""",
 }
 CATALOG = {name: query.replace("{NAMES}", NAMES).replace("{REGCLASSES}", REGCLASSES) for name, query in CATALOG.items()}
