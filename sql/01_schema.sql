@@ -290,12 +290,13 @@ $$;
 -- the worker, or a DBA's SQL as the user); reminders are armed for the task as it now is;
 -- and if the writer's webhooks want it, the write's event is produced in the same
 -- transaction (webhooks_emit).
+-- The writer is the transaction's user (the creator, for SQL run without one: a bulk load).
 CREATE FUNCTION tasks_stamp() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    writer text := current_setting('app.user_id', true);
+    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), NEW.user_id);
     hooked text[];
     event  text;
     fired  jsonb;
@@ -362,7 +363,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    writer text := current_setting('app.user_id', true);
+    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), OLD.user_id);
     hooked text[];
 BEGIN
     IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
@@ -420,8 +421,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NEW.completed THEN
-        INSERT INTO public.task_completions (list_id, task_id, due_at, completed_at)
-        VALUES (NEW.list_id, NEW.id, NEW.due_at, NEW.completed_at);
+        -- By the transaction's user (the creator, for SQL run without one).
+        INSERT INTO public.task_completions (list_id, task_id, due_at, completed_at, completed_by)
+        VALUES (NEW.list_id, NEW.id, NEW.due_at, NEW.completed_at,
+                coalesce(nullif(current_setting('app.user_id', true), ''), NEW.user_id));
     ELSE
         DELETE FROM public.task_completions
         WHERE (list_id, id) = (SELECT c.list_id, c.id FROM public.task_completions c

@@ -59,7 +59,7 @@ CREATE POLICY "Members join by invitation, the owner with the list" ON list_memb
 
 -- Admins change roles below admin; the owner any role, and hands ownership over (one
 -- statement that makes another member owner and themselves admin).
-CREATE POLICY "Roles are changed by admins below admin, by the owner at any level" ON list_members
+CREATE POLICY "Roles are changed by admins, at any level by the owner" ON list_members
     FOR UPDATE
     USING (list_id = ANY ((SELECT lists_where_i_am('owner'))::uuid[])
            OR (role < 'admin' AND list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[])))
@@ -82,14 +82,14 @@ CREATE POLICY "Invitations are visible to the list's admins and to the invitee" 
     FOR SELECT
     USING (invitee_id = (SELECT verified_user_id()) OR list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[]));
 
-CREATE POLICY "Invitations are sent by admins below admin, by the owner at any level, never to an Inbox" ON list_invitations
+CREATE POLICY "Invitations are sent by admins, never to an Inbox" ON list_invitations
     FOR INSERT
     WITH CHECK (invited_by = (SELECT verified_user_id())
                 AND (list_id = ANY ((SELECT lists_where_i_am('owner'))::uuid[])
                      OR (role < 'admin' AND list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[])))
                 AND NOT EXISTS (SELECT FROM lists l WHERE l.id = list_invitations.list_id AND l.personal_of IS NOT NULL));
 
-CREATE POLICY "Invitations are revoked by the list's admins, declined by the invitee" ON list_invitations
+CREATE POLICY "Invitations are revoked by admins, declined by the invitee" ON list_invitations
     FOR DELETE
     USING (invitee_id = (SELECT verified_user_id()) OR list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[]));
 
@@ -131,7 +131,7 @@ CREATE POLICY "Tasks are created by editors of their list, as themselves" ON tas
     FOR INSERT
     WITH CHECK (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]) AND user_id = (SELECT verified_user_id()));
 
-CREATE POLICY "Tasks are changed by editors of their list and stay in a list they edit" ON tasks
+CREATE POLICY "Tasks are changed by editors and stay in a list they edit" ON tasks
     FOR UPDATE
     USING (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]))
     WITH CHECK (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]));

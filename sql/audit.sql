@@ -67,8 +67,9 @@ SELECT key_id, added_at FROM taskapp_private.identity_keys ORDER BY added_at;
 SELECT table_name, grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges
 FROM information_schema.role_table_grants
 WHERE table_schema = 'public'
-  AND table_name IN ('tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys',
-                     'webhooks', 'webhook_deliveries', 'webhook_attempts')
+  AND table_name IN ('lists', 'list_members', 'list_invitations', 'list_departures', 'tasks', 'task_completions',
+                     'task_versions', 'task_deletions', 'idempotency_keys', 'webhooks', 'webhook_deliveries',
+                     'webhook_attempts')
 GROUP BY table_name, grantee ORDER BY table_name, grantee;
 
 -- ---------------------------------------------------------------------------
@@ -105,10 +106,14 @@ rls_fixes (cve, what, fixed_in) AS (VALUES
 ),
 -- The runtime roles: what each may reach is checked alike.
 app AS (SELECT oid, rolname FROM pg_roles WHERE rolname IN ('taskapp_app', 'taskapp_worker')),
--- The SECURITY DEFINER functions a runtime role may call: the identity check, and for the
--- worker the queue's, which return ids and times.
+-- The SECURITY DEFINER functions a runtime role may call: the identity check and the lists
+-- it may see (both answer for the verified identity only), and for the worker the queue's,
+-- which return ids and times.
 definers_allowed (rolname, fn) AS (
-    SELECT r, to_regprocedure('public.verified_user_id()') FROM unnest(ARRAY['taskapp_app', 'taskapp_worker']) r
+    SELECT r, to_regprocedure(f) FROM unnest(ARRAY['taskapp_app', 'taskapp_worker']) r,
+           unnest(ARRAY['public.verified_user_id()', 'public.lists_where_i_am(list_role)']) f
+    UNION ALL
+    SELECT 'taskapp_app', to_regprocedure('public.my_memberships()')
     UNION ALL
     SELECT 'taskapp_worker', to_regprocedure(f)
     FROM unnest(ARRAY['taskapp_queue.claim(integer, integer, integer, text[])', 'taskapp_queue.finish(bigint, uuid)',
@@ -137,43 +142,151 @@ functions AS (
 ),
 -- The policies exactly as sql/02_policies.sql declares them, in PostgreSQL's own rendering.
 canonical (tablename, cmd, qual, with_check) AS (VALUES
-    ('tasks', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('tasks', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('tasks', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
-                        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('tasks', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('task_completions', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('task_completions', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('task_completions', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('task_versions', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('task_versions', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('task_versions', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
-                              '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('task_deletions', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('task_deletions', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('task_deletions', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
-                               '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('task_deletions', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('idempotency_keys', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('idempotency_keys', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('idempotency_keys', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('webhooks', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('webhooks', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('webhooks', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
-                           '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('webhooks', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('webhook_deliveries', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('webhook_deliveries', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('webhook_deliveries', 'UPDATE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
-                                     '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('webhook_deliveries', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('webhook_attempts', 'SELECT', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL),
-    ('webhook_attempts', 'INSERT', NULL, '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('webhook_attempts', 'DELETE', '(user_id = ( SELECT verified_user_id() AS verified_user_id))', NULL)
+    ('lists', 'SELECT',
+        '(id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('lists', 'INSERT',
+        NULL,
+        '((created_by = ( SELECT verified_user_id() AS verified_user_id)) AND ((personal_of IS NULL) OR (personal_of = ( SELECT verified_user_id() AS verified_user_id))))'),
+    ('lists', 'UPDATE',
+        '(id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[]))',
+        '(id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[]))'),
+    ('lists', 'DELETE',
+        '((id = ANY (( SELECT lists_where_i_am(''owner''::list_role) AS lists_where_i_am)::uuid[])) AND (personal_of IS NULL))',
+        NULL),
+    ('list_members', 'SELECT',
+        '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('list_members', 'INSERT',
+        NULL,
+        '((user_id = ( SELECT verified_user_id() AS verified_user_id)) AND (((role = ''owner''::list_role) AND (list_id = ANY (( SELECT lists_where_i_am(''owner''::list_role) AS lists_where_i_am)::uuid[]))) OR (EXISTS ( SELECT
+   FROM list_invitations i
+  WHERE ((i.list_id = list_members.list_id) AND (i.invitee_id = list_members.user_id) AND (i.role = list_members.role) AND (i.expires_at > now()))))))'),
+    ('list_members', 'UPDATE',
+        '((list_id = ANY (( SELECT lists_where_i_am(''owner''::list_role) AS lists_where_i_am)::uuid[])) OR ((role < ''admin''::list_role) AND (list_id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[]))))',
+        '((list_id = ANY (( SELECT lists_where_i_am(''owner''::list_role) AS lists_where_i_am)::uuid[])) OR ((role < ''admin''::list_role) AND (list_id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[]))))'),
+    ('list_members', 'DELETE',
+        '((role <> ''owner''::list_role) AND ((user_id = ( SELECT verified_user_id() AS verified_user_id)) OR (list_id = ANY (( SELECT lists_where_i_am(''owner''::list_role) AS lists_where_i_am)::uuid[])) OR ((role < ''admin''::list_role) AND (list_id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[])))))',
+        NULL),
+    ('list_invitations', 'SELECT',
+        '((invitee_id = ( SELECT verified_user_id() AS verified_user_id)) OR (list_id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[])))',
+        NULL),
+    ('list_invitations', 'INSERT',
+        NULL,
+        '((invited_by = ( SELECT verified_user_id() AS verified_user_id)) AND ((list_id = ANY (( SELECT lists_where_i_am(''owner''::list_role) AS lists_where_i_am)::uuid[])) OR ((role < ''admin''::list_role) AND (list_id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[])))) AND (NOT (EXISTS ( SELECT
+   FROM lists l
+  WHERE ((l.id = list_invitations.list_id) AND (l.personal_of IS NOT NULL))))))'),
+    ('list_invitations', 'DELETE',
+        '((invitee_id = ( SELECT verified_user_id() AS verified_user_id)) OR (list_id = ANY (( SELECT lists_where_i_am(''admin''::list_role) AS lists_where_i_am)::uuid[])))',
+        NULL),
+    ('list_departures', 'SELECT',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('list_departures', 'INSERT',
+        NULL,
+        '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))'),
+    ('list_departures', 'UPDATE',
+        '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
+        '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))'),
+    ('list_departures', 'DELETE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('tasks', 'SELECT',
+        '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('tasks', 'INSERT',
+        NULL,
+        '((list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[])) AND (user_id = ( SELECT verified_user_id() AS verified_user_id)))'),
+    ('tasks', 'UPDATE',
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))',
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))'),
+    ('tasks', 'DELETE',
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('task_completions', 'SELECT',
+        '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('task_completions', 'INSERT',
+        NULL,
+        '((list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[])) AND (completed_by = ( SELECT verified_user_id() AS verified_user_id)))'),
+    ('task_completions', 'DELETE',
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('task_versions', 'SELECT',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('task_versions', 'INSERT',
+        NULL,
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('task_versions', 'UPDATE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('task_deletions', 'SELECT',
+        '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('task_deletions', 'INSERT',
+        NULL,
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))'),
+    ('task_deletions', 'UPDATE',
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))',
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))'),
+    ('task_deletions', 'DELETE',
+        '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))',
+        NULL),
+    ('idempotency_keys', 'SELECT',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('idempotency_keys', 'INSERT',
+        NULL,
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('idempotency_keys', 'DELETE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('webhooks', 'SELECT',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('webhooks', 'INSERT',
+        NULL,
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhooks', 'UPDATE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhooks', 'DELETE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('webhook_deliveries', 'SELECT',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('webhook_deliveries', 'INSERT',
+        NULL,
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhook_deliveries', 'UPDATE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhook_deliveries', 'DELETE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('webhook_attempts', 'SELECT',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL),
+    ('webhook_attempts', 'INSERT',
+        NULL,
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+    ('webhook_attempts', 'DELETE',
+        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
+        NULL)
 ),
--- The commands each table must have a policy for (completions and idempotency keys are never
--- updated, version counters never deleted).
+-- The commands each table must have a policy for (completions, invitations and idempotency
+-- keys are never updated, version counters never deleted).
 required_policies (tablename, command) AS (
+    SELECT 'lists', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    UNION ALL
+    SELECT 'list_members', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    UNION ALL
+    SELECT 'list_invitations', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
+    UNION ALL
+    SELECT 'list_departures', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
+    UNION ALL
     SELECT 'tasks', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
     UNION ALL
     SELECT 'task_completions', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
@@ -200,8 +313,9 @@ problems AS (
     WHERE release / 10000 = server.num / 10000 AND server.num < release
     UNION ALL
     SELECT format('%s is missing', required.name)
-    FROM unnest(ARRAY['tasks', 'task_completions', 'task_versions', 'task_deletions', 'idempotency_keys',
-                      'webhooks', 'webhook_deliveries', 'webhook_attempts']) AS required(name)
+    FROM unnest(ARRAY['lists', 'list_members', 'list_invitations', 'list_departures', 'tasks', 'task_completions',
+                      'task_versions', 'task_deletions', 'idempotency_keys', 'webhooks', 'webhook_deliveries',
+                      'webhook_attempts']) AS required(name)
     WHERE to_regclass('public.' || required.name) IS NULL
     UNION ALL
     SELECT 'verified_user_id() is missing'
@@ -302,20 +416,24 @@ problems AS (
       AND NOT EXISTS (SELECT FROM required_policies r
                       WHERE r.tablename = required.tablename AND r.command = 'UPDATE')
       AND has_table_privilege(app.oid, to_regclass('public.' || required.tablename), 'UPDATE')
-    -- A key checked without the policies is an oracle: a foreign key or a unique key that
-    -- leaves out the owner tells whether another user's row exists.
+    -- A key checked without the policies is an oracle: a foreign key that does not lead with
+    -- the owning column (the user, or the list) tells whether another user's row exists.
     UNION ALL
-    SELECT DISTINCT format('foreign key %s on %s leaves out the owner column user_id', con.conname, con.conrelid::regclass)
+    SELECT DISTINCT format('foreign key %s on %s does not lead with the owning column (user_id or list_id)',
+                           con.conname, con.conrelid::regclass)
     FROM pg_constraint con JOIN relations r ON r.oid = con.conrelid
     WHERE con.contype = 'f' AND (r.can_select OR r.can_write)
-      AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attname = 'user_id'
-                                                  AND a.attnum = ANY (con.conkey))
+      AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = con.conrelid
+                                                  AND a.attname IN ('user_id', 'list_id') AND a.attnum = con.conkey[1])
     UNION ALL
     SELECT format('policy "%s" on %s is %s', p.policyname, p.tablename,
                   CASE WHEN p.qual = 'true' OR p.with_check = 'true' THEN 'USING (true): it lets everyone in'
                        WHEN concat(p.qual, p.with_check) ~ 'verified_user_id\(\)'
                             AND concat(p.qual, p.with_check) !~ 'SELECT verified_user_id\(\)'
                             THEN 'calling verified_user_id() without (select …), once per row'
+                       WHEN concat(p.qual, p.with_check) ~ 'lists_where_i_am\('
+                            AND concat(p.qual, p.with_check) !~ 'SELECT lists_where_i_am\('
+                            THEN 'calling lists_where_i_am() without (select …), once per row'
                        WHEN concat(p.qual, p.with_check) ~ 'current_setting'
                             THEN 'reading app.user_id unverified'
                        WHEN p.permissive <> 'PERMISSIVE' THEN 'restrictive'

@@ -252,11 +252,9 @@ ALTER TABLE task_completions NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE tasks DISABLE TRIGGER USER;
 ALTER TABLE task_completions DISABLE TRIGGER USER;
 
+-- Each creator's Inbox (lists_add_owner makes them its owner).
 INSERT INTO lists (name, personal_of, created_by)
 SELECT 'Inbox', t.user_id, t.user_id FROM tasks t GROUP BY t.user_id;
-INSERT INTO list_members (list_id, user_id, role) SELECT l.id, l.created_by, 'owner' FROM lists l;
-INSERT INTO taskapp_private.memberships (user_id, list_id, role, joined_xid)
-SELECT m.user_id, m.list_id, m.role, m.joined_xid FROM list_members m;
 UPDATE tasks t SET list_id = l.id FROM lists l WHERE l.personal_of = t.user_id;
 
 ALTER TABLE tasks ALTER COLUMN list_id SET DEFAULT public.personal_list_id(), ALTER COLUMN list_id SET NOT NULL;
@@ -328,12 +326,13 @@ CREATE TABLE task_deletions (
 CREATE INDEX task_deletions_deleted_xid_idx ON task_deletions (list_id, deleted_xid, task_id);
 CREATE INDEX task_deletions_deleted_at_idx ON task_deletions (list_id, deleted_at);
 
+-- The writer is the transaction's user (the creator, for SQL run without one: a bulk load).
 CREATE OR REPLACE FUNCTION tasks_stamp() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    writer text := current_setting('app.user_id', true);
+    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), NEW.user_id);
     hooked text[];
     event  text;
     fired  jsonb;
@@ -397,7 +396,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    writer text := current_setting('app.user_id', true);
+    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), OLD.user_id);
     hooked text[];
 BEGIN
     IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
@@ -424,8 +423,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NEW.completed THEN
-        INSERT INTO public.task_completions (list_id, task_id, due_at, completed_at)
-        VALUES (NEW.list_id, NEW.id, NEW.due_at, NEW.completed_at);
+        -- By the transaction's user (the creator, for SQL run without one).
+        INSERT INTO public.task_completions (list_id, task_id, due_at, completed_at, completed_by)
+        VALUES (NEW.list_id, NEW.id, NEW.due_at, NEW.completed_at,
+                coalesce(nullif(current_setting('app.user_id', true), ''), NEW.user_id));
     ELSE
         DELETE FROM public.task_completions
         WHERE (list_id, id) = (SELECT c.list_id, c.id FROM public.task_completions c
@@ -479,7 +480,7 @@ CREATE POLICY "Members join by invitation, the owner with the list" ON list_memb
 
 -- Admins change roles below admin; the owner any role, and hands ownership over (one
 -- statement that makes another member owner and themselves admin).
-CREATE POLICY "Roles are changed by admins below admin, by the owner at any level" ON list_members
+CREATE POLICY "Roles are changed by admins, at any level by the owner" ON list_members
     FOR UPDATE
     USING (list_id = ANY ((SELECT lists_where_i_am('owner'))::uuid[])
            OR (role < 'admin' AND list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[])))
@@ -502,14 +503,14 @@ CREATE POLICY "Invitations are visible to the list's admins and to the invitee" 
     FOR SELECT
     USING (invitee_id = (SELECT verified_user_id()) OR list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[]));
 
-CREATE POLICY "Invitations are sent by admins below admin, by the owner at any level, never to an Inbox" ON list_invitations
+CREATE POLICY "Invitations are sent by admins, never to an Inbox" ON list_invitations
     FOR INSERT
     WITH CHECK (invited_by = (SELECT verified_user_id())
                 AND (list_id = ANY ((SELECT lists_where_i_am('owner'))::uuid[])
                      OR (role < 'admin' AND list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[])))
                 AND NOT EXISTS (SELECT FROM lists l WHERE l.id = list_invitations.list_id AND l.personal_of IS NOT NULL));
 
-CREATE POLICY "Invitations are revoked by the list's admins, declined by the invitee" ON list_invitations
+CREATE POLICY "Invitations are revoked by admins, declined by the invitee" ON list_invitations
     FOR DELETE
     USING (invitee_id = (SELECT verified_user_id()) OR list_id = ANY ((SELECT lists_where_i_am('admin'))::uuid[]));
 
@@ -544,7 +545,7 @@ CREATE POLICY "Tasks are created by editors of their list, as themselves" ON tas
     FOR INSERT
     WITH CHECK (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]) AND user_id = (SELECT verified_user_id()));
 
-CREATE POLICY "Tasks are changed by editors of their list and stay in a list they edit" ON tasks
+CREATE POLICY "Tasks are changed by editors and stay in a list they edit" ON tasks
     FOR UPDATE
     USING (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]))
     WITH CHECK (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]));
@@ -623,7 +624,7 @@ DOWNGRADE = r"""
 DROP TRIGGER tasks_remember_move ON tasks;
 DROP POLICY "Tasks are visible to the members of their list" ON tasks;
 DROP POLICY "Tasks are created by editors of their list, as themselves" ON tasks;
-DROP POLICY "Tasks are changed by editors of their list and stay in a list they edit" ON tasks;
+DROP POLICY "Tasks are changed by editors and stay in a list they edit" ON tasks;
 DROP POLICY "Tasks are deleted by editors of their list" ON tasks;
 DROP POLICY "Completions are visible to the members of the task's list" ON task_completions;
 DROP POLICY "Completions are recorded by editors of the list, as themselves" ON task_completions;
@@ -822,8 +823,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE task_deletions TO taskapp_app;
 
 DROP FUNCTION public.personal_list_id();
 DROP TABLE list_departures;
-DROP TABLE list_invitations;
 DROP TABLE list_members;
+DROP TABLE list_invitations;
 DROP TABLE lists;
 DROP FUNCTION taskapp_private.lists_remember_departures();
 DROP FUNCTION taskapp_private.list_members_remember_departure();

@@ -29,9 +29,9 @@ def audit(url: str) -> str:
 def test_the_audit_passes_the_migrated_database(database):
     report = audit(database.admin_url)
     assert "VERDICT: PASS" in report
-    for policy in ("Tasks are visible to their owner", "Tasks can be deleted by their owner"):
+    for policy in ("Tasks are visible to the members of their list", "Tasks are deleted by editors of their list"):
         assert policy in report
-    assert "verified_user_id()" in report
+    assert "verified_user_id()" in report and "lists_where_i_am(list_role)" in report
     server = report.split("== Tables")[0]
     assert "server_version" in server and "PostgreSQL" in server
 
@@ -42,7 +42,7 @@ def test_the_audit_fails_a_weakened_database(fresh_database):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("alter table tasks no force row level security")
         conn.execute("grant truncate on tasks to taskapp_app")
-        conn.execute('drop policy "Tasks can be deleted by their owner" on tasks')
+        conn.execute('drop policy "Tasks are deleted by editors of their list" on tasks')
     report = audit(url)
     verdict = next(line for line in report.splitlines() if "VERDICT" in line)
     assert "FAIL" in verdict
@@ -56,7 +56,7 @@ def test_taskapp_audit_prints_the_report_and_passes(database):
 
     result = taskapp("audit", DATABASE_ADMIN_URL=database.admin_url)
     assert result.returncode == 0, result.stderr
-    assert "Tasks can be changed by their owner and stay theirs" in result.stdout
+    assert "Tasks are changed by editors and stay in a list they edit" in result.stdout
     assert "== Grants on the tables" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "VERDICT: PASS"
 
@@ -116,17 +116,17 @@ WEAKENINGS = {
     "rls disabled": (["alter table tasks disable row level security"], "table tasks has row-level security disabled"),
     "history rls not forced": (["alter table task_completions no force row level security"],
                                "table task_completions has row-level security not forced"),
-    "history without a delete policy": (['drop policy "Completions can be forgotten by their owner" '
+    "history without a delete policy": (['drop policy "Completions are forgotten by editors of the list" '
                                          "on task_completions"], "task_completions has no DELETE policy"),
     "history updatable": (["grant update on task_completions to taskapp_app"],
                           "taskapp_app may UPDATE task_completions, which has no UPDATE policy"),
-    "history policy for everyone": (['alter policy "Completions are visible to their owner" on task_completions '
-                                     "using (true)"],
-                                    'policy "Completions are visible to their owner" on task_completions is USING'),
+    "history policy for everyone": (
+        ['alter policy "Completions are visible to the members of the task\'s list" on task_completions using (true)'],
+        'policy "Completions are visible to the members of the task\'s list" on task_completions is USING'),
     "a foreign key without the owner": (
         ["alter table task_completions drop constraint task_completions_task_fkey",
          "alter table task_completions add constraint audit_fk foreign key (task_id) references tasks (id)"],
-        "foreign key audit_fk on task_completions leaves out the owner column user_id"),
+        "foreign key audit_fk on task_completions does not lead with the owning column (user_id or list_id)"),
     "a readable table without rls": (["create table audit_plain (x int)", "grant select on audit_plain to taskapp_app"],
                                      "table audit_plain has row-level security disabled"),
     "a writable migrations table": (["grant insert on alembic_version to taskapp_app"],
@@ -149,23 +149,44 @@ WEAKENINGS = {
         "taskapp_app may call audit_definer(), a SECURITY DEFINER function"),
     "a function without a fixed search_path": (["alter function tasks_stamp() reset search_path"],
                                                "function tasks_stamp() has no fixed search_path"),
-    "using (true)": (['alter policy "Tasks are visible to their owner" on tasks using (true)'],
-                     'policy "Tasks are visible to their owner" on tasks is USING (true)'),
+    "using (true)": (['alter policy "Tasks are visible to the members of their list" on tasks using (true)'],
+                     'policy "Tasks are visible to the members of their list" on tasks is USING (true)'),
     "identity call not wrapped": (
-        ['alter policy "Tasks are visible to their owner" on tasks using (user_id = verified_user_id())'],
+        ['alter policy "Webhooks are visible to their owner" on webhooks using (user_id = verified_user_id())'],
         "calling verified_user_id() without (select …)"),
+    "membership call not wrapped": (
+        ['alter policy "Tasks are visible to the members of their list" on tasks '
+         "using (list_id = any (lists_where_i_am('viewer')))"],
+        "calling lists_where_i_am() without (select …)"),
+    "a viewer may change tasks": (
+        ['alter policy "Tasks are changed by editors and stay in a list they edit" on tasks '
+         "using (list_id = any ((select lists_where_i_am('viewer'))::uuid[]))"],
+        'policy "Tasks are changed by editors and stay in a list they edit" on tasks is not the canonical one'),
+    "an admin may remove the owner": (
+        ['alter policy "Members leave, or are removed by those above them" on list_members '
+         "using (list_id = any ((select lists_where_i_am('admin'))::uuid[]))"],
+        'policy "Members leave, or are removed by those above them" on list_members is not the canonical one'),
+    "anyone may join": (
+        ['alter policy "Members join by invitation, the owner with the list" on list_members '
+         "with check (user_id = (select verified_user_id()))"],
+        'policy "Members join by invitation, the owner with the list" on list_members is not the canonical one'),
+    "the membership lookup readable": (["grant usage on schema taskapp_private to taskapp_app",
+                                        "grant select on taskapp_private.memberships to taskapp_app"],
+                                       "table taskapp_private.memberships has row-level security disabled"),
+    "a membership table without a policy": (['drop policy "Invitations are revoked by admins, declined by the invitee" '
+                                             "on list_invitations"], "list_invitations has no DELETE policy"),
     "unverified identity": (
-        ['alter policy "Tasks can be deleted by their owner" on tasks '
+        ['alter policy "Tasks are deleted by editors of their list" on tasks '
          "using (user_id = (select current_setting('app.user_id', true)))"],
-        'policy "Tasks can be deleted by their owner" on tasks is reading app.user_id unverified'),
+        'policy "Tasks are deleted by editors of their list" on tasks is reading app.user_id unverified'),
     "another expression": (
-        ['alter policy "Tasks can be created by their owner" on tasks '
+        ['alter policy "Tasks are created by editors of their list, as themselves" on tasks '
          "with check (user_id = (select verified_user_id()) or title = 'x')"],
-        'policy "Tasks can be created by their owner" on tasks is not the canonical one'),
+        'policy "Tasks are created by editors of their list, as themselves" on tasks is not the canonical one'),
     "an extra permissive policy": (
         ["create policy audit_extra on tasks for select using (priority = 'high')"],
         'policy "audit_extra" on tasks is not the canonical one'),
-    "a missing policy": (['drop policy "Tasks can be deleted by their owner" on tasks'], "tasks has no DELETE policy"),
+    "a missing policy": (['drop policy "Tasks are deleted by editors of their list" on tasks'], "tasks has no DELETE policy"),
 }
 
 
@@ -208,7 +229,7 @@ def test_psql_and_taskapp_audit_give_the_same_verdict_on_a_weakened_database(fre
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create view audit_view as select * from tasks")
         conn.execute("grant select on audit_view to taskapp_app")
-        conn.execute('alter policy "Tasks are visible to their owner" on tasks using (true)')
+        conn.execute('alter policy "Tasks are visible to the members of their list" on tasks using (true)')
     by_psql = next(line.strip() for line in audit(url).splitlines() if "VERDICT" in line)
     by_command = taskapp("audit", DATABASE_ADMIN_URL=url)
     assert by_command.returncode == 1

@@ -1,5 +1,6 @@
-"""The change feed's and idempotency keys' tables in SQL, as taskapp_app: the database versions
-every write itself, remembers deletions, and shows each user only their own rows."""
+"""The change feed's and idempotency keys' tables in SQL, as taskapp_app: the database stamps
+every write with its transaction itself, remembers deletions, and shows each user only the
+rows of their own lists."""
 
 import uuid
 
@@ -21,7 +22,15 @@ def alices_task(app_sql, alice):
     return task_id
 
 
-def test_every_write_takes_the_owners_next_version(app_sql, alice, alices_task):
+def test_every_write_records_its_transaction_whatever_the_writer_sets(app_sql, alice, alices_task):
+    act_as(app_sql, alice.sub)
+    app_sql.execute("update tasks set title = 'again', written_xid = '1' where id = %s", (alices_task,))
+    written, current = app_sql.execute(
+        "select written_xid::text, pg_current_xact_id()::text from tasks where id = %s", (alices_task,)).fetchone()
+    assert written == current
+
+
+def test_every_write_takes_the_writers_next_version(app_sql, alice, alices_task):
     act_as(app_sql, alice.sub)
     first = version_of(app_sql, alices_task)
     app_sql.execute("update tasks set title = 'again' where id = %s", (alices_task,))
@@ -30,11 +39,13 @@ def test_every_write_takes_the_owners_next_version(app_sql, alice, alices_task):
     assert app_sql.execute("select last_version from task_versions").fetchone()[0] == first + 2
 
 
-def test_a_deletion_is_remembered_with_the_next_version(app_sql, alice, alices_task):
+def test_a_deletion_is_remembered_in_its_list_with_its_transaction(app_sql, alice, alices_task):
     act_as(app_sql, alice.sub)
-    before = version_of(app_sql, alices_task)
+    (list_id,) = app_sql.execute("select list_id from tasks where id = %s", (alices_task,)).fetchone()
     app_sql.execute("delete from tasks where id = %s", (alices_task,))
-    assert app_sql.execute("select task_id, version from task_deletions").fetchall() == [(alices_task, before + 1)]
+    assert app_sql.execute(
+        "select list_id, task_id, deleted_xid = pg_current_xact_id() from task_deletions").fetchall() == [
+        (list_id, alices_task, True)]
 
 
 def test_a_users_writes_wait_for_each_other_so_versions_follow_commit_order(database, alice, alices_task):
@@ -65,13 +76,17 @@ def test_nobody_else_and_no_identity_sees_the_rows(app_sql, admin_sql, alice, bo
         if table != "task_versions":
             assert app_sql.execute(f"delete from {table} returning 1").fetchall() == []
         app_sql.rollback()
-    assert admin_sql.execute(f"select count(*) from {table} where user_id = %s", (alice.sub,)).fetchone()[0] == 1
+    mine = "list_id in (select id from lists where personal_of = %s)" if table == "task_deletions" else "user_id = %s"
+    assert admin_sql.execute(f"select count(*) from {table} where {mine}", (alice.sub,)).fetchone()[0] == 1
 
 
 def test_rows_cannot_be_written_for_another_user(app_sql, alice, bob, alices_task):
+    act_as(app_sql, alice.sub)
+    (alices_list,) = app_sql.execute("select list_id from tasks where id = %s", (alices_task,)).fetchone()
+    app_sql.rollback()
     statements = [
         ("insert into task_versions (user_id, last_version) values (%s, 99)", (alice.sub,)),
-        ("insert into task_deletions (user_id, task_id, version) values (%s, %s, 99)", (alice.sub, uuid.uuid4())),
+        ("insert into task_deletions (list_id, task_id) values (%s, %s)", (alices_list, uuid.uuid4())),
         ("insert into idempotency_keys (user_id, key, fingerprint, status, body, expires_at)"
          " values (%s, 'k', 'f', 201, '{}', now())", (alice.sub,)),
         ("select next_task_version(%s)", (alice.sub,)),

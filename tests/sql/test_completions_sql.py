@@ -53,10 +53,15 @@ def test_a_forged_identity_sees_no_history(app_sql, alice, alices_completed_task
 
 
 def test_a_record_cannot_be_written_for_another_user(app_sql, alice, bob, alices_completed_task):
-    act_as(app_sql, bob.sub)
-    with pytest.raises(errors.InsufficientPrivilege):
-        app_sql.execute("insert into task_completions (user_id, task_id) values (%s, %s)",
-                        (alice.sub, alices_completed_task))
+    act_as(app_sql, alice.sub)
+    (alices_list,) = app_sql.execute("select list_id from tasks where id = %s", (alices_completed_task,)).fetchone()
+    app_sql.rollback()
+    for completed_by in (alice.sub, bob.sub):
+        act_as(app_sql, bob.sub)
+        with pytest.raises(errors.InsufficientPrivilege):
+            app_sql.execute("insert into task_completions (list_id, task_id, completed_by) values (%s, %s, %s)",
+                            (alices_list, alices_completed_task, completed_by))
+        app_sql.rollback()
 
 
 def test_the_foreign_key_is_no_oracle_for_another_users_task(app_sql, bob, alices_completed_task):
@@ -66,7 +71,8 @@ def test_the_foreign_key_is_no_oracle_for_another_users_task(app_sql, bob, alice
     for task_id in (alices_completed_task, uuid.uuid4()):
         act_as(app_sql, bob.sub)
         with pytest.raises(errors.ForeignKeyViolation) as refused:
-            app_sql.execute("insert into task_completions (task_id) values (%s)", (task_id,))
+            app_sql.execute("insert into task_completions (list_id, task_id) values (personal_list_id(), %s)",
+                            (task_id,))
         answers.append(refused.value.diag.message_primary)
         app_sql.rollback()
     assert answers[0] == answers[1]

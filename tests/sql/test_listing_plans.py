@@ -27,17 +27,23 @@ def big_database(fresh_database, database):
     url = fresh_database()
     upgrade(sqlalchemy_url(url), identity_key=IDENTITY_KEY)
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(  # each user's Inbox (the trigger makes them its owner)
+            "insert into lists (name, personal_of, created_by)"
+            " select 'Inbox', 'user-' || n, 'user-' || n from generate_series(0, %(users)s - 1) as n",
+            {"users": USERS},
+        )
         conn.execute(
             """
-            insert into tasks (user_id, title, description, completed, priority, due_at, tags)
-            select 'user-' || (n %% %(users)s),
+            insert into tasks (user_id, list_id, title, description, completed, priority, due_at, tags)
+            select 'user-' || (n %% %(users)s), inbox.id,
                    'task ' || n || ' ' || (array['invoice', 'milk', 'report', 'call'])[1 + m %% 4],
                    case when m %% 3 = 0 then 'about the ' || (array['invoice', 'budget'])[1 + m %% 2] end,
                    m %% 2 = 0,
                    (array['low', 'medium', 'high'])[1 + m %% 3]::task_priority,
                    case when m %% 5 <> 0 then now() + (m %% 100) * interval '1 day' end,
                    array[(array['work', 'home', 'urgent'])[1 + m %% 5 %% 3]]
-            from generate_series(1, %(tasks)s) as n, lateral (select n / %(users)s as m) as per_user
+            from generate_series(1, %(tasks)s) as n, lateral (select n / %(users)s as m) as per_user,
+                 lateral (select l.id from lists l where l.personal_of = 'user-' || (n %% %(users)s)) as inbox
             """,
             {"users": USERS, "tasks": TASKS},
         )

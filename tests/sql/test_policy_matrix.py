@@ -27,7 +27,9 @@ MATRIX = {
                                   "null": REFUSED, "empty": REFUSED},
     "insert with default owner": {"owner": 1, "other": 1, "forged": DENIED, "unset": REFUSED, "null": REFUSED,
                                   "empty": REFUSED},
-    "update owner to bob": {"owner": DENIED, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
+    # The creator never changes (the stamp trigger keeps it): the owner's update touches the row,
+    # which stays Alice's (tests/sql/test_rls_sql.py).
+    "update owner to bob": {"owner": 1, "other": 0, "forged": 0, "unset": 0, "null": 0, "empty": 0},
 }
 
 STATEMENTS = {
@@ -138,9 +140,11 @@ def test_no_identity_crosses_between_threads_sharing_a_small_pool(make_app, crea
 
 
 def test_no_unique_constraint_or_foreign_key_is_an_existence_oracle(admin_sql):
-    # Keys are checked without the policies: each must lead with the owner, so that naming
-    # another user's row fails exactly as naming none does. The one exception is the tasks'
-    # server-made random id (specs/security-model.md).
+    # Keys are checked without the policies: each must lead with the owning column (the user,
+    # or the list), so that naming another user's or another list's row fails exactly as
+    # naming none does. The exceptions (specs/security-model.md): the server-made random ids
+    # of tasks and lists, and the one Inbox per user, whose key the policy checks first
+    # (test_an_inbox_for_another_user_is_refused_before_its_key_is_checked).
     unique = admin_sql.execute(
         "select indexrelid::regclass::text, (select attname from pg_attribute"
         "  where attrelid = indrelid and attnum = indkey[0]) from pg_index"
@@ -148,20 +152,43 @@ def test_no_unique_constraint_or_foreign_key_is_an_existence_oracle(admin_sql):
         " and indrelid <> 'alembic_version'::regclass and indisunique order by 1"
     ).fetchall()
     assert unique == [
-        ("idempotency_keys_pkey", "user_id"), ("task_completions_pkey", "user_id"), ("task_deletions_pkey", "user_id"),
-        ("task_versions_pkey", "user_id"), ("tasks_pkey", "id"), ("tasks_user_id_id_key", "user_id"),
+        ("idempotency_keys_pkey", "user_id"), ("list_departures_pkey", "user_id"),
+        ("list_invitations_list_id_invitee_id_key", "list_id"), ("list_invitations_pkey", "list_id"),
+        ("list_members_pkey", "list_id"), ("lists_personal_of_key", "personal_of"), ("lists_pkey", "id"),
+        ("task_completions_pkey", "list_id"), ("task_deletions_pkey", "list_id"),
+        ("task_versions_pkey", "user_id"), ("tasks_list_id_id_key", "list_id"), ("tasks_pkey", "id"),
         ("webhook_attempts_pkey", "user_id"), ("webhook_deliveries_pkey", "user_id"), ("webhooks_pkey", "user_id"),
     ]
+    exclusions = admin_sql.execute(
+        "select conname, pg_get_constraintdef(oid) from pg_constraint where contype = 'x'"
+        " and connamespace = 'public'::regnamespace"
+    ).fetchall()
+    assert exclusions == [("list_members_one_owner",
+                           "EXCLUDE USING btree (list_id WITH =) WHERE ((role = 'owner'::list_role)) DEFERRABLE")]
     foreign = admin_sql.execute(
-        "select conname, (select array_agg(attname::text order by attnum) from pg_attribute"
-        "  where attrelid = conrelid and attnum = any (conkey)) from pg_constraint where contype = 'f'"
-        " and connamespace = 'public'::regnamespace order by conname"
+        "select conname, array(select a.attname::text from unnest(conkey) with ordinality as k(attnum, place)"
+        "  join pg_attribute a on a.attrelid = conrelid and a.attnum = k.attnum order by k.place)"
+        " from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace order by conname"
     ).fetchall()
     assert foreign == [
-        ("task_completions_task_fkey", ["user_id", "task_id"]),
+        ("list_invitations_list_fkey", ["list_id"]),
+        ("list_members_list_fkey", ["list_id"]),
+        ("task_completions_task_fkey", ["list_id", "task_id"]),
+        ("task_deletions_list_fkey", ["list_id"]),
+        ("tasks_assignee_fkey", ["list_id", "assignee_id"]),
+        ("tasks_list_fkey", ["list_id"]),
         ("webhook_attempts_delivery_fkey", ["user_id", "delivery_id"]),
         ("webhook_deliveries_webhook_fkey", ["user_id", "webhook_id"]),
     ]
+
+
+def test_an_inbox_for_another_user_is_refused_before_its_key_is_checked(app_sql, alice, bob, alices_row):
+    # Alice's Inbox exists (her task is in it): Bob making one in her name meets the policy,
+    # not the unique key, so he learns nothing about whether she has one.
+    act_as(app_sql, bob.sub)
+    with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
+        app_sql.execute("insert into lists (name, personal_of, created_by) values ('x', %s, %s)",
+                        (alice.sub, bob.sub))
 
 
 def test_clients_cannot_choose_a_task_id(client, alice):

@@ -64,7 +64,8 @@ def test_every_policy_reads_the_verified_identity(admin_sql):
     for name, _cmd, using, check in policies:
         for expression in (using, check):
             if expression is not None:
-                assert "( SELECT verified_user_id() AS verified_user_id)" in expression, name
+                # The lists the verified identity may see, once per statement.
+                assert "( SELECT lists_where_i_am(" in expression, name
                 assert "current_setting" not in expression, name
     update = next(p for p in policies if p[1] == "UPDATE")
     assert update[2] is not None and update[3] is not None, "UPDATE needs USING and WITH CHECK"
@@ -100,10 +101,10 @@ def test_an_insert_naming_another_owner_is_refused(app_sql, alice, bob):
         app_sql.execute("insert into tasks (title, user_id) values ('x', %s)", (bob.sub,))
 
 
-def test_owner_cannot_hand_a_task_to_another_user(app_sql, alice, bob, alices_task):
+def test_the_creator_of_a_task_never_changes(app_sql, alice, bob, alices_task):
     as_user(app_sql, alice.sub)
-    with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
-        app_sql.execute("update tasks set user_id = %s where id = %s", (bob.sub, alices_task))
+    app_sql.execute("update tasks set user_id = %s where id = %s", (bob.sub, alices_task))
+    assert app_sql.execute("select user_id from tasks where id = %s", (alices_task,)).fetchone()[0] == alice.sub
 
 
 def test_another_user_can_neither_see_change_nor_delete(app_sql, bob, alices_task):
@@ -151,6 +152,7 @@ def test_the_policies_hold_for_the_table_owner_too(database, alices_task):
         conn.execute("create role taskapp_owner_probe nologin")
         conn.execute("alter table tasks owner to taskapp_owner_probe")
         conn.execute("grant execute on function verified_user_id() to taskapp_owner_probe")
+        conn.execute("grant execute on function lists_where_i_am(list_role) to taskapp_owner_probe")
         conn.execute("set local role taskapp_owner_probe")
         assert conn.execute("select count(*) from tasks").fetchone()[0] == 0
         conn.execute("reset role")
