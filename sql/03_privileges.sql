@@ -47,6 +47,7 @@ REVOKE ALL ON FUNCTION taskapp_private.list_members_copy() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_add_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_members_remember_departure() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_remember_departures() FROM PUBLIC;
+REVOKE ALL ON FUNCTION list_members_keep_owner() FROM PUBLIC;
 -- Nobody but the owners creates objects in public (PostgreSQL 15's default, asserted for 14),
 -- and nobody but the owner makes temporary tables here: one named tasks, made by SQL running
 -- on a pooled connection, would shadow the real table for every later request on it.

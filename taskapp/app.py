@@ -14,6 +14,7 @@ from flask import Flask
 
 from taskapp.changes.resources import blp as changes_blp
 from taskapp.completions.resources import blp as completions_blp
+from taskapp.lists.resources import blp as lists_blp
 from taskapp.config import Config
 from taskapp.database import safety, transaction
 from taskapp.database.embedded import serving_config
@@ -25,7 +26,7 @@ from taskapp.web.api import api
 from taskapp.web.jsonio import OrjsonProvider
 from taskapp.webhooks.resources import blp as webhooks_blp
 
-RESOURCES = (tasks_blp, completions_blp, changes_blp, webhooks_blp)
+RESOURCES = (lists_blp, tasks_blp, completions_blp, changes_blp, webhooks_blp)
 
 
 class TaskFlask(Flask):

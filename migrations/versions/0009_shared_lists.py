@@ -61,6 +61,9 @@ CREATE TABLE list_members (
 CREATE TABLE list_invitations (
     id         uuid        NOT NULL DEFAULT gen_random_uuid(),
     list_id    uuid        NOT NULL,
+    -- The list's name when the invitation was sent: what the invitee, who cannot see the list
+    -- yet, is told they are invited to.
+    list_name  text        NOT NULL,
     invitee_id text        NOT NULL,
     role       list_role   NOT NULL,
     invited_by text        NOT NULL DEFAULT current_setting('app.user_id', true),
@@ -70,6 +73,7 @@ CREATE TABLE list_invitations (
     CONSTRAINT list_invitations_list_id_invitee_id_key UNIQUE (list_id, invitee_id),
     CONSTRAINT list_invitations_list_fkey FOREIGN KEY (list_id) REFERENCES lists (id) ON DELETE CASCADE,
     CONSTRAINT list_invitations_invitee_id_not_empty CHECK (invitee_id <> '' AND char_length(invitee_id) <= 255),
+    CONSTRAINT list_invitations_list_name_length CHECK (char_length(list_name) BETWEEN 1 AND 255),
     CONSTRAINT list_invitations_role_below_owner CHECK (role <> 'owner')
 );
 
@@ -204,6 +208,24 @@ $$;
 
 CREATE TRIGGER lists_remember_departures BEFORE DELETE ON lists
     FOR EACH ROW EXECUTE FUNCTION taskapp_private.lists_remember_departures();
+
+-- A list always has its owner: a statement that leaves it without one (an owner demoting
+-- themselves) is refused. Ownership moves only to another member, in one statement.
+CREATE FUNCTION list_members_keep_owner() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM public.list_members m WHERE m.list_id = OLD.list_id AND m.role = 'owner') THEN
+        RAISE EXCEPTION 'a list keeps its owner' USING ERRCODE = 'check_violation',
+            HINT = 'Make another member owner instead.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER list_members_keep_owner AFTER UPDATE OF role ON list_members
+    FOR EACH ROW WHEN (OLD.role = 'owner' AND NEW.role <> 'owner') EXECUTE FUNCTION list_members_keep_owner();
 
 -- The verified identity's Inbox, made the first time it is needed.
 CREATE FUNCTION public.personal_list_id() RETURNS uuid
@@ -603,6 +625,7 @@ REVOKE ALL ON FUNCTION taskapp_private.list_members_copy() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_add_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_members_remember_departure() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_remember_departures() FROM PUBLIC;
+REVOKE ALL ON FUNCTION list_members_keep_owner() FROM PUBLIC;
 
 GRANT USAGE ON TYPE list_role TO taskapp_app;
 GRANT SELECT, INSERT, DELETE ON TABLE lists TO taskapp_app;
@@ -822,6 +845,8 @@ REVOKE ALL ON TABLE task_deletions FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE task_deletions TO taskapp_app;
 
 DROP FUNCTION public.personal_list_id();
+DROP TRIGGER list_members_keep_owner ON list_members;
+DROP FUNCTION list_members_keep_owner();
 DROP TABLE list_departures;
 DROP TABLE list_members;
 DROP TABLE list_invitations;

@@ -30,10 +30,11 @@ def check_reminders(task: dict) -> None:
 
 
 def apply(task_id, values: dict):
-    """Apply a PUT's or PATCH's values to a task that is or becomes recurring (or is completed)."""
+    """Apply a PUT's or PATCH's values to a task that is or becomes recurring (or is completed);
+    None when the caller may not write it (or it does not exist)."""
     task = first(*queries.series(task_id))
     if task is None:
-        abort(404)
+        return None
     check_if_match(task)
     after = {**task, **values}
     check_reminders(after)

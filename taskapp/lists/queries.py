@@ -1,0 +1,81 @@
+"""SQL for lists, members and invitations. Row-level security decides which rows exist and who
+may write them; nothing here names a user or filters by membership. The caller's own role and
+invitations come from the database's verified identity (my_memberships(), verified_user_id()).
+"""
+
+from sqlalchemy import text
+
+# A list as returned: the caller's role in it and its owner beside it.
+LIST = """
+SELECT l.id, l.name, mine.role::text AS role,
+       (SELECT o.user_id FROM list_members o WHERE o.list_id = l.id AND o.role = 'owner') AS owner_id,
+       l.personal_of IS NOT NULL AS personal, l.created_at, l.updated_at
+FROM lists l JOIN my_memberships() mine ON mine.list_id = l.id
+"""
+
+INBOX = text("SELECT personal_list_id() AS id")
+ALL = text(LIST + " ORDER BY l.personal_of IS NULL, l.created_at, l.id")
+ONE = text(LIST + " WHERE l.id = :list_id")
+# No RETURNING: a row returned must pass the SELECT policy, which a new list passes only once
+# the trigger has made its creator the owner, after the row. Its id is made here instead.
+CREATE = text("INSERT INTO lists (id, name) VALUES (:list_id, :name)")
+RENAME = text("UPDATE lists SET name = :name, updated_at = now() WHERE id = :list_id RETURNING id")
+REMOVE = text("DELETE FROM lists WHERE id = :list_id RETURNING id")
+PERSONAL = text("SELECT personal_of IS NOT NULL AS personal FROM lists WHERE id = :list_id")
+
+MEMBER = "SELECT m.user_id, m.role::text AS role, m.added_at FROM list_members m"
+MEMBERS = text(MEMBER + " WHERE m.list_id = :list_id ORDER BY m.role DESC, m.added_at, m.user_id")
+ONE_MEMBER = text(MEMBER + " WHERE m.list_id = :list_id AND m.user_id = :user_id")
+CHANGE_ROLE = text("""
+UPDATE list_members SET role = CAST(:role AS list_role) WHERE list_id = :list_id AND user_id = :user_id
+RETURNING user_id, role::text AS role, added_at
+""")
+# Ownership handed over in one statement (the one-owner constraint is checked at its end): the
+# member becomes owner, the owner an admin.
+HAND_OVER = text("""
+UPDATE list_members SET role = CASE WHEN user_id = :user_id THEN 'owner'::list_role ELSE 'admin'::list_role END
+WHERE list_id = :list_id AND (user_id = :user_id OR role = 'owner')
+RETURNING user_id, role::text AS role, added_at
+""")
+REMOVE_MEMBER = text("DELETE FROM list_members WHERE list_id = :list_id AND user_id = :user_id RETURNING user_id")
+
+INVITATION = """
+SELECT i.id, i.list_id, l.name AS list_name, i.invitee_id, i.role::text AS role, i.invited_by, i.created_at,
+       i.expires_at
+FROM list_invitations i LEFT JOIN lists l ON l.id = i.list_id
+"""
+# The list's name is shown to an invitee who cannot see the list yet: read through the
+# invitation, which the policies let them see.
+INVITATION_FOR_INVITEE = """
+SELECT i.id, i.list_id, i.list_name, i.invitee_id, i.role::text AS role, i.invited_by, i.created_at, i.expires_at
+FROM list_invitations i
+"""
+LIST_INVITATIONS = text(INVITATION + " WHERE i.list_id = :list_id AND i.expires_at > now()"
+                        " ORDER BY i.created_at DESC, i.id DESC")
+MY_INVITATIONS = text(INVITATION_FOR_INVITEE + " WHERE i.invitee_id = (SELECT verified_user_id())"
+                      " AND i.expires_at > now() ORDER BY i.created_at DESC, i.id DESC")
+MY_INVITATION = text(INVITATION_FOR_INVITEE + " WHERE i.id = :invitation_id AND i.invitee_id = (SELECT verified_user_id())")
+# An invitation replaces the list's earlier one to the same user (a new role, a new expiry);
+# the list's expired ones go at the same time.
+CLEAR_INVITATIONS = text("""
+DELETE FROM list_invitations WHERE list_id = :list_id AND (invitee_id = :invitee_id OR expires_at <= now())
+""")
+INVITE = text("""
+INSERT INTO list_invitations (list_id, list_name, invitee_id, role, expires_at)
+SELECT l.id, l.name, :invitee_id, CAST(:role AS list_role), now() + make_interval(days => :days)
+FROM lists l WHERE l.id = :list_id
+RETURNING id
+""")
+ONE_INVITATION = text(INVITATION + " WHERE i.id = :invitation_id")
+REVOKE = text("DELETE FROM list_invitations WHERE list_id = :list_id AND id = :invitation_id RETURNING id")
+DECLINE = text("DELETE FROM list_invitations WHERE id = :invitation_id AND invitee_id = (SELECT verified_user_id())"
+               " RETURNING id")
+# Accepting: the invitee adds themselves with the invitation's role (the policy checks that an
+# unexpired invitation says so), and the invitation goes. No RETURNING: the new member row
+# passes the SELECT policy only once the membership copy has it, after the row.
+ACCEPT = text("""
+INSERT INTO list_members (list_id, user_id, role)
+SELECT i.list_id, i.invitee_id, i.role FROM list_invitations i
+WHERE i.id = :invitation_id AND i.invitee_id = (SELECT verified_user_id()) AND i.expires_at > now()
+""")
+FORGET_INVITATION = text("DELETE FROM list_invitations WHERE id = :invitation_id")
