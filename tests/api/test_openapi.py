@@ -31,6 +31,15 @@ def test_the_document_declares_bearer_jwt_for_the_api(client):
 def test_every_contract_operation_is_documented(client):
     paths = client.get("/api/openapi.json").json["paths"]
     expected = {
+        "/api/{user_id}/lists": {"get", "post"},
+        "/api/{user_id}/lists/{list_id}": {"get", "patch", "delete"},
+        "/api/{user_id}/lists/{list_id}/members": {"get"},
+        "/api/{user_id}/lists/{list_id}/members/{member_id}": {"patch", "delete"},
+        "/api/{user_id}/lists/{list_id}/invitations": {"get", "post"},
+        "/api/{user_id}/lists/{list_id}/invitations/{invitation_id}": {"delete"},
+        "/api/{user_id}/invitations": {"get"},
+        "/api/{user_id}/invitations/{invitation_id}": {"delete"},
+        "/api/{user_id}/invitations/{invitation_id}/accept": {"post"},
         "/api/{user_id}/tasks": {"get", "post"},
         "/api/{user_id}/tasks/{task_id}": {"get", "put", "patch", "delete"},
         "/api/{user_id}/tasks/{task_id}/complete": {"patch"},
@@ -104,6 +113,20 @@ def test_the_list_operation_documents_every_parameter_and_the_link_header(client
 # are generated and type-checked in tests/system/test_generated_clients.py).
 
 OPERATION_IDS = {
+    ("get", "/api/{user_id}/lists"): "listLists",
+    ("post", "/api/{user_id}/lists"): "createList",
+    ("get", "/api/{user_id}/lists/{list_id}"): "getList",
+    ("patch", "/api/{user_id}/lists/{list_id}"): "renameList",
+    ("delete", "/api/{user_id}/lists/{list_id}"): "deleteList",
+    ("get", "/api/{user_id}/lists/{list_id}/members"): "listMembers",
+    ("patch", "/api/{user_id}/lists/{list_id}/members/{member_id}"): "changeMemberRole",
+    ("delete", "/api/{user_id}/lists/{list_id}/members/{member_id}"): "removeMember",
+    ("get", "/api/{user_id}/lists/{list_id}/invitations"): "listListInvitations",
+    ("post", "/api/{user_id}/lists/{list_id}/invitations"): "inviteToList",
+    ("delete", "/api/{user_id}/lists/{list_id}/invitations/{invitation_id}"): "revokeInvitation",
+    ("get", "/api/{user_id}/invitations"): "listMyInvitations",
+    ("delete", "/api/{user_id}/invitations/{invitation_id}"): "declineInvitation",
+    ("post", "/api/{user_id}/invitations/{invitation_id}/accept"): "acceptInvitation",
     ("get", "/api/{user_id}/tasks"): "listTasks",
     ("post", "/api/{user_id}/tasks"): "createTask",
     ("get", "/api/{user_id}/tasks/{task_id}"): "getTask",
@@ -175,7 +198,7 @@ def test_every_property_always_sent_in_an_answer_is_required(document):
             for media in resolved(document, response).get("content", {}).values():
                 schemas_in(document, media["schema"], answered)
     assert {"Task", "Reminder", "ChangePage", "UpsertChange", "DeleteChange", "Summary", "TaskCounts", "Completion",
-            "Webhook", "NewWebhook", "Attempt", "Error", "Status"} <= answered
+            "Webhook", "NewWebhook", "Attempt", "Error", "Status", "List", "Member", "Invitation"} <= answered
     for name in answered:
         schema = document["components"]["schemas"][name]
         if "oneOf" in schema:
