@@ -104,8 +104,11 @@ def test_the_readmes_upgrade_steps_move_every_task_to_the_new_server_unchanged(t
     old = tmp_path / "instance-pg16"
     server, admin_url = migrated_old_server(old)
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("insert into tasks (user_id, title, completed, tags) values "
-                     "('demo', 'done long ago', true, '{old}'), ('someone-else', 'not demo''s', false, '{}')")
+        for user, title, completed, tags in (("demo", "done long ago", True, ["old"]),
+                                             ("someone-else", "not demo's", False, [])):
+            with conn.transaction():  # as the user, so the task goes to their Inbox
+                conn.execute("select taskapp_private.act_as(%s)", (user,))
+                conn.execute("insert into tasks (title, completed, tags) values (%s, %s, %s)", (title, completed, tags))
         before = conn.execute("select user_id, title, completed, tags, created_at, updated_at, completed_at "
                               "from tasks order by title").fetchall()
     server.cleanup()

@@ -112,7 +112,9 @@ def test_thousands_of_transactions_over_pgbouncer_never_carry_an_identity_over(p
     with psycopg.connect(database.admin_url, autocommit=True) as admin:
         for index, user in enumerate(users):
             for n in range(index + 1):
-                admin.execute("insert into tasks (user_id, title) values (%s, %s)", (user.sub, f"{n}"))
+                with admin.transaction():  # as the user, so the task goes to their Inbox
+                    admin.execute("select taskapp_private.act_as(%s)", (user.sub,))
+                    admin.execute("insert into tasks (title) values (%s)", (f"{n}",))
     failures = []
 
     def worker(number):

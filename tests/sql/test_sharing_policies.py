@@ -1,0 +1,159 @@
+"""The membership policies, table-driven: every command on every table of a shared list, for
+its owner, an admin, an editor, a viewer, someone invited who has not accepted, a member who
+was removed, a stranger, nobody and a forged identity — in SQL as taskapp_app, with no help
+from the application."""
+
+import uuid
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from tests.support.identity import act_as
+
+WHO = ["owner", "admin", "editor", "viewer", "invited", "removed", "stranger", "nobody", "forged"]
+DENIED = errors.InsufficientPrivilege  # a policy (or a missing grant) refused the row
+REFUSED = (errors.InsufficientPrivilege, errors.NotNullViolation, errors.CheckViolation)
+
+
+def only(expected, *, default=0, **by_who):
+    """The expectation for every identity: `by_who`'s, else `default`."""
+    return {who: by_who.get(who, default) for who in WHO}
+
+
+def denied_unless(**by_who):
+    return {who: by_who.get(who, REFUSED if who in ("nobody", "forged") else DENIED) for who in WHO}
+
+
+MEMBERS = ("owner", "admin", "editor", "viewer")
+EDITORS = ("owner", "admin", "editor")
+# command: (SQL, rows touched or the error, for each identity)
+MATRIX = {
+    "see the list": ("select * from lists where id = %(list)s", only(1, **dict.fromkeys(MEMBERS, 1))),
+    "rename the list": ("update lists set name = 'x' where id = %(list)s", only(1, owner=1, admin=1)),
+    "delete the list": ("delete from lists where id = %(list)s", only(1, owner=1)),
+    "see its members": ("select * from list_members where list_id = %(list)s",
+                        only(1, **dict.fromkeys(MEMBERS, 5))),
+    "join without an invitation": ("insert into list_members (list_id, user_id, role) values (%(list)s, %(me)s, 'viewer')",
+                                   denied_unless()),
+    "join with the invited role": ("insert into list_members (list_id, user_id, role) values (%(list)s, %(me)s, 'editor')",
+                                   denied_unless(invited=1)),
+    "join as owner": ("insert into list_members (list_id, user_id, role) values (%(list)s, %(me)s, 'owner')",
+                      denied_unless()),
+    "make a viewer an editor": ("update list_members set role = 'editor' where list_id = %(list)s and user_id = %(target)s",
+                                only(1, owner=1, admin=1)),
+    "make a viewer an admin": ("update list_members set role = 'admin' where list_id = %(list)s and user_id = %(target)s",
+                               only(1, owner=1, admin=DENIED)),
+    "demote the admin": ("update list_members set role = 'viewer' where list_id = %(list)s and user_id = %(admin)s",
+                         only(1, owner=1)),
+    "remove a viewer": ("delete from list_members where list_id = %(list)s and user_id = %(target)s",
+                        only(1, owner=1, admin=1)),
+    "remove the owner": ("delete from list_members where list_id = %(list)s and user_id = %(owner)s", only(1)),
+    "leave": ("delete from list_members where list_id = %(list)s and user_id = %(me)s",
+              only(1, admin=1, editor=1, viewer=1)),
+    "see the invitations": ("select * from list_invitations where list_id = %(list)s",
+                            only(1, owner=1, admin=1, invited=1)),
+    "invite as viewer": ("insert into list_invitations (list_id, list_name, invitee_id, role)"
+                         " values (%(list)s, 'L', %(fresh)s, 'viewer')", denied_unless(owner=1, admin=1)),
+    "invite as admin": ("insert into list_invitations (list_id, list_name, invitee_id, role)"
+                        " values (%(list)s, 'L', %(fresh)s, 'admin')", denied_unless(owner=1)),
+    "revoke or decline": ("delete from list_invitations where list_id = %(list)s", only(1, owner=1, admin=1, invited=1)),
+    "see departures": ("select * from list_departures where list_id = %(list)s", only(1, removed=1)),
+    "record a departure": ("insert into list_departures (user_id, list_id, task_ids) values (%(me)s, %(list)s, '{}')",
+                           {who: DENIED for who in WHO}),
+    "see the tasks": ("select * from tasks where list_id = %(list)s", only(1, **dict.fromkeys(MEMBERS, 1))),
+    "add a task": ("insert into tasks (title, list_id) values ('x', %(list)s)",
+                   denied_unless(**dict.fromkeys(EDITORS, 1))),
+    "add a task in someone else's name": ("insert into tasks (title, list_id, user_id) values ('x', %(list)s, %(owner)s)",
+                                          denied_unless(owner=1)),
+    "change a task": ("update tasks set title = 'y' where id = %(task)s", only(1, **dict.fromkeys(EDITORS, 1))),
+    "move a task out": ("update tasks set list_id = personal_list_id() where id = %(task)s",
+                        only(1, **dict.fromkeys(EDITORS, 1))),
+    "delete a task": ("delete from tasks where id = %(task)s", only(1, **dict.fromkeys(EDITORS, 1))),
+    "see completions": ("select * from task_completions where list_id = %(list)s",
+                        only(1, **dict.fromkeys(MEMBERS, 1))),
+    "record a completion": ("insert into task_completions (list_id, task_id) values (%(list)s, %(task)s)",
+                            denied_unless(**dict.fromkeys(EDITORS, 1))),
+    "forget a completion": ("delete from task_completions where list_id = %(list)s",
+                            only(1, **dict.fromkeys(EDITORS, 1))),
+    "see deletions": ("select * from task_deletions where list_id = %(list)s", only(1, **dict.fromkeys(MEMBERS, 1))),
+    "record a deletion": ("insert into task_deletions (list_id, task_id) values (%(list)s, gen_random_uuid())",
+                          denied_unless(**dict.fromkeys(EDITORS, 1))),
+    "forget a deletion": ("delete from task_deletions where list_id = %(list)s", only(1, **dict.fromkeys(EDITORS, 1))),
+}
+CASES = [(command, who) for command in MATRIX for who in WHO]
+
+
+@pytest.fixture()
+def shared(admin_sql):
+    """A list of `owner` with an admin, an editor, a viewer and a second viewer (the target of
+    role changes); a pending invitation; a member who was removed; a completed task and a
+    deleted one. Made by the schema's owner: the triggers keep the membership copy."""
+    people = {who: f"{who}-{uuid.uuid4().hex[:8]}" for who in (*WHO, "target", "fresh")}
+    (list_id,) = admin_sql.execute("insert into lists (name, created_by) values ('L', %s) returning id",
+                                   (people["owner"],)).fetchone()
+    for who, role in (("admin", "admin"), ("editor", "editor"), ("viewer", "viewer"), ("target", "viewer"),
+                      ("removed", "viewer")):
+        admin_sql.execute("insert into list_members (list_id, user_id, role) values (%s, %s, %s)",
+                          (list_id, people[who], role))
+    admin_sql.execute("insert into list_invitations (list_id, list_name, invitee_id, role, invited_by)"
+                      " values (%s, 'L', %s, 'editor', %s)", (list_id, people["invited"], people["owner"]))
+    (task,) = admin_sql.execute("insert into tasks (title, list_id, user_id, completed) values ('t', %s, %s, true)"
+                                " returning id", (list_id, people["owner"])).fetchone()
+    (gone,) = admin_sql.execute("insert into tasks (title, list_id, user_id) values ('gone', %s, %s) returning id",
+                                (list_id, people["owner"])).fetchone()
+    admin_sql.execute("delete from tasks where id = %s", (gone,))
+    admin_sql.execute("delete from list_members where list_id = %s and user_id = %s", (list_id, people["removed"]))
+    return {"list": list_id, "task": task, **people}
+
+
+def act(conn, who, shared):
+    if who == "forged":  # the owner's id without its proof, as SQL as taskapp_app could set it
+        conn.execute("select set_config('app.user_id', %s, true)", (shared["owner"],))
+    elif who != "nobody":
+        act_as(conn, shared[who])
+
+
+@pytest.mark.parametrize("command, who", CASES, ids=[f"{c} as {w}" for c, w in CASES])
+def test_sharing_policy_matrix(database, shared, command, who):
+    sql, expected = MATRIX[command]
+    expected = expected[who]
+    parameters = {**shared, "me": shared.get(who, shared["owner"])}
+    with psycopg.connect(database.app_url) as conn:
+        act(conn, who, shared)
+        if isinstance(expected, int):
+            cursor = conn.execute(sql, parameters)
+            touched = len(cursor.fetchall()) if cursor.description else cursor.rowcount
+            assert touched == expected
+        else:
+            with pytest.raises(expected):
+                conn.execute(sql, parameters)
+        conn.rollback()
+
+
+def test_a_member_who_was_removed_is_remembered_with_the_lists_tasks(database, shared):
+    with psycopg.connect(database.app_url) as conn:
+        act_as(conn, shared["removed"])
+        assert conn.execute("select task_ids from list_departures").fetchall() == [([shared["task"]],)]
+
+
+def plan_nodes(plan):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def test_the_membership_lookup_runs_once_per_statement_not_once_per_row(database, admin_sql, shared):
+    for n in range(20):  # rows enough that a per-row call would show
+        admin_sql.execute("insert into tasks (title, list_id, user_id) values (%s, %s, %s)",
+                          (f"t{n}", shared["list"], shared["owner"]))
+    with psycopg.connect(database.app_url) as conn:
+        act_as(conn, shared["viewer"])
+        (result,) = conn.execute("explain (analyze, verbose, format json) select * from tasks").fetchone()
+        nodes = list(plan_nodes(result[0]["Plan"]))
+        lookups = [node for node in nodes if node.get("Parent Relationship") == "InitPlan"]
+        assert len(lookups) == 1  # one InitPlan ...
+        assert "lists_where_i_am" in str(lookups[0]["Output"])
+        assert lookups[0]["Actual Loops"] == 1  # ... run once
+        scans = [node for node in nodes if node.get("Relation Name") == "tasks"]
+        assert scans and all(node["Actual Rows"] >= 21 for node in scans)
