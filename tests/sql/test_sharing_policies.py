@@ -38,8 +38,10 @@ MATRIX = {
                                    denied_unless()),
     "join with the invited role": ("insert into list_members (list_id, user_id, role) values (%(list)s, %(me)s, 'editor')",
                                    denied_unless(invited=1)),
+    # Only the owner passes the policy (the clause that lets a new list's trigger add its owner),
+    # and their row is there already.
     "join as owner": ("insert into list_members (list_id, user_id, role) values (%(list)s, %(me)s, 'owner')",
-                      denied_unless()),
+                      denied_unless(owner=errors.UniqueViolation)),
     "make a viewer an editor": ("update list_members set role = 'editor' where list_id = %(list)s and user_id = %(target)s",
                                 only(1, owner=1, admin=1)),
     "make a viewer an admin": ("update list_members set role = 'admin' where list_id = %(list)s and user_id = %(target)s",
