@@ -31,10 +31,8 @@ insert into webhooks (user_id, url, events, secret)
 select 'bench-' || u, %(url)s, array['task.created', 'task.updated', 'task.completed', 'task.deleted',
        'reminder.due'], 'whsec_' || encode(sha256(u::text::bytea), 'base64')
 from generate_series(1, %(users)s) u;
-insert into task_versions (user_id, last_version, hooked)
-select 'bench-' || u, 0, array['reminder.due', 'task.completed', 'task.created', 'task.deleted', 'task.updated']
-from generate_series(1, %(users)s) u
-on conflict (user_id) do update set hooked = excluded.hooked;
+insert into taskapp_private.subscriptions (user_id, webhook_id, events)
+select w.user_id, w.id, w.events from webhooks w where w.user_id like 'bench-%%';
 reset session_replication_role;
 """
 

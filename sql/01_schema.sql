@@ -121,8 +121,6 @@ CREATE TABLE tasks (
     recurrence_start   timestamptz,
     recurrence_last    timestamptz,
     series_completions integer NOT NULL DEFAULT 0,
-    -- The writer's counter (task_versions) at the task's latest write; its webhooks hear of it.
-    version      bigint        NOT NULL DEFAULT 0,
     -- The transaction of the task's latest write: the change feed's position ('0' for tasks
     -- written before the feed followed transactions).
     written_xid  xid8          NOT NULL DEFAULT '0',
@@ -182,7 +180,7 @@ CREATE INDEX tasks_search_idx ON tasks USING gin (search);
 CREATE INDEX tasks_tags_idx ON tasks USING gin (tags);
 
 -- ---------------------------------------------------------------------------
--- The change feed, and a counter per writer
+-- The change feed
 -- ---------------------------------------------------------------------------
 -- A sync token holds the snapshot of the sync before (pg_current_snapshot()): what changed
 -- since is every row whose transaction that snapshot did not see. A deletion (or a task
@@ -198,32 +196,6 @@ CREATE TABLE task_deletions (
 
 CREATE INDEX task_deletions_deleted_xid_idx ON task_deletions (list_id, deleted_xid, task_id);
 CREATE INDEX task_deletions_deleted_at_idx ON task_deletions (list_id, deleted_at);
-
--- Every write of a task takes its writer's next version, from a counter row that also holds
--- the event types the writer's active webhooks want (kept by webhooks_hooked).
-CREATE TABLE task_versions (
-    user_id           text   NOT NULL DEFAULT current_setting('app.user_id', true),
-    -- The version the writer's latest write took.
-    last_version      bigint NOT NULL,
-    -- Unused since the feed follows transactions (0009).
-    forgotten_through bigint NOT NULL DEFAULT 0,
-    hooked            text[] NOT NULL DEFAULT '{}',
-    CONSTRAINT task_versions_pkey PRIMARY KEY (user_id),
-    CONSTRAINT task_versions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
-);
-
--- The owner's next version, and the event types their webhooks want; locks their counter row
--- until the transaction ends.
-CREATE FUNCTION next_task_version(owner text, OUT version bigint, OUT hooked text[])
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    INSERT INTO public.task_versions AS v (user_id, last_version) VALUES (owner, 1)
-    ON CONFLICT (user_id) DO UPDATE SET last_version = v.last_version + 1
-    RETURNING v.last_version, v.hooked INTO version, hooked;
-END
-$$;
 
 -- ---------------------------------------------------------------------------
 -- Reminders
@@ -291,19 +263,12 @@ $$;
 -- completed_at follows completed; updated_at moves forward on every write, even when two
 -- writes fall in the same microsecond or a transaction started before the previous write;
 -- the creator never changes; written_xid is the writing transaction (whatever wrote: the API,
--- the worker, or a DBA's SQL as the user); reminders are armed for the task as it now is;
--- and if the writer's webhooks want it, the write's event is produced in the same
--- transaction (webhooks_emit).
--- The writer is the transaction's user (the creator, for SQL run without one: a bulk load).
+-- the worker, or a DBA's SQL as the user); reminders are armed for the task as it now is.
+-- The write's webhook events are produced after it (tasks_emit_events, at the end).
 CREATE FUNCTION tasks_stamp() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), NEW.user_id);
-    hooked text[];
-    event  text;
-    fired  jsonb;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.created_at := now();
@@ -331,28 +296,6 @@ BEGIN
     ELSE
         NEW.next_reminder_at := NULL;
     END IF;
-    -- The writer's webhooks hear of the write (their counter row says whether any listens).
-    SELECT v.version, v.hooked INTO NEW.version, hooked FROM public.next_task_version(writer) v;
-    IF hooked <> '{}' THEN
-        IF TG_OP = 'INSERT' THEN
-            event := 'task.created';
-        ELSIF (NEW.completed AND NOT OLD.completed) OR NEW.series_completions > OLD.series_completions THEN
-            event := 'task.completed';
-        ELSE
-            event := 'task.updated';
-        END IF;
-        IF TG_OP = 'UPDATE' AND NEW.reminders <> OLD.reminders THEN
-            FOR fired IN SELECT public.tasks_fired_reminders(NEW.reminders, OLD.reminders) LOOP
-                event := NULL;  -- a reminder firing is its own event, not an update
-                IF 'reminder.due' = ANY (hooked) THEN
-                    PERFORM public.webhooks_emit(writer, 'reminder.due', to_jsonb(NEW), fired);
-                END IF;
-            END LOOP;
-        END IF;
-        IF event = ANY (hooked) THEN
-            PERFORM public.webhooks_emit(writer, event, to_jsonb(NEW), NULL);
-        END IF;
-    END IF;
     RETURN NEW;
 END
 $$;
@@ -361,25 +304,16 @@ CREATE TRIGGER tasks_stamp BEFORE INSERT OR UPDATE ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_stamp();
 
 -- A task deleted, or moved out of its list, is remembered in that list (unless the list
--- itself is going: then its members' departures say it); a deletion is told to webhooks.
+-- itself is going: then its members' departures say it).
 CREATE FUNCTION tasks_remember_deletion() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), OLD.user_id);
-    hooked text[];
 BEGIN
     IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
         INSERT INTO public.task_deletions AS d (list_id, task_id) VALUES (OLD.list_id, OLD.id)
         ON CONFLICT (list_id, task_id) DO UPDATE
         SET deleted_xid = excluded.deleted_xid, deleted_at = excluded.deleted_at;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        SELECT v.hooked INTO hooked FROM public.next_task_version(writer) v;
-        IF 'task.deleted' = ANY (hooked) THEN
-            PERFORM public.webhooks_emit(writer, 'task.deleted', to_jsonb(OLD), NULL);
-        END IF;
     END IF;
     RETURN NULL;
 END
@@ -490,13 +424,14 @@ CREATE TABLE webhooks (
     CONSTRAINT webhooks_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),
     CONSTRAINT webhooks_url_length CHECK (char_length(url) BETWEEN 1 AND 2000),
     CONSTRAINT webhooks_events_known CHECK (
-        cardinality(events) BETWEEN 1 AND 5
-        AND events <@ ARRAY['task.created', 'task.updated', 'task.completed', 'task.deleted', 'reminder.due']),
+        cardinality(events) BETWEEN 1 AND 9
+        AND events <@ ARRAY['task.created', 'task.updated', 'task.completed', 'task.deleted', 'reminder.due',
+                            'member.added', 'member.removed', 'member.role_changed', 'invitation.received']),
     CONSTRAINT webhooks_secret_shape CHECK (secret ~ '^whsec_[A-Za-z0-9+/=]+$')
 );
 
 -- One event for one subscription: the outbox the worker delivers from, written in the
--- transaction of the change that caused it. task is the task as that change left it (as it
+-- transaction of the change that caused it (by the triggers alone). task is the task as that change left it (as it
 -- was, for task.deleted); reminder, the reminder that fired (reminder.due). created_at is
 -- the event's timestamp (the clock's, so that a transaction's events keep their order); id,
 -- its webhook-id on every attempt.
@@ -505,16 +440,21 @@ CREATE TABLE webhook_deliveries (
     user_id      text        NOT NULL DEFAULT current_setting('app.user_id', true),
     webhook_id   uuid        NOT NULL,
     type         text        NOT NULL,
-    task         jsonb       NOT NULL,
+    task         jsonb,
     reminder     jsonb,
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     attempts     integer     NOT NULL DEFAULT 0,
     state        text        NOT NULL DEFAULT 'pending',
+    -- The list the event is about (NULL for events from before lists); an event that is not
+    -- about a task (a member, an invitation) carries its data instead of a task.
+    list_id      uuid,
+    data         jsonb,
     CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (user_id, id),
     CONSTRAINT webhook_deliveries_webhook_fkey FOREIGN KEY (user_id, webhook_id)
         REFERENCES webhooks (user_id, id) ON DELETE CASCADE,
     CONSTRAINT webhook_deliveries_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),
-    CONSTRAINT webhook_deliveries_state_known CHECK (state IN ('pending', 'delivered', 'failed'))
+    CONSTRAINT webhook_deliveries_state_known CHECK (state IN ('pending', 'delivered', 'failed')),
+    CONSTRAINT webhook_deliveries_task_or_data CHECK ((task IS NULL) <> (data IS NULL))
 );
 
 -- A subscription's events, oldest first (the cascade when it goes, and the retention).
@@ -542,40 +482,6 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX webhook_attempts_webhook_idx ON webhook_attempts (user_id, webhook_id, attempted_at DESC, id DESC);
 CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (user_id, delivery_id);
 
--- The owner's counter row learns which event types their active subscriptions want
--- (tasks_stamp reads them there), whenever a subscription is made, changed or removed.
-CREATE FUNCTION webhooks_hooked() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    owner text := coalesce(NEW.user_id, OLD.user_id);
-BEGIN
-    INSERT INTO public.task_versions AS v (user_id, last_version, hooked)
-    VALUES (owner, 0, ARRAY(SELECT DISTINCT e FROM public.webhooks w, unnest(w.events) AS e
-                            WHERE w.user_id = owner AND w.active ORDER BY e))
-    ON CONFLICT (user_id) DO UPDATE SET hooked = excluded.hooked;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER webhooks_hooked AFTER INSERT OR UPDATE OR DELETE ON webhooks
-    FOR EACH ROW EXECUTE FUNCTION webhooks_hooked();
-
--- An event for every active subscription of the owner that wants it. As the writing user:
--- the policies keep it to their own subscriptions.
-CREATE FUNCTION webhooks_emit(owner text, event text, task jsonb, reminder jsonb) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    -- PL/pgSQL, not SQL: its statement is planned once per session, not at every call.
-    INSERT INTO public.webhook_deliveries (user_id, webhook_id, type, task, reminder)
-    SELECT w.user_id, w.id, event, task - 'search', reminder FROM public.webhooks w
-    WHERE w.user_id = owner AND w.active AND event = ANY (w.events);
-END
-$$;
-
 -- ---------------------------------------------------------------------------
 -- taskapp_queue: which background work is due, across users (ids and times only)
 -- ---------------------------------------------------------------------------
@@ -601,6 +507,8 @@ CREATE TABLE taskapp_queue.jobs (
 );
 
 CREATE INDEX jobs_run_at_idx ON taskapp_queue.jobs (run_at, id);
+-- Reminder jobs are found by their task when the user firing them changes.
+CREATE INDEX jobs_ref_idx ON taskapp_queue.jobs (ref);
 
 -- A new event is a job at once (workers look for due jobs every half second).
 CREATE FUNCTION taskapp_queue.webhook_deliveries_enqueue() RETURNS trigger
@@ -617,19 +525,29 @@ $$;
 CREATE TRIGGER webhook_deliveries_enqueue AFTER INSERT ON webhook_deliveries
     FOR EACH ROW EXECUTE FUNCTION taskapp_queue.webhook_deliveries_enqueue();
 
--- A task's next reminder is a job due at its time; none, when it has none.
+-- A task's next reminder is a job due at its time (none, when it has none), fired as the
+-- task's creator while they may edit its list, else as the list's owner.
 CREATE FUNCTION taskapp_queue.tasks_schedule_reminder() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    firing text;
 BEGIN
     IF TG_OP = 'DELETE' OR NEW.next_reminder_at IS NULL THEN
-        DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND user_id = OLD.user_id AND ref = OLD.id;
-    ELSE
-        INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at)
-        VALUES ('reminder', NEW.user_id, NEW.id, NEW.next_reminder_at)
-        ON CONFLICT (kind, user_id, ref) DO UPDATE SET run_at = excluded.run_at, claim = NULL, leased_until = NULL;
+        DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND ref = OLD.id;
+        RETURN NULL;
     END IF;
+    -- The creator while they may edit the list; else its owner.
+    firing := CASE WHEN EXISTS (SELECT FROM taskapp_private.memberships m
+                                WHERE m.user_id = NEW.user_id AND m.list_id = NEW.list_id AND m.role >= 'editor')
+                   THEN NEW.user_id
+                   ELSE (SELECT m.user_id FROM taskapp_private.memberships m
+                         WHERE m.list_id = NEW.list_id AND m.role = 'owner') END;
+    DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND ref = NEW.id AND user_id IS DISTINCT FROM firing;
+    INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at)
+    VALUES ('reminder', coalesce(firing, NEW.user_id), NEW.id, NEW.next_reminder_at)
+    ON CONFLICT (kind, user_id, ref) DO UPDATE SET run_at = excluded.run_at, claim = NULL, leased_until = NULL;
     RETURN NULL;
 END
 $$;
@@ -869,7 +787,8 @@ CREATE TRIGGER lists_add_owner AFTER INSERT ON lists
     FOR EACH ROW EXECUTE FUNCTION taskapp_private.lists_add_owner();
 
 -- A member who goes (removed or leaving) is remembered with the list's tasks, as the user
--- removing them sees them; so is every member when the list is deleted (before its rows go).
+-- removing them sees them (their reminders pass to the owner, and the others hear of it); so
+-- is every member when the list is deleted (before its rows go).
 CREATE FUNCTION taskapp_private.list_members_remember_departure() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -881,6 +800,9 @@ BEGIN
         VALUES (OLD.user_id, OLD.list_id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.list_id))
         ON CONFLICT (user_id, list_id) DO UPDATE
         SET task_ids = excluded.task_ids, left_xid = excluded.left_xid, left_at = excluded.left_at;
+        PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
+        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, OLD.user_id, 'member.removed', NULL, NULL,
+                                              taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
     END IF;
     RETURN OLD;
 END
@@ -948,3 +870,170 @@ END
 $$;
 
 ALTER TABLE tasks ALTER COLUMN list_id SET DEFAULT public.personal_list_id();
+
+-- ---------------------------------------------------------------------------
+-- Webhooks: the events of a list reach every member's subscriptions
+-- ---------------------------------------------------------------------------
+-- Which events each user's active subscriptions want: a copy of webhooks that only the
+-- schema's owner reads, so that a write by one member can produce the events of every other
+-- member (whose subscriptions the writer may not see). Kept by webhooks_hooked.
+CREATE TABLE taskapp_private.subscriptions (
+    user_id    text   NOT NULL,
+    webhook_id uuid   NOT NULL,
+    events     text[] NOT NULL,
+    CONSTRAINT subscriptions_pkey PRIMARY KEY (user_id, webhook_id)
+);
+
+CREATE FUNCTION webhooks_hooked() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM taskapp_private.subscriptions s WHERE s.user_id = OLD.user_id AND s.webhook_id = OLD.id;
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.active THEN
+        INSERT INTO taskapp_private.subscriptions (user_id, webhook_id, events) VALUES (NEW.user_id, NEW.id, NEW.events);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- An event for the subscriptions that want it: of `recipient` alone when given, else of every
+-- member of the list but `skip`. Only the triggers below call it (no runtime role may, and none
+-- may insert deliveries), so every event is one the database saw happen.
+CREATE FUNCTION taskapp_private.webhooks_emit(list uuid, recipient text, skip text, event text, task jsonb,
+                                              reminder jsonb, data jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF recipient IS NOT NULL THEN
+        INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
+        SELECT s.user_id, s.webhook_id, list, event, task - 'search', reminder, data
+        FROM taskapp_private.subscriptions s
+        WHERE s.user_id = recipient AND event = ANY (s.events);
+    ELSE
+        INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
+        SELECT s.user_id, s.webhook_id, list, event, task - 'search', reminder, data
+        FROM taskapp_private.memberships m JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id
+        WHERE m.list_id = list AND m.user_id IS DISTINCT FROM skip AND event = ANY (s.events);
+    END IF;
+END
+$$;
+
+-- A task's write is told to the subscriptions of its list's members (of the list it is in
+-- after the write): created, updated, completed, deleted, or a reminder that fired (its own
+-- event, not an update). Nothing for a list being deleted.
+CREATE FUNCTION taskapp_private.tasks_emit_events() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task   public.tasks := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    hooked text[];
+    event  text;
+    fired  jsonb;
+BEGIN
+    SELECT coalesce(array_agg(DISTINCT e), '{}') INTO hooked
+    FROM taskapp_private.memberships m JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id,
+         unnest(s.events) AS e
+    WHERE m.list_id = task.list_id;
+    IF hooked = '{}' OR NOT EXISTS (SELECT FROM public.lists l WHERE l.id = task.list_id) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        event := 'task.created';
+    ELSIF TG_OP = 'DELETE' THEN
+        event := 'task.deleted';
+    ELSIF (NEW.completed AND NOT OLD.completed) OR NEW.series_completions > OLD.series_completions THEN
+        event := 'task.completed';
+    ELSE
+        event := 'task.updated';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.reminders <> OLD.reminders THEN
+        FOR fired IN SELECT public.tasks_fired_reminders(NEW.reminders, OLD.reminders) LOOP
+            event := NULL;
+            IF 'reminder.due' = ANY (hooked) THEN
+                PERFORM taskapp_private.webhooks_emit(task.list_id, NULL, NULL, 'reminder.due', to_jsonb(task), fired, NULL);
+            END IF;
+        END LOOP;
+    END IF;
+    IF event = ANY (hooked) THEN
+        PERFORM taskapp_private.webhooks_emit(task.list_id, NULL, NULL, event, to_jsonb(task), NULL, NULL);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tasks_emit_events AFTER INSERT OR UPDATE OR DELETE ON tasks
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.tasks_emit_events();
+
+-- A list's member as events tell it.
+CREATE FUNCTION taskapp_private.member_event(list uuid, member text, role list_role) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'list', jsonb_build_object('id', l.id, 'name', l.name),
+        'member', jsonb_build_object('user_id', member, 'role', role))
+    FROM public.lists l WHERE l.id = list
+$$;
+
+-- A member joined (by invitation) or changed role: told to the list's members. A member who
+-- is now only a viewer can no longer fire reminders: theirs pass to the owner.
+CREATE FUNCTION taskapp_private.list_members_emit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' AND NEW.role <> 'owner' THEN
+        PERFORM taskapp_private.webhooks_emit(NEW.list_id, NULL, NULL, 'member.added', NULL, NULL,
+                                              taskapp_private.member_event(NEW.list_id, NEW.user_id, NEW.role));
+    ELSIF TG_OP = 'UPDATE' AND NEW.role <> OLD.role THEN
+        PERFORM taskapp_private.webhooks_emit(NEW.list_id, NULL, NULL, 'member.role_changed', NULL, NULL,
+                                              taskapp_private.member_event(NEW.list_id, NEW.user_id, NEW.role));
+        IF NEW.role = 'viewer' THEN
+            PERFORM taskapp_private.hand_reminders_to_owner(NEW.list_id, NEW.user_id);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER list_members_emit AFTER INSERT OR UPDATE OF role ON list_members
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_emit();
+
+-- An invitation is told to the invitee's subscriptions (they are no member yet).
+CREATE FUNCTION taskapp_private.list_invitations_emit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM taskapp_private.webhooks_emit(NEW.list_id, NEW.invitee_id, NULL, 'invitation.received', NULL, NULL,
+        jsonb_build_object('invitation', jsonb_build_object(
+            'id', NEW.id, 'list_id', NEW.list_id, 'list_name', NEW.list_name, 'role', NEW.role,
+            'invited_by', NEW.invited_by, 'expires_at', public.utc_text(NEW.expires_at))));
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER list_invitations_emit AFTER INSERT ON list_invitations
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_invitations_emit();
+
+CREATE TRIGGER webhooks_hooked AFTER INSERT OR UPDATE OR DELETE ON webhooks
+    FOR EACH ROW EXECUTE FUNCTION webhooks_hooked();
+
+-- Reminders fire as the task's creator while they may edit its list; a creator who leaves or
+-- becomes a viewer hands them to the list's owner, so that they still fire.
+CREATE FUNCTION taskapp_private.hand_reminders_to_owner(list uuid, member text) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE taskapp_queue.jobs j
+    SET user_id = (SELECT m.user_id FROM taskapp_private.memberships m WHERE m.list_id = list AND m.role = 'owner')
+    WHERE j.kind = 'reminder' AND j.user_id = member
+      AND j.ref IN (SELECT t.id FROM public.tasks t WHERE t.list_id = list)
+      AND EXISTS (SELECT FROM taskapp_private.memberships m WHERE m.list_id = list AND m.role = 'owner'
+                                                               AND m.user_id <> member)
+$$;

@@ -160,26 +160,9 @@ CREATE POLICY "Completions are forgotten by editors of the list" ON task_complet
     USING (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]));
 
 -- ---------------------------------------------------------------------------
--- task_versions and task_deletions (the change feed)
+-- task_deletions (the change feed)
 -- ---------------------------------------------------------------------------
--- Written by the triggers on tasks, as the writing user: their counter, and the deletions of
--- the list. Counters are never deleted by the runtime role (no DELETE policy, no DELETE grant).
-ALTER TABLE task_versions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE task_versions FORCE ROW LEVEL SECURITY;
-
-CREATE POLICY "Version counters are visible to their owner" ON task_versions
-    FOR SELECT
-    USING (user_id = (SELECT verified_user_id()));
-
-CREATE POLICY "Version counters are started by their owner" ON task_versions
-    FOR INSERT
-    WITH CHECK (user_id = (SELECT verified_user_id()));
-
-CREATE POLICY "Version counters are moved by their owner and stay theirs" ON task_versions
-    FOR UPDATE
-    USING (user_id = (SELECT verified_user_id()))
-    WITH CHECK (user_id = (SELECT verified_user_id()));
-
+-- Written by the triggers on tasks, as the writing user.
 ALTER TABLE task_deletions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE task_deletions FORCE ROW LEVEL SECURITY;
 
@@ -251,9 +234,11 @@ CREATE POLICY "Webhook events are visible to their owner" ON webhook_deliveries
     FOR SELECT
     USING (user_id = (SELECT verified_user_id()));
 
-CREATE POLICY "Webhook events are produced by their owner's writes" ON webhook_deliveries
+-- Written only by the triggers (no runtime role may insert), for the subscriptions of the
+-- members of a list the writer belongs to.
+CREATE POLICY "Webhook events are produced by a member's writes" ON webhook_deliveries
     FOR INSERT
-    WITH CHECK (user_id = (SELECT verified_user_id()));
+    WITH CHECK (user_id = (SELECT verified_user_id()) OR list_id = ANY ((SELECT lists_where_i_am('viewer'))::uuid[]));
 
 CREATE POLICY "Webhook events are marked for their owner and stay theirs" ON webhook_deliveries
     FOR UPDATE

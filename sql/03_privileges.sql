@@ -13,9 +13,7 @@ REVOKE ALL ON TABLE tasks FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_stamp() FROM PUBLIC;
 REVOKE ALL ON TABLE task_completions FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_record_completion() FROM PUBLIC;
-REVOKE ALL ON TABLE task_versions FROM PUBLIC;
 REVOKE ALL ON TABLE task_deletions FROM PUBLIC;
-REVOKE ALL ON FUNCTION next_task_version(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_remember_deletion() FROM PUBLIC;
 REVOKE ALL ON FUNCTION utc_text(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean) FROM PUBLIC;
@@ -24,7 +22,6 @@ REVOKE ALL ON TABLE webhooks FROM PUBLIC;
 REVOKE ALL ON TABLE webhook_deliveries FROM PUBLIC;
 REVOKE ALL ON TABLE webhook_attempts FROM PUBLIC;
 REVOKE ALL ON FUNCTION webhooks_hooked() FROM PUBLIC;
-REVOKE ALL ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON SCHEMA taskapp_queue FROM PUBLIC;
 REVOKE ALL ON TABLE taskapp_queue.jobs FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_queue.webhook_deliveries_enqueue() FROM PUBLIC;
@@ -48,6 +45,13 @@ REVOKE ALL ON FUNCTION taskapp_private.lists_add_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_members_remember_departure() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_remember_departures() FROM PUBLIC;
 REVOKE ALL ON FUNCTION list_members_keep_owner() FROM PUBLIC;
+REVOKE ALL ON TABLE taskapp_private.subscriptions FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.webhooks_emit(uuid, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.tasks_emit_events() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.member_event(uuid, text, list_role) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.list_members_emit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.list_invitations_emit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.hand_reminders_to_owner(uuid, text) FROM PUBLIC;
 -- Nobody but the owners creates objects in public (PostgreSQL 15's default, asserted for 14),
 -- and nobody but the owner makes temporary tables here: one named tasks, made by SQL running
 -- on a pooled connection, would shadow the real table for every later request on it.
@@ -81,21 +85,18 @@ GRANT EXECUTE ON FUNCTION public.personal_list_id() TO taskapp_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE tasks TO taskapp_app;
 GRANT USAGE ON TYPE task_priority TO taskapp_app;
 GRANT SELECT, INSERT, DELETE ON TABLE task_completions TO taskapp_app;
--- The triggers on tasks move the counter and record deletions as the writing user.
-GRANT SELECT, INSERT, UPDATE ON TABLE task_versions TO taskapp_app;
+-- The triggers on tasks record deletions as the writing user.
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE task_deletions TO taskapp_app;
-GRANT EXECUTE ON FUNCTION next_task_version(text) TO taskapp_app;
 GRANT SELECT, INSERT, DELETE ON TABLE idempotency_keys TO taskapp_app;
 -- Reminders are armed by the stamp trigger, which the writing role runs.
 GRANT EXECUTE ON FUNCTION utc_text(timestamptz) TO taskapp_app;
 GRANT EXECUTE ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean) TO taskapp_app;
 GRANT EXECUTE ON FUNCTION tasks_fired_reminders(jsonb, jsonb) TO taskapp_app;
--- Subscriptions are the user's to manage; their events are produced by the triggers on tasks
--- (as the writing user) and read back for GET …/deliveries, with their attempts.
+-- Subscriptions are the user's to manage; their events are produced by the database's own
+-- triggers (no INSERT here) and read back for GET …/deliveries, with their attempts.
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE webhooks TO taskapp_app;
-GRANT SELECT, INSERT ON TABLE webhook_deliveries TO taskapp_app;
+GRANT SELECT ON TABLE webhook_deliveries TO taskapp_app;
 GRANT SELECT ON TABLE webhook_attempts TO taskapp_app;
-GRANT EXECUTE ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) TO taskapp_app;
 -- The policies call it as the querying role. Nothing in taskapp_private: not the keys, not
 -- act_as (no USAGE on the schema, no EXECUTE).
 GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_app;
@@ -109,9 +110,9 @@ GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_app;
 -- ---------------------------------------------------------------------------
 -- Which work is due, across users: only through taskapp_queue's functions (ids and times),
 -- never its table. Everything else as the user the job concerns, under the policies: a task
--- read, its reminders marked fired (that column alone; the stamp trigger moves the version,
--- produces the reminder.due events and, through its own functions, the next job), a
--- subscription read (its URL and secret) or switched off, an event and its attempts.
+-- read, its reminders marked fired (that column alone; the triggers produce the reminder.due
+-- events and, through their own functions, the next job), a subscription read (its URL and
+-- secret) or switched off, an event and its attempts.
 GRANT USAGE ON SCHEMA taskapp_queue TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION taskapp_queue.claim(integer, integer, integer, text[]) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION taskapp_queue.finish(bigint, uuid) TO taskapp_worker;
@@ -122,15 +123,12 @@ GRANT USAGE ON SCHEMA public TO taskapp_worker;
 GRANT USAGE ON TYPE task_priority TO taskapp_worker;
 GRANT SELECT ON TABLE tasks TO taskapp_worker;
 GRANT UPDATE (reminders) ON TABLE tasks TO taskapp_worker;
-GRANT SELECT, INSERT, UPDATE ON TABLE task_versions TO taskapp_worker;
 GRANT SELECT, UPDATE (active, updated_at) ON TABLE webhooks TO taskapp_worker;
-GRANT SELECT, INSERT, UPDATE (attempts, state), DELETE ON TABLE webhook_deliveries TO taskapp_worker;
+GRANT SELECT, UPDATE (attempts, state), DELETE ON TABLE webhook_deliveries TO taskapp_worker;
 GRANT SELECT, INSERT, DELETE ON TABLE webhook_attempts TO taskapp_worker;
-GRANT EXECUTE ON FUNCTION next_task_version(text) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION utc_text(timestamptz) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION tasks_fired_reminders(jsonb, jsonb) TO taskapp_worker;
-GRANT EXECUTE ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_worker;
 GRANT USAGE ON TYPE list_role TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION public.lists_where_i_am(list_role) TO taskapp_worker;

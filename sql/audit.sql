@@ -68,8 +68,7 @@ SELECT table_name, grantee, string_agg(privilege_type, ', ' ORDER BY privilege_t
 FROM information_schema.role_table_grants
 WHERE table_schema = 'public'
   AND table_name IN ('lists', 'list_members', 'list_invitations', 'list_departures', 'tasks', 'task_completions',
-                     'task_versions', 'task_deletions', 'idempotency_keys', 'webhooks', 'webhook_deliveries',
-                     'webhook_attempts')
+                     'task_deletions', 'idempotency_keys', 'webhooks', 'webhook_deliveries', 'webhook_attempts')
 GROUP BY table_name, grantee ORDER BY table_name, grantee;
 
 -- ---------------------------------------------------------------------------
@@ -212,15 +211,6 @@ canonical (tablename, cmd, qual, with_check) AS (VALUES
     ('task_completions', 'DELETE',
         '(list_id = ANY (( SELECT lists_where_i_am(''editor''::list_role) AS lists_where_i_am)::uuid[]))',
         NULL),
-    ('task_versions', 'SELECT',
-        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
-        NULL),
-    ('task_versions', 'INSERT',
-        NULL,
-        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
-    ('task_versions', 'UPDATE',
-        '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
-        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
     ('task_deletions', 'SELECT',
         '(list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
         NULL),
@@ -259,7 +249,7 @@ canonical (tablename, cmd, qual, with_check) AS (VALUES
         NULL),
     ('webhook_deliveries', 'INSERT',
         NULL,
-        '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
+        '((user_id = ( SELECT verified_user_id() AS verified_user_id)) OR (list_id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[])))'),
     ('webhook_deliveries', 'UPDATE',
         '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
         '(user_id = ( SELECT verified_user_id() AS verified_user_id))'),
@@ -277,7 +267,7 @@ canonical (tablename, cmd, qual, with_check) AS (VALUES
         NULL)
 ),
 -- The commands each table must have a policy for (completions, invitations and idempotency
--- keys are never updated, version counters never deleted).
+-- keys are never updated).
 required_policies (tablename, command) AS (
     SELECT 'lists', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
     UNION ALL
@@ -290,8 +280,6 @@ required_policies (tablename, command) AS (
     SELECT 'tasks', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
     UNION ALL
     SELECT 'task_completions', unnest(ARRAY['SELECT', 'INSERT', 'DELETE'])
-    UNION ALL
-    SELECT 'task_versions', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE'])
     UNION ALL
     SELECT 'task_deletions', unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'])
     UNION ALL
@@ -314,8 +302,7 @@ problems AS (
     UNION ALL
     SELECT format('%s is missing', required.name)
     FROM unnest(ARRAY['lists', 'list_members', 'list_invitations', 'list_departures', 'tasks', 'task_completions',
-                      'task_versions', 'task_deletions', 'idempotency_keys', 'webhooks', 'webhook_deliveries',
-                      'webhook_attempts']) AS required(name)
+                      'task_deletions', 'idempotency_keys', 'webhooks', 'webhook_deliveries', 'webhook_attempts']) AS required(name)
     WHERE to_regclass('public.' || required.name) IS NULL
     UNION ALL
     SELECT 'verified_user_id() is missing'

@@ -172,7 +172,8 @@ CREATE TRIGGER lists_add_owner AFTER INSERT ON lists
     FOR EACH ROW EXECUTE FUNCTION taskapp_private.lists_add_owner();
 
 -- A member who goes (removed or leaving) is remembered with the list's tasks, as the user
--- removing them sees them; so is every member when the list is deleted (before its rows go).
+-- removing them sees them (their reminders pass to the owner, and the others hear of it); so
+-- is every member when the list is deleted (before its rows go).
 CREATE FUNCTION taskapp_private.list_members_remember_departure() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -184,6 +185,9 @@ BEGIN
         VALUES (OLD.user_id, OLD.list_id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.list_id))
         ON CONFLICT (user_id, list_id) DO UPDATE
         SET task_ids = excluded.task_ids, left_xid = excluded.left_xid, left_at = excluded.left_at;
+        PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
+        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, OLD.user_id, 'member.removed', NULL, NULL,
+                                              taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
     END IF;
     RETURN OLD;
 END
@@ -348,16 +352,11 @@ CREATE TABLE task_deletions (
 CREATE INDEX task_deletions_deleted_xid_idx ON task_deletions (list_id, deleted_xid, task_id);
 CREATE INDEX task_deletions_deleted_at_idx ON task_deletions (list_id, deleted_at);
 
--- The writer is the transaction's user (the creator, for SQL run without one: a bulk load).
+-- The stamp no longer counts versions nor produces events (tasks_emit_events does, below).
 CREATE OR REPLACE FUNCTION tasks_stamp() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), NEW.user_id);
-    hooked text[];
-    event  text;
-    fired  jsonb;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.created_at := now();
@@ -385,52 +384,21 @@ BEGIN
     ELSE
         NEW.next_reminder_at := NULL;
     END IF;
-    -- The writer's webhooks hear of the write (their counter row says whether any listens).
-    SELECT v.version, v.hooked INTO NEW.version, hooked FROM public.next_task_version(writer) v;
-    IF hooked <> '{}' THEN
-        IF TG_OP = 'INSERT' THEN
-            event := 'task.created';
-        ELSIF (NEW.completed AND NOT OLD.completed) OR NEW.series_completions > OLD.series_completions THEN
-            event := 'task.completed';
-        ELSE
-            event := 'task.updated';
-        END IF;
-        IF TG_OP = 'UPDATE' AND NEW.reminders <> OLD.reminders THEN
-            FOR fired IN SELECT public.tasks_fired_reminders(NEW.reminders, OLD.reminders) LOOP
-                event := NULL;  -- a reminder firing is its own event, not an update
-                IF 'reminder.due' = ANY (hooked) THEN
-                    PERFORM public.webhooks_emit(writer, 'reminder.due', to_jsonb(NEW), fired);
-                END IF;
-            END LOOP;
-        END IF;
-        IF event = ANY (hooked) THEN
-            PERFORM public.webhooks_emit(writer, event, to_jsonb(NEW), NULL);
-        END IF;
-    END IF;
     RETURN NEW;
 END
 $$;
 
 -- A task deleted, or moved out of its list, is remembered in that list (unless the list
--- itself is going: then its members' departures say it); a deletion is told to webhooks.
+-- itself is going: then its members' departures say it).
 CREATE OR REPLACE FUNCTION tasks_remember_deletion() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    writer text := coalesce(nullif(current_setting('app.user_id', true), ''), OLD.user_id);
-    hooked text[];
 BEGIN
     IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
         INSERT INTO public.task_deletions AS d (list_id, task_id) VALUES (OLD.list_id, OLD.id)
         ON CONFLICT (list_id, task_id) DO UPDATE
         SET deleted_xid = excluded.deleted_xid, deleted_at = excluded.deleted_at;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        SELECT v.hooked INTO hooked FROM public.next_task_version(writer) v;
-        IF 'task.deleted' = ANY (hooked) THEN
-            PERFORM public.webhooks_emit(writer, 'task.deleted', to_jsonb(OLD), NULL);
-        END IF;
     END IF;
     RETURN NULL;
 END
@@ -609,6 +577,227 @@ CREATE POLICY "Deletions are forgotten by editors of the list" ON task_deletions
     FOR DELETE
     USING (list_id = ANY ((SELECT lists_where_i_am('editor'))::uuid[]));
 
+-- Deliveries of list events (and an invitation) carry the list; those that are not about a
+-- task carry their data instead. Only the triggers write them.
+ALTER TABLE webhook_deliveries ADD COLUMN list_id uuid, ADD COLUMN data jsonb, ALTER COLUMN task DROP NOT NULL;
+ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_task_or_data CHECK ((task IS NULL) <> (data IS NULL));
+ALTER TABLE webhooks DROP CONSTRAINT webhooks_events_known;
+ALTER TABLE webhooks ADD CONSTRAINT webhooks_events_known CHECK (
+    cardinality(events) BETWEEN 1 AND 9
+    AND events <@ ARRAY['task.created', 'task.updated', 'task.completed', 'task.deleted', 'reminder.due',
+                        'member.added', 'member.removed', 'member.role_changed', 'invitation.received']);
+
+DROP TRIGGER webhooks_hooked ON webhooks;
+DROP FUNCTION webhooks_hooked();
+DROP FUNCTION webhooks_emit(text, text, jsonb, jsonb);
+-- ---------------------------------------------------------------------------
+-- Webhooks: the events of a list reach every member's subscriptions
+-- ---------------------------------------------------------------------------
+-- Which events each user's active subscriptions want: a copy of webhooks that only the
+-- schema's owner reads, so that a write by one member can produce the events of every other
+-- member (whose subscriptions the writer may not see). Kept by webhooks_hooked.
+CREATE TABLE taskapp_private.subscriptions (
+    user_id    text   NOT NULL,
+    webhook_id uuid   NOT NULL,
+    events     text[] NOT NULL,
+    CONSTRAINT subscriptions_pkey PRIMARY KEY (user_id, webhook_id)
+);
+
+CREATE FUNCTION webhooks_hooked() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM taskapp_private.subscriptions s WHERE s.user_id = OLD.user_id AND s.webhook_id = OLD.id;
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.active THEN
+        INSERT INTO taskapp_private.subscriptions (user_id, webhook_id, events) VALUES (NEW.user_id, NEW.id, NEW.events);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- An event for the subscriptions that want it: of `recipient` alone when given, else of every
+-- member of the list but `skip`. Only the triggers below call it (no runtime role may, and none
+-- may insert deliveries), so every event is one the database saw happen.
+CREATE FUNCTION taskapp_private.webhooks_emit(list uuid, recipient text, skip text, event text, task jsonb,
+                                              reminder jsonb, data jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF recipient IS NOT NULL THEN
+        INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
+        SELECT s.user_id, s.webhook_id, list, event, task - 'search', reminder, data
+        FROM taskapp_private.subscriptions s
+        WHERE s.user_id = recipient AND event = ANY (s.events);
+    ELSE
+        INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
+        SELECT s.user_id, s.webhook_id, list, event, task - 'search', reminder, data
+        FROM taskapp_private.memberships m JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id
+        WHERE m.list_id = list AND m.user_id IS DISTINCT FROM skip AND event = ANY (s.events);
+    END IF;
+END
+$$;
+
+-- A task's write is told to the subscriptions of its list's members (of the list it is in
+-- after the write): created, updated, completed, deleted, or a reminder that fired (its own
+-- event, not an update). Nothing for a list being deleted.
+CREATE FUNCTION taskapp_private.tasks_emit_events() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task   public.tasks := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    hooked text[];
+    event  text;
+    fired  jsonb;
+BEGIN
+    SELECT coalesce(array_agg(DISTINCT e), '{}') INTO hooked
+    FROM taskapp_private.memberships m JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id,
+         unnest(s.events) AS e
+    WHERE m.list_id = task.list_id;
+    IF hooked = '{}' OR NOT EXISTS (SELECT FROM public.lists l WHERE l.id = task.list_id) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        event := 'task.created';
+    ELSIF TG_OP = 'DELETE' THEN
+        event := 'task.deleted';
+    ELSIF (NEW.completed AND NOT OLD.completed) OR NEW.series_completions > OLD.series_completions THEN
+        event := 'task.completed';
+    ELSE
+        event := 'task.updated';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.reminders <> OLD.reminders THEN
+        FOR fired IN SELECT public.tasks_fired_reminders(NEW.reminders, OLD.reminders) LOOP
+            event := NULL;
+            IF 'reminder.due' = ANY (hooked) THEN
+                PERFORM taskapp_private.webhooks_emit(task.list_id, NULL, NULL, 'reminder.due', to_jsonb(task), fired, NULL);
+            END IF;
+        END LOOP;
+    END IF;
+    IF event = ANY (hooked) THEN
+        PERFORM taskapp_private.webhooks_emit(task.list_id, NULL, NULL, event, to_jsonb(task), NULL, NULL);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tasks_emit_events AFTER INSERT OR UPDATE OR DELETE ON tasks
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.tasks_emit_events();
+
+-- A list's member as events tell it.
+CREATE FUNCTION taskapp_private.member_event(list uuid, member text, role list_role) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'list', jsonb_build_object('id', l.id, 'name', l.name),
+        'member', jsonb_build_object('user_id', member, 'role', role))
+    FROM public.lists l WHERE l.id = list
+$$;
+
+-- A member joined (by invitation) or changed role: told to the list's members. A member who
+-- is now only a viewer can no longer fire reminders: theirs pass to the owner.
+CREATE FUNCTION taskapp_private.list_members_emit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' AND NEW.role <> 'owner' THEN
+        PERFORM taskapp_private.webhooks_emit(NEW.list_id, NULL, NULL, 'member.added', NULL, NULL,
+                                              taskapp_private.member_event(NEW.list_id, NEW.user_id, NEW.role));
+    ELSIF TG_OP = 'UPDATE' AND NEW.role <> OLD.role THEN
+        PERFORM taskapp_private.webhooks_emit(NEW.list_id, NULL, NULL, 'member.role_changed', NULL, NULL,
+                                              taskapp_private.member_event(NEW.list_id, NEW.user_id, NEW.role));
+        IF NEW.role = 'viewer' THEN
+            PERFORM taskapp_private.hand_reminders_to_owner(NEW.list_id, NEW.user_id);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER list_members_emit AFTER INSERT OR UPDATE OF role ON list_members
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_emit();
+
+-- An invitation is told to the invitee's subscriptions (they are no member yet).
+CREATE FUNCTION taskapp_private.list_invitations_emit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM taskapp_private.webhooks_emit(NEW.list_id, NEW.invitee_id, NULL, 'invitation.received', NULL, NULL,
+        jsonb_build_object('invitation', jsonb_build_object(
+            'id', NEW.id, 'list_id', NEW.list_id, 'list_name', NEW.list_name, 'role', NEW.role,
+            'invited_by', NEW.invited_by, 'expires_at', public.utc_text(NEW.expires_at))));
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER list_invitations_emit AFTER INSERT ON list_invitations
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_invitations_emit();
+
+-- Reminders fire as the task's creator while they may edit its list; a creator who leaves or
+-- becomes a viewer hands them to the list's owner, so that they still fire.
+CREATE FUNCTION taskapp_private.hand_reminders_to_owner(list uuid, member text) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE taskapp_queue.jobs j
+    SET user_id = (SELECT m.user_id FROM taskapp_private.memberships m WHERE m.list_id = list AND m.role = 'owner')
+    WHERE j.kind = 'reminder' AND j.user_id = member
+      AND j.ref IN (SELECT t.id FROM public.tasks t WHERE t.list_id = list)
+      AND EXISTS (SELECT FROM taskapp_private.memberships m WHERE m.list_id = list AND m.role = 'owner'
+                                                               AND m.user_id <> member)
+$$;
+
+INSERT INTO taskapp_private.subscriptions (user_id, webhook_id, events)
+SELECT w.user_id, w.id, w.events FROM webhooks w WHERE w.active;
+
+CREATE TRIGGER webhooks_hooked AFTER INSERT OR UPDATE OR DELETE ON webhooks
+    FOR EACH ROW EXECUTE FUNCTION webhooks_hooked();
+
+-- Reminder jobs are found by their task when the user firing them changes.
+CREATE INDEX jobs_ref_idx ON taskapp_queue.jobs (ref);
+
+CREATE OR REPLACE FUNCTION taskapp_queue.tasks_schedule_reminder() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    firing text;
+BEGIN
+    IF TG_OP = 'DELETE' OR NEW.next_reminder_at IS NULL THEN
+        DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND ref = OLD.id;
+        RETURN NULL;
+    END IF;
+    -- The creator while they may edit the list; else its owner.
+    firing := CASE WHEN EXISTS (SELECT FROM taskapp_private.memberships m
+                                WHERE m.user_id = NEW.user_id AND m.list_id = NEW.list_id AND m.role >= 'editor')
+                   THEN NEW.user_id
+                   ELSE (SELECT m.user_id FROM taskapp_private.memberships m
+                         WHERE m.list_id = NEW.list_id AND m.role = 'owner') END;
+    DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND ref = NEW.id AND user_id IS DISTINCT FROM firing;
+    INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at)
+    VALUES ('reminder', coalesce(firing, NEW.user_id), NEW.id, NEW.next_reminder_at)
+    ON CONFLICT (kind, user_id, ref) DO UPDATE SET run_at = excluded.run_at, claim = NULL, leased_until = NULL;
+    RETURN NULL;
+END
+$$;
+
+-- The feed no longer reads a counter per writer, and events no longer need one: gone.
+ALTER TABLE tasks DROP COLUMN version;
+DROP TABLE task_versions;
+DROP FUNCTION next_task_version(text);
+
+DROP POLICY "Webhook events are produced by their owner's writes" ON webhook_deliveries;
+CREATE POLICY "Webhook events are produced by a member's writes" ON webhook_deliveries
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()) OR list_id = ANY ((SELECT lists_where_i_am('viewer'))::uuid[]));
+
 -- ---------------------------------------------------------------------------
 -- Privileges
 -- ---------------------------------------------------------------------------
@@ -626,6 +815,16 @@ REVOKE ALL ON FUNCTION taskapp_private.lists_add_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_members_remember_departure() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_remember_departures() FROM PUBLIC;
 REVOKE ALL ON FUNCTION list_members_keep_owner() FROM PUBLIC;
+REVOKE ALL ON TABLE taskapp_private.subscriptions FROM PUBLIC;
+REVOKE ALL ON FUNCTION webhooks_hooked() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.webhooks_emit(uuid, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.tasks_emit_events() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.member_event(uuid, text, list_role) FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.list_members_emit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.list_invitations_emit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.hand_reminders_to_owner(uuid, text) FROM PUBLIC;
+-- Deliveries are written by the triggers alone.
+REVOKE INSERT ON TABLE webhook_deliveries FROM taskapp_app, taskapp_worker;
 
 GRANT USAGE ON TYPE list_role TO taskapp_app;
 GRANT SELECT, INSERT, DELETE ON TABLE lists TO taskapp_app;
@@ -644,6 +843,130 @@ GRANT EXECUTE ON FUNCTION public.lists_where_i_am(list_role) TO taskapp_worker;
 """
 
 DOWNGRADE = r"""
+-- Webhooks back to their owner's writes, with the counter per user.
+DROP TRIGGER tasks_emit_events ON tasks;
+DROP TRIGGER list_members_emit ON list_members;
+DROP TRIGGER list_invitations_emit ON list_invitations;
+DROP TRIGGER webhooks_hooked ON webhooks;
+DROP FUNCTION taskapp_private.tasks_emit_events();
+DROP FUNCTION taskapp_private.list_members_emit();
+DROP FUNCTION taskapp_private.list_invitations_emit();
+DROP FUNCTION webhooks_hooked();
+DROP POLICY "Webhook events are produced by a member's writes" ON webhook_deliveries;
+CREATE POLICY "Webhook events are produced by their owner's writes" ON webhook_deliveries
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+DELETE FROM webhook_deliveries WHERE task IS NULL;
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_task_or_data;
+ALTER TABLE webhook_deliveries DROP COLUMN list_id, DROP COLUMN data, ALTER COLUMN task SET NOT NULL;
+UPDATE webhooks SET events = ARRAY(SELECT e FROM unnest(events) e
+    WHERE e IN ('task.created', 'task.updated', 'task.completed', 'task.deleted', 'reminder.due'));
+DELETE FROM webhooks WHERE events = '{}';
+ALTER TABLE webhooks DROP CONSTRAINT webhooks_events_known;
+ALTER TABLE webhooks ADD CONSTRAINT webhooks_events_known CHECK (
+        cardinality(events) BETWEEN 1 AND 5
+        AND events <@ ARRAY['task.created', 'task.updated', 'task.completed', 'task.deleted', 'reminder.due']);
+DROP INDEX taskapp_queue.jobs_ref_idx;
+CREATE OR REPLACE FUNCTION taskapp_queue.tasks_schedule_reminder() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' OR NEW.next_reminder_at IS NULL THEN
+        DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND user_id = OLD.user_id AND ref = OLD.id;
+    ELSE
+        INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at)
+        VALUES ('reminder', NEW.user_id, NEW.id, NEW.next_reminder_at)
+        ON CONFLICT (kind, user_id, ref) DO UPDATE SET run_at = excluded.run_at, claim = NULL, leased_until = NULL;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TABLE task_versions (
+    user_id           text   NOT NULL DEFAULT current_setting('app.user_id', true),
+    -- The version the owner's latest write took.
+    last_version      bigint NOT NULL,
+    -- Deletions up to this version are forgotten: a sync token older than it is too old (410).
+    forgotten_through bigint NOT NULL DEFAULT 0,
+    -- The event types the owner's active webhooks want (kept by webhooks_hooked): every write
+    -- takes its version from this row anyway, so it learns here, for free, whether anyone
+    -- listens.
+    hooked            text[] NOT NULL DEFAULT '{}',
+    CONSTRAINT task_versions_pkey PRIMARY KEY (user_id),
+    CONSTRAINT task_versions_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255)
+);
+ALTER TABLE task_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE task_versions FORCE ROW LEVEL SECURITY;
+CREATE POLICY "Version counters are visible to their owner" ON task_versions
+    FOR SELECT
+    USING (user_id = (SELECT verified_user_id()));
+CREATE POLICY "Version counters are started by their owner" ON task_versions
+    FOR INSERT
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+CREATE POLICY "Version counters are moved by their owner and stay theirs" ON task_versions
+    FOR UPDATE
+    USING (user_id = (SELECT verified_user_id()))
+    WITH CHECK (user_id = (SELECT verified_user_id()));
+REVOKE ALL ON TABLE task_versions FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON TABLE task_versions TO taskapp_app;
+GRANT SELECT, INSERT, UPDATE ON TABLE task_versions TO taskapp_worker;
+ALTER TABLE tasks ADD COLUMN version bigint NOT NULL DEFAULT 0;
+
+CREATE FUNCTION next_task_version(owner text, OUT version bigint, OUT hooked text[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO public.task_versions AS v (user_id, last_version) VALUES (owner, 1)
+    ON CONFLICT (user_id) DO UPDATE SET last_version = v.last_version + 1
+    RETURNING v.last_version, v.hooked INTO version, hooked;
+END
+$$;
+REVOKE ALL ON FUNCTION next_task_version(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION next_task_version(text) TO taskapp_app;
+GRANT EXECUTE ON FUNCTION next_task_version(text) TO taskapp_worker;
+
+CREATE FUNCTION webhooks_emit(owner text, event text, task jsonb, reminder jsonb) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: its statement is planned once per session, not at every call.
+    INSERT INTO public.webhook_deliveries (user_id, webhook_id, type, task, reminder)
+    SELECT w.user_id, w.id, event, task - 'search', reminder FROM public.webhooks w
+    WHERE w.user_id = owner AND w.active AND event = ANY (w.events);
+END
+$$;
+REVOKE ALL ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) TO taskapp_app;
+GRANT EXECUTE ON FUNCTION webhooks_emit(text, text, jsonb, jsonb) TO taskapp_worker;
+GRANT INSERT ON TABLE webhook_deliveries TO taskapp_app, taskapp_worker;
+
+CREATE FUNCTION webhooks_hooked() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text := coalesce(NEW.user_id, OLD.user_id);
+BEGIN
+    INSERT INTO public.task_versions AS v (user_id, last_version, hooked)
+    VALUES (owner, 0, ARRAY(SELECT DISTINCT e FROM public.webhooks w, unnest(w.events) AS e
+                            WHERE w.user_id = owner AND w.active ORDER BY e))
+    ON CONFLICT (user_id) DO UPDATE SET hooked = excluded.hooked;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION webhooks_hooked() FROM PUBLIC;
+CREATE TRIGGER webhooks_hooked AFTER INSERT OR UPDATE OR DELETE ON webhooks
+    FOR EACH ROW EXECUTE FUNCTION webhooks_hooked();
+INSERT INTO task_versions (user_id, last_version, hooked)
+SELECT w.user_id, 0, ARRAY(SELECT DISTINCT e FROM webhooks o, unnest(o.events) e WHERE o.user_id = w.user_id AND o.active ORDER BY e)
+FROM webhooks w GROUP BY w.user_id;
+DROP FUNCTION taskapp_private.webhooks_emit(uuid, text, text, text, jsonb, jsonb, jsonb);
+DROP FUNCTION taskapp_private.member_event(uuid, text, list_role);
+DROP TABLE taskapp_private.subscriptions;
+
 DROP TRIGGER tasks_remember_move ON tasks;
 DROP POLICY "Tasks are visible to the members of their list" ON tasks;
 DROP POLICY "Tasks are created by editors of their list, as themselves" ON tasks;
@@ -845,6 +1168,7 @@ REVOKE ALL ON TABLE task_deletions FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE task_deletions TO taskapp_app;
 
 DROP FUNCTION public.personal_list_id();
+DROP FUNCTION taskapp_private.hand_reminders_to_owner(uuid, text);
 DROP TRIGGER list_members_keep_owner ON list_members;
 DROP FUNCTION list_members_keep_owner();
 DROP TABLE list_departures;

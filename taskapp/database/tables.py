@@ -48,7 +48,6 @@ tasks = Table(
     Column("recurrence_start", DateTime(timezone=True)),  # the series' bookkeeping, never returned
     Column("recurrence_last", DateTime(timezone=True)),
     Column("series_completions", Integer),
-    Column("version", BigInteger),  # the writer's counter at the latest write; never returned
     Column("written_xid", BigInteger),  # the latest write's transaction (the feed's position); never returned
     Column("reminders", JSONB),  # read as psycopg parses it; written as JSON text (tasks/queries.py)
     Column("next_reminder_at", DateTime(timezone=True)),  # the worker's queue follows it; never returned
@@ -65,8 +64,7 @@ task_completions = Table(
     Column("completed_by", Text),
 )
 
-INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "version", "written_xid",
-            "next_reminder_at")
+INTERNAL = ("search", "recurrence_start", "recurrence_last", "series_completions", "written_xid", "next_reminder_at")
 # What a statement returns: the task as the API shows it (its fields in this order).
 TASK = [column for column in tasks.c if column.name not in INTERNAL]
 TASK_FIELDS = tuple(str(column.name) for column in TASK)  # plain str: orjson takes no subclass as a key

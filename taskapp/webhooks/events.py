@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 
 from standardwebhooks import Webhook
 
-EVENT_TYPES = ("task.created", "task.updated", "task.completed", "task.deleted", "reminder.due")
+EVENT_TYPES = ("task.created", "task.updated", "task.completed", "task.deleted", "reminder.due",
+               "member.added", "member.removed", "member.role_changed", "invitation.received")
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "taskapp-webhooks/1"
 
@@ -27,15 +28,19 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def body(event_type: str, created_at: datetime, task: dict, reminder: dict | None) -> str:
-    """`{"type", "timestamp", "data": {"task"[, "reminder"]}}`: the task as the API returns it.
+def body(event_type: str, created_at: datetime, task: dict | None, reminder: dict | None,
+         data: dict | None = None) -> str:
+    """`{"type", "timestamp", "data"}`: for a task's event `{"task"[, "reminder"]}`, the task as the
+    API returns it; for a member's or an invitation's, the data the database recorded
+    (`{"list", "member"}` or `{"invitation"}`).
 
     Written by the standard library's encoder (ASCII, `", "` between items), as events have
     always been sent; UUIDs as text and times in UTC with a `Z`, as the API writes them.
     """
-    data = {"task": task}
-    if reminder is not None:
-        data["reminder"] = reminder
+    if task is not None:
+        data = {"task": task}
+        if reminder is not None:
+            data["reminder"] = reminder
     return json.dumps({"type": event_type, "timestamp": utc_text(created_at), "data": data}, default=plain)
 
 

@@ -2,7 +2,7 @@
 
 Row-level security decides which subscriptions exist: another user's is simply not found.
 The events themselves are produced by the database in the transaction of each change
-(sql/01_schema.sql, webhooks_emit) and delivered by `taskapp worker` (taskapp/worker/).
+(sql/01_schema.sql, taskapp_private.webhooks_emit) and delivered by `taskapp worker` (taskapp/worker/).
 """
 
 from flask import current_app, g, url_for

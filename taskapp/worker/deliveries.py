@@ -34,13 +34,18 @@ FORGET_AT_ONCE = 100
 FORGET_EVERY = 0.1  # of deliveries look for old events of their subscription to remove
 
 # The event with its subscription, as its owner sees them (RLS: only the owner's rows exist).
-# The task is returned with the columns and types of the tasks table, as GET returns it.
+# The task is returned with the columns and types of the tasks table, as GET returns it. An
+# event of a list is sent only while the subscriber is still a member (they see the list: the
+# policies say so, as the subscriber); an invitation is theirs whether or not they joined.
 EVENT = f"""
-select d.type, d.created_at as event_at, d.attempts, d.state, d.reminder, w.id as webhook_id, w.url, w.secret, w.active,
+select d.type, d.created_at as event_at, d.attempts, d.state, d.reminder, d.data, d.task is not null as about_task,
+       w.id as webhook_id, w.url, w.secret, w.active,
+       d.list_id is null or d.type = 'invitation.received'
+           or exists (select from lists l where l.id = d.list_id) as still_a_member,
        {', '.join(f't.{name}' for name in TASK_FIELDS)}
 from webhook_deliveries d
 join webhooks w on w.user_id = d.user_id and w.id = d.webhook_id
-cross join lateral jsonb_populate_record(null::tasks, d.task) t
+left join lateral jsonb_populate_record(null::tasks, d.task) t on d.task is not null
 where d.id = %(delivery)s
 """
 RECORD_ATTEMPT = """
@@ -48,7 +53,8 @@ insert into webhook_attempts (webhook_id, delivery_id, attempt, status, error)
 values (%(webhook)s, %(delivery)s, %(attempt)s, %(status)s, %(error)s)
 """
 UPDATE_DELIVERY = "update webhook_deliveries set attempts = %(attempt)s, state = %(state)s where id = %(delivery)s"
-# An event of a subscription switched off is not sent: it ends as failed, with no attempt.
+# An event of a subscription switched off, or of a list the subscriber has left, is not sent:
+# it ends as failed, with no attempt.
 DROP = "update webhook_deliveries set state = 'failed' where id = %(delivery)s and state = 'pending'"
 SWITCH_OFF = "update webhooks set active = false, updated_at = now() where id = %(webhook)s and active"
 # Old events of the subscription, a bounded number at a time, at one delivery in ten (no cron).
@@ -69,8 +75,8 @@ def delay(attempt: int, delays=RETRY_DELAYS) -> float:
 def send(event: dict, event_id: str, allow_private: bool, timeout: float) -> tuple[int | None, str | None]:
     """(status, None) when the receiver answered, (None, why) when it did not or may not be called."""
     try:
-        task = {name: event[name] for name in TASK_FIELDS}
-        text = webhook_events.body(event["type"], event["event_at"], task, event["reminder"])
+        task = {name: event[name] for name in TASK_FIELDS} if event["about_task"] else None
+        text = webhook_events.body(event["type"], event["event_at"], task, event["reminder"], event["data"])
         target = webhook_targets.check(event["url"], allow_private)
         headers = webhook_events.headers(event["secret"], event_id, text)
         return webhook_targets.post(target, text.encode(), headers, timeout), None
@@ -92,10 +98,11 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
     with conn.transaction():
         act_as(conn, key, user_id)
         event = conn.cursor(row_factory=dict_row).execute(EVENT, {"delivery": delivery}).fetchone()
-        if event is None or event["state"] != "pending" or not event["active"]:
-            if event is not None and not event["active"]:
+        if event is None or event["state"] != "pending" or not event["active"] or not event["still_a_member"]:
+            if event is not None and event["state"] == "pending":
                 conn.execute(DROP, {"delivery": delivery})
-            conn.execute(FINISH, holding)  # gone with its subscription, done already, or switched off
+            # gone with its subscription, done already, switched off, or of a list they left
+            conn.execute(FINISH, holding)
             return
     status, error = send(event, str(delivery), settings.allow_private, settings.timeout)
     attempt = event["attempts"] + 1

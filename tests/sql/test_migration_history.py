@@ -56,8 +56,9 @@ def test_tasks_completed_before_the_history_existed_get_their_record(server_admi
             conn.execute(f"DROP ROLE {owner}")
 
 
-def test_tasks_from_before_the_change_feed_start_at_version_0_and_new_writes_are_versioned(database):
-    """Revision 0006 on a database holding tasks: they keep version 0 (a full sync returns them)."""
+def test_tasks_from_before_the_feed_followed_transactions_start_at_0_and_new_writes_are_stamped(database):
+    """Revisions 0006 and 0009 on a database holding tasks: they carry transaction 0 (a full sync
+    returns them) until written again."""
     owner_url = sqlalchemy_url(database.admin_url)
     name = f"taskapp_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(database.admin_url, autocommit=True) as conn:
@@ -74,9 +75,10 @@ def test_tasks_from_before_the_change_feed_start_at_version_0_and_new_writes_are
         upgrade(url, APP_PASSWORD, IDENTITY_KEY)
         with psycopg.connect(app_url) as conn:
             act_as(conn, "alice")
-            assert conn.execute("select version from tasks where id = %s", (old,)).fetchone()[0] == 0
+            assert conn.execute("select written_xid::text from tasks where id = %s", (old,)).fetchone()[0] == "0"
             conn.execute("update tasks set title = 'changed' where id = %s", (old,))
-            assert conn.execute("select version from tasks where id = %s", (old,)).fetchone()[0] == 1
+            assert conn.execute("select written_xid = pg_current_xact_id() from tasks where id = %s",
+                                (old,)).fetchone()[0]
             conn.execute("delete from tasks where id = %s", (old,))
             assert conn.execute("select task_id from task_deletions").fetchall() == [(old,)]
     finally:

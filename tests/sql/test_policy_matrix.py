@@ -156,7 +156,7 @@ def test_no_unique_constraint_or_foreign_key_is_an_existence_oracle(admin_sql):
         ("list_invitations_list_id_invitee_id_key", "list_id"), ("list_invitations_pkey", "list_id"),
         ("list_members_pkey", "list_id"), ("lists_personal_of_key", "personal_of"), ("lists_pkey", "id"),
         ("task_completions_pkey", "list_id"), ("task_deletions_pkey", "list_id"),
-        ("task_versions_pkey", "user_id"), ("tasks_list_id_id_key", "list_id"), ("tasks_pkey", "id"),
+        ("tasks_list_id_id_key", "list_id"), ("tasks_pkey", "id"),
         ("webhook_attempts_pkey", "user_id"), ("webhook_deliveries_pkey", "user_id"), ("webhooks_pkey", "user_id"),
     ]
     exclusions = admin_sql.execute(

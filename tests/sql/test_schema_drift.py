@@ -9,8 +9,7 @@ from taskapp.database.migrations import SQL_DIR
 
 SETUP_FILES = ["00_roles.sql", "01_schema.sql", "02_policies.sql", "03_privileges.sql"]
 TABLES = ("lists", "list_members", "list_invitations", "list_departures", "tasks", "task_completions",
-          "task_versions", "task_deletions", "idempotency_keys", "webhooks", "webhook_deliveries",
-          "webhook_attempts")
+          "task_deletions", "idempotency_keys", "webhooks", "webhook_deliveries", "webhook_attempts")
 NAMES = ", ".join(f"'{name}'" for name in TABLES)
 REGCLASSES = ", ".join(f"'public.{name}'::regclass" for name in TABLES)
 
@@ -58,13 +57,13 @@ CATALOG = {
         where conrelid = 'taskapp_private.identity_keys'::regclass order by conname""",
     "memberships": """
         select column_name, data_type, is_nullable, column_default from information_schema.columns
-        where table_schema = 'taskapp_private' and table_name = 'memberships'
+        where table_schema = 'taskapp_private' and table_name in ('memberships', 'subscriptions')
         union all
         select conname, pg_get_constraintdef(oid), null, null from pg_constraint
-        where conrelid = 'taskapp_private.memberships'::regclass
+        where conrelid in ('taskapp_private.memberships'::regclass, 'taskapp_private.subscriptions'::regclass)
         union all
         select indexname, indexdef, null, null from pg_indexes
-        where schemaname = 'taskapp_private' and tablename = 'memberships'
+        where schemaname = 'taskapp_private' and tablename in ('memberships', 'subscriptions')
         order by 1, 2""",
     "private acl": """
         select n.nspacl::text, c.relacl::text from pg_namespace n
