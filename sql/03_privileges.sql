@@ -132,3 +132,5 @@ GRANT EXECUTE ON FUNCTION tasks_fired_reminders(jsonb, jsonb) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION public.verified_user_id() TO taskapp_worker;
 GRANT USAGE ON TYPE list_role TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION public.lists_where_i_am(list_role) TO taskapp_worker;
+-- Whether a subscriber is still a member of an event's list, as the subscriber.
+GRANT SELECT ON TABLE lists TO taskapp_worker;

@@ -840,6 +840,8 @@ GRANT EXECUTE ON FUNCTION public.personal_list_id() TO taskapp_app;
 
 GRANT USAGE ON TYPE list_role TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION public.lists_where_i_am(list_role) TO taskapp_worker;
+-- Whether a subscriber is still a member of an event's list, as the subscriber.
+GRANT SELECT ON TABLE lists TO taskapp_worker;
 """
 
 DOWNGRADE = r"""

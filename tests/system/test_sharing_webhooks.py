@@ -1,0 +1,146 @@
+"""Webhooks and reminders of shared lists, with real `taskapp worker` processes and receivers:
+a subscriber hears of every change in the lists they belong to, whoever made it, of members
+coming and going, and of invitations to them; nothing from a list once they have left; and a
+shared task's reminder fires once, for every member who listens."""
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.support.receiver import Receiver
+from tests.support.sharing import Sharing
+from tests.support.users import new_user
+from tests.support.working import Working
+from tests.system.test_worker import subscribe, utc
+
+EVERYTHING = ("task.created", "task.updated", "task.completed", "task.deleted", "reminder.due", "member.added",
+              "member.removed", "member.role_changed", "invitation.received")
+
+
+@pytest.fixture()
+def receivers():
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(Receiver(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture()
+def worker(database):
+    started = Working(database.worker_url)
+    yield started
+    print(started.output())  # shown when the test fails
+    started.close()
+
+
+@pytest.fixture()
+def sharing(local_client):
+    return Sharing(local_client)
+
+
+def by_type(events):
+    return sorted(((event["type"], event["data"]) for event in events), key=lambda item: item[0])
+
+
+def test_a_member_hears_of_what_others_do_in_the_list(local_client, sharing, alice, bob, receivers, worker):
+    receiver = receivers()
+    hook = subscribe(local_client, alice, receiver.url, events=("task.created", "task.completed"))
+    made = sharing.shared_list(alice, {bob: "editor"})
+    task = sharing.add_task(bob, made["id"], title="bob's")
+    sharing.call(bob, "PATCH", f"/tasks/{task['id']}/complete", status=200)
+    events = sorted(receiver.events(hook["secret"], 2), key=lambda event: event["timestamp"])
+    assert [(e["type"], e["data"]["task"]["title"], e["data"]["task"]["user_id"]) for e in events] == [
+        ("task.created", "bob's", bob.sub), ("task.completed", "bob's", bob.sub)]
+
+
+def test_membership_events_reach_the_members_and_an_invitation_the_invitee(
+        local_client, sharing, alice, bob, receivers, worker):
+    alices, bobs = receivers(), receivers()
+    alice_hook = subscribe(local_client, alice, alices.url, events=("member.added", "member.role_changed",
+                                                                      "member.removed"))
+    bob_hook = subscribe(local_client, bob, bobs.url, events=("invitation.received", "member.added"))
+    made = sharing.make_list(alice, "Chores")
+    sent = sharing.invite(alice, made["id"], bob, "viewer")
+    [invited] = bobs.events(bob_hook["secret"], 1)
+    assert invited["type"] == "invitation.received"
+    assert {k: invited["data"]["invitation"][k] for k in ("id", "list_id", "list_name", "role", "invited_by")} == {
+        "id": sent["id"], "list_id": made["id"], "list_name": "Chores", "role": "viewer", "invited_by": alice.sub}
+    sharing.accept(bob, sent["id"])
+    # Bob hears of his own joining, while he is a member (once he leaves, what is not yet sent is not).
+    joined = by_type(bobs.events(bob_hook["secret"], 2))
+    assert [kind for kind, _ in joined] == ["invitation.received", "member.added"]
+    sharing.call(alice, "PATCH", f"/lists/{made['id']}/members/{bob.sub}", {"role": "editor"}, status=200)
+    sharing.call(bob, "DELETE", f"/lists/{made['id']}/members/me", status=204)
+    events = by_type(alices.events(alice_hook["secret"], 3))
+    member = {"list": {"id": made["id"], "name": "Chores"}}
+    assert events == [("member.added", {**member, "member": {"user_id": bob.sub, "role": "viewer"}}),
+                      ("member.removed", {**member, "member": {"user_id": bob.sub, "role": "editor"}}),
+                      ("member.role_changed", {**member, "member": {"user_id": bob.sub, "role": "editor"}})]
+
+
+def test_nothing_from_a_list_reaches_a_member_after_they_left(local_client, sharing, alice, bob, receivers, worker):
+    bobs = receivers()
+    hook = subscribe(local_client, bob, bobs.url, events=("task.created",))
+    made = sharing.shared_list(alice, {bob: "viewer"})
+    sharing.add_task(alice, made["id"], title="while bob is in")
+    [event] = bobs.events(hook["secret"], 1)
+    assert event["data"]["task"]["title"] == "while bob is in"
+    sharing.call(alice, "DELETE", f"/lists/{made['id']}/members/{bob.sub}", status=204)
+    sharing.add_task(alice, made["id"], title="after bob left")
+    own = sharing.add_task(bob, title="bob's own")  # his own events still flow: the worker is not stuck
+    bobs.wait_for(2)
+    time.sleep(1.5)
+    assert [e["data"]["task"]["title"] for e in bobs.events(hook["secret"], 2)] == ["while bob is in", own["title"]]
+
+
+def test_an_event_made_before_a_member_left_is_not_sent_after(local_client, sharing, alice, bob, receivers, database):
+    bobs = receivers()
+    hook = subscribe(local_client, bob, bobs.url, events=("task.created",))
+    made = sharing.shared_list(alice, {bob: "viewer"})
+    sharing.add_task(alice, made["id"], title="queued while no worker runs")
+    sharing.call(bob, "DELETE", f"/lists/{made['id']}/members/me", status=204)
+    worker = Working(database.worker_url)  # starts only now: the event waits, and is checked again
+    try:
+        own = sharing.add_task(bob, title="bob's own")
+        bobs.wait_for(1)
+        time.sleep(1.5)
+        assert [e["data"]["task"]["title"] for e in bobs.events(hook["secret"], 1)] == [own["title"]]
+        gone = [a for a in local_client.get(f"/api/me/webhooks/{hook['id']}/deliveries",
+                                            headers=bob.headers).get_json()]
+        assert len(gone) == 1  # the dropped event was never attempted
+    finally:
+        worker.close()
+
+
+def test_a_shared_tasks_reminder_fires_once_for_every_listening_member(
+        local_client, sharing, alice, bob, receivers, worker):
+    alices, bobs = receivers(), receivers()
+    alice_hook = subscribe(local_client, alice, alices.url, events=("reminder.due",))
+    bob_hook = subscribe(local_client, bob, bobs.url, events=("reminder.due",))
+    made = sharing.shared_list(alice, {bob: "editor"})
+    at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=3)
+    task = sharing.add_task(bob, made["id"], title="water the plants", reminders=[{"at": utc(at)}])
+    [for_alice] = alices.events(alice_hook["secret"], 1, seconds=15)
+    [for_bob] = bobs.events(bob_hook["secret"], 1, seconds=15)
+    assert for_alice["data"]["task"]["id"] == for_bob["data"]["task"]["id"] == task["id"]
+    time.sleep(1.5)
+    assert len(alices.received) == len(bobs.received) == 1
+
+
+def test_a_reminder_still_fires_after_its_creator_left_the_list(
+        local_client, sharing, alice, bob, receivers, worker):
+    alices = receivers()
+    alice_hook = subscribe(local_client, alice, alices.url, events=("reminder.due",))
+    made = sharing.shared_list(alice, {bob: "editor"})
+    at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=4)
+    task = sharing.add_task(bob, made["id"], title="bob set it", reminders=[{"at": utc(at)}])
+    sharing.call(bob, "DELETE", f"/lists/{made['id']}/members/me", status=204)
+    [event] = alices.events(alice_hook["secret"], 1, seconds=15)
+    assert event["data"]["task"]["id"] == task["id"]
+    assert sharing.call(alice, "GET", f"/tasks/{task['id']}")["reminders"][0]["fired"] is True
