@@ -21,7 +21,7 @@ import psycopg
 
 from bench import report
 from bench.scenarios import IN_MIX, SCENARIOS
-from bench.seed import FULL, SMALL, sample_ids, seed, seed_through_api
+from bench.seed import FULL, SMALL, inboxes_of, sample_ids, seed, seed_through_api
 from bench.targets import ROOT, VENV_BIN, Server, pgbench, side_by_side, sync_tokens, verification_cost, wrk
 from taskapp.config import libpq_url, sqlalchemy_url
 from taskapp.database.migrations import upgrade
@@ -75,12 +75,13 @@ def database():
 
 
 def users_file(admin_url: str, folder: Path, users: int = FULL.users, sync_tokens: dict | None = None) -> Path:
-    """One line per user: a token, their change-feed token ('-' if not taken), then task ids of
-    theirs (for get and toggle)."""
+    """One line per user: a token, their change-feed token ('-' if not taken), their Inbox ('-'
+    in a schema without lists), then task ids of theirs (for get and toggle)."""
     path = folder / "users.txt"
     sync_tokens = sync_tokens or {}
-    lines = [f"{issue_token(user, SECRET, 86400)} {sync_tokens.get(user, '-')} {' '.join(ids)}"
-             for user, ids in sample_ids(admin_url, users=users).items()]
+    lines = [f"{issue_token(user, SECRET, 86400)} {sync_tokens.get(user, '-')} {inboxes.get(user, '-')} {' '.join(ids)}"
+             for user, ids in sample_ids(admin_url, users=users).items()
+             for inboxes in [inboxes_of(admin_url)]]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -8,7 +8,7 @@ service does.
 
 from dataclasses import dataclass
 
-from taskapp.changes.queries import SINCE as CHANGES_SINCE
+from taskapp.changes.queries import FEED as CHANGES_FEED
 
 COLUMNS = ("id, user_id, title, description, completed, completed_at, priority, due_at, tags, created_at, updated_at, "
            "recurrence, time_zone, repeat_from")
@@ -66,10 +66,12 @@ SCENARIOS = (
     ),
 )
 # A client polling the change feed with a current token: nothing new, the cheap answer it must be.
-# The references run taskapp's own feed statement from the same position (`:after` for the
-# position's task id, since `:id` names a random task here; no full sync, so no floor).
+# The references run taskapp's own feed statement from a position as current (the snapshot of
+# the moment: nothing after it), at the start of a round.
 FEED_SINCE = (
-    CHANGES_SINCE.text.replace(":id", ":after").replace(":floor", "0").replace(":limit", "101")
+    CHANGES_FEED.text.replace(":prev", "pg_current_snapshot()::text").replace("CAST(:target AS pg_snapshot)", "NULL")
+    .replace(":after_xid", "'0'").replace(":after_id", "'00000000-0000-0000-0000-000000000000'")
+    .replace(":limit", "101")
 )
 SCENARIOS = (
     *SCENARIOS,

@@ -70,10 +70,41 @@ PLAIN_SEED = SEED.replace(", recurrence, recurrence_start)", ")").replace(
 assert "recurrence" not in PLAIN_SEED
 
 
+# Every user's Inbox, made with the triggers on (its owner row and the membership copy), for
+# a schema with lists; the tasks then go into it.
+INBOXES = """
+insert into lists (id, name, personal_of, created_by)
+select md5('bench-inbox-' || u)::uuid, 'Inbox', 'bench-' || u, 'bench-' || u from generate_series(1, %(users)s) u
+"""
+
+
+def inboxes_of(admin_url: str) -> dict[str, str]:
+    """Each user's Inbox id (none in a schema without lists)."""
+    with psycopg.connect(admin_url) as conn:
+        if not has_lists(conn):
+            return {}
+        return {user: str(list_id) for user, list_id in
+                conn.execute("select personal_of, id from lists where personal_of is not null")}
+
+
+def in_inboxes(statement: str) -> str:
+    """The seed statement with each task in its user's Inbox."""
+    return statement.replace("insert into tasks (id, user_id,", "insert into tasks (id, list_id, user_id,").replace(
+        "select md5('bench-' || u || '-' || n)::uuid,\n", "select md5('bench-' || u || '-' || n)::uuid,\n"
+        "       md5('bench-inbox-' || u)::uuid,\n")
+
+
+def has_lists(conn) -> bool:
+    return conn.execute("select to_regclass('public.lists') is not null").fetchone()[0]
+
+
 def seed(admin_url: str, users: int = USERS, tasks: int = TASKS_PER_USER, recurring: bool = True) -> int:
     """The full data set; without `recurring`, no task recurs (as in a schema from before recurrence)."""
     statement = SEED if recurring else PLAIN_SEED
     with psycopg.connect(admin_url, autocommit=True) as conn:
+        if has_lists(conn):
+            conn.execute(INBOXES, {"users": users})
+            statement = in_inboxes(statement)
         conn.execute("set session_replication_role = replica")
         conn.execute(statement, {"users": users, "tasks": tasks, "words": list(WORDS), "tags": list(TAGS)})
         conn.execute("reset session_replication_role")

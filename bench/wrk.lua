@@ -1,5 +1,5 @@
--- taskapp benchmark requests for wrk: a random user's token (and their change-feed token, and one
--- of that user's task ids)
+-- taskapp benchmark requests for wrk: a random user's token (and their change-feed token, a list
+-- of theirs, and one of that user's task ids)
 -- per request, over the scenarios listed in $BENCH_SCENARIOS (method TAB path TAB body).
 local users = {}
 local scenarios = {}
@@ -17,7 +17,8 @@ for line in io.lines(os.getenv("BENCH_USERS")) do
   local fields = split(line, " ")
   local token = table.remove(fields, 1)
   local since = table.remove(fields, 1)
-  table.insert(users, {token = token, since = since, ids = fields})
+  local list = table.remove(fields, 1)
+  table.insert(users, {token = token, since = since, list = list, ids = fields})
 end
 for line in io.lines(os.getenv("BENCH_SCENARIOS")) do
   table.insert(scenarios, split(line, "\t"))
@@ -41,11 +42,11 @@ request = function()
   local word = words[math.random(#words)]
   local tag = tags[math.random(#tags)]
   local path = scenario[2]:gsub("{rid}", rid):gsub("{id}", id):gsub("{q}", word):gsub("{tag}", tag)
-  path = path:gsub("{since}", user.since)
+  path = path:gsub("{since}", user.since):gsub("{list}", user.list)
   local body = nil
   local headers = {["Authorization"] = "Bearer " .. user.token}
   if scenario[3] ~= "" then
-    body = scenario[3]:gsub("{title}", "bench " .. word .. " " .. counter):gsub("{tag}", tag)
+    body = scenario[3]:gsub("{title}", "bench " .. word .. " " .. counter):gsub("{tag}", tag):gsub("{list}", user.list)
     headers["Content-Type"] = "application/json"
   end
   return wrk.format(scenario[1], path, headers, body)

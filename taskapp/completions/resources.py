@@ -11,6 +11,7 @@ from flask.views import MethodView
 from taskapp.completions import queries
 from taskapp.completions.schemas import CompletionPageArgs, CompletionSchema, CompletionWindowArgs
 from taskapp.database.transaction import commit, first, rows
+from taskapp.lists.access import written_task
 from taskapp.tasks import queries as task_queries
 from taskapp.web.cursors import scope_of
 from taskapp.web.errors import abort, found, uuid_or_404
@@ -62,7 +63,8 @@ class TaskCompletion(MethodView):
         """Undo a task's latest completion: the task returns to that occurrence"""
         task_id = uuid_or_404(task_id)
         completion_id = uuid_or_404(completion_id)
-        task = found(first(*task_queries.series(task_id)))  # locked: one undo at a time
+        # Locked: one undo at a time. Seen but not writable (a viewer): 403.
+        task = written_task(first(*task_queries.series(task_id)), task_id)
         latest = first(*queries.latest(task_id))
         if latest is None or latest["id"] != completion_id:
             found(first(*queries.one(task_id, completion_id)))

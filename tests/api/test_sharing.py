@@ -77,6 +77,7 @@ def test_the_viewer_reads_but_every_write_is_403(sharing, groceries, alice, caro
         ("PATCH", f"/tasks/{task['id']}/complete", None),
         ("DELETE", f"/tasks/{task['id']}", None),
         ("PATCH", f"/lists/{groceries['id']}", {"name": "mine"}),
+        ("DELETE", f"/tasks/{task['id']}/completions/{uuid.uuid4()}", None),
         ("DELETE", f"/lists/{groceries['id']}", None),
         ("POST", f"/lists/{groceries['id']}/invitations", {"user_id": "someone", "role": "viewer"}),
         ("GET", f"/lists/{groceries['id']}/invitations", None),
