@@ -34,7 +34,9 @@ CREATE TABLE lists (
     CONSTRAINT lists_pkey PRIMARY KEY (id),
     CONSTRAINT lists_name_length CHECK (char_length(name) BETWEEN 1 AND 255),
     CONSTRAINT lists_created_by_not_empty CHECK (created_by <> '' AND char_length(created_by) <= 255),
-    CONSTRAINT lists_personal_of_creator CHECK (personal_of IS NULL OR personal_of = created_by)
+    CONSTRAINT lists_personal_of_creator CHECK (personal_of IS NULL OR personal_of = created_by),
+    -- Times any reader can load (no infinity, years 1 to 9999 in UTC), whatever SQL wrote them.
+    CONSTRAINT lists_times_in_range CHECK (created_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00' AND updated_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00')
 );
 
 -- One Inbox per user.
@@ -52,6 +54,7 @@ CREATE TABLE list_members (
     CONSTRAINT list_members_pkey PRIMARY KEY (list_id, user_id),
     CONSTRAINT list_members_list_fkey FOREIGN KEY (list_id) REFERENCES lists (id) ON DELETE CASCADE,
     CONSTRAINT list_members_user_id_not_empty CHECK (user_id <> '' AND char_length(user_id) <= 255),
+    CONSTRAINT list_members_added_at_in_range CHECK (added_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00'),
     CONSTRAINT list_members_one_owner EXCLUDE USING btree (list_id WITH =) WHERE (role = 'owner')
         DEFERRABLE INITIALLY IMMEDIATE
 );
@@ -74,7 +77,8 @@ CREATE TABLE list_invitations (
     CONSTRAINT list_invitations_list_fkey FOREIGN KEY (list_id) REFERENCES lists (id) ON DELETE CASCADE,
     CONSTRAINT list_invitations_invitee_id_not_empty CHECK (invitee_id <> '' AND char_length(invitee_id) <= 255),
     CONSTRAINT list_invitations_list_name_length CHECK (char_length(list_name) BETWEEN 1 AND 255),
-    CONSTRAINT list_invitations_role_below_owner CHECK (role <> 'owner')
+    CONSTRAINT list_invitations_role_below_owner CHECK (role <> 'owner'),
+    CONSTRAINT list_invitations_times_in_range CHECK (created_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00' AND expires_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00')
 );
 
 -- An invitee's invitations, newest first.
@@ -84,12 +88,15 @@ CREATE INDEX list_invitations_invitee_idx ON list_invitations (invitee_id, creat
 -- tasks the list held then: the change feed tells their clients to delete those. Only the
 -- database writes these (the triggers below, no grant to write), and only the user reads them.
 CREATE TABLE list_departures (
+    id       uuid        NOT NULL DEFAULT gen_random_uuid(),
     user_id  text        NOT NULL,
     list_id  uuid        NOT NULL,
     task_ids uuid[]      NOT NULL,
     left_xid xid8        NOT NULL DEFAULT pg_current_xact_id(),
     left_at  timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT list_departures_pkey PRIMARY KEY (user_id, list_id)
+    -- One row per departure, never upserted: an upsert would ask the SELECT policy (the user's
+    -- own rows) about a row the remover writes for someone else.
+    CONSTRAINT list_departures_pkey PRIMARY KEY (user_id, id)
 );
 
 -- Departures past the change feed's retention are forgotten by their user, oldest first.
@@ -181,10 +188,8 @@ AS $$
 BEGIN
     -- When the list itself is being deleted, lists_remember_departures already did this.
     IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
-        INSERT INTO public.list_departures AS d (user_id, list_id, task_ids)
-        VALUES (OLD.user_id, OLD.list_id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.list_id))
-        ON CONFLICT (user_id, list_id) DO UPDATE
-        SET task_ids = excluded.task_ids, left_xid = excluded.left_xid, left_at = excluded.left_at;
+        INSERT INTO public.list_departures (user_id, list_id, task_ids)
+        VALUES (OLD.user_id, OLD.list_id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.list_id));
         PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
         PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, OLD.user_id, 'member.removed', NULL, NULL,
                                               taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
@@ -201,11 +206,9 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    INSERT INTO public.list_departures AS d (user_id, list_id, task_ids)
+    INSERT INTO public.list_departures (user_id, list_id, task_ids)
     SELECT m.user_id, OLD.id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.id)
-    FROM public.list_members m WHERE m.list_id = OLD.id
-    ON CONFLICT (user_id, list_id) DO UPDATE
-    SET task_ids = excluded.task_ids, left_xid = excluded.left_xid, left_at = excluded.left_at;
+    FROM public.list_members m WHERE m.list_id = OLD.id;
     RETURN OLD;
 END
 $$;
@@ -230,6 +233,30 @@ $$;
 
 CREATE TRIGGER list_members_keep_owner AFTER UPDATE OF role ON list_members
     FOR EACH ROW WHEN (OLD.role = 'owner' AND NEW.role <> 'owner') EXECUTE FUNCTION list_members_keep_owner();
+
+-- Joining takes the invitation (a member's row is only ever added with one, besides the
+-- owner's): the invitation is used up, so it cannot be used again after a removal.
+CREATE FUNCTION taskapp_private.list_members_take_invitation() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The owner's row comes with its list; without an identity only a role outside the
+    -- policies could be inserting (a DBA's bulk load).
+    IF NEW.role = 'owner' OR public.verified_user_id() IS NULL THEN
+        RETURN NEW;
+    END IF;
+    DELETE FROM public.list_invitations i
+    WHERE i.list_id = NEW.list_id AND i.invitee_id = NEW.user_id AND i.role = NEW.role AND i.expires_at > now();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'joining a list takes an invitation' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER list_members_take_invitation BEFORE INSERT ON list_members
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_take_invitation();
 
 -- The verified identity's Inbox, made the first time it is needed.
 CREATE FUNCTION public.personal_list_id() RETURNS uuid
@@ -306,6 +333,11 @@ ALTER TABLE task_completions ADD CONSTRAINT task_completions_task_fkey FOREIGN K
     REFERENCES tasks (list_id, id) ON DELETE CASCADE ON UPDATE CASCADE;
 ALTER TABLE task_completions ADD CONSTRAINT task_completions_completed_by_not_empty
     CHECK (completed_by <> '' AND char_length(completed_by) <= 255);
+-- Times every member can load (no infinity, years 1 to 9999 in UTC), whatever SQL wrote them:
+-- with lists shared, one member's odd value would break the others' pages.
+ALTER TABLE task_completions ADD CONSTRAINT task_completions_times_in_range
+    CHECK ((due_at IS NULL OR due_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00') AND completed_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00');
+ALTER TABLE tasks ADD CONSTRAINT tasks_due_at_in_range CHECK (due_at IS NULL OR due_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00');
 CREATE INDEX task_completions_task_idx ON task_completions (list_id, task_id, completed_at DESC, id DESC);
 CREATE INDEX task_completions_completed_at_idx ON task_completions (list_id, completed_at DESC, id DESC);
 
@@ -815,6 +847,7 @@ REVOKE ALL ON FUNCTION taskapp_private.lists_add_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_members_remember_departure() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_remember_departures() FROM PUBLIC;
 REVOKE ALL ON FUNCTION list_members_keep_owner() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.list_members_take_invitation() FROM PUBLIC;
 REVOKE ALL ON TABLE taskapp_private.subscriptions FROM PUBLIC;
 REVOKE ALL ON FUNCTION webhooks_hooked() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.webhooks_emit(uuid, text, text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
@@ -987,6 +1020,7 @@ UPDATE task_completions c SET user_id = t.user_id FROM tasks t WHERE t.id = c.ta
 ALTER TABLE task_completions DROP CONSTRAINT task_completions_task_fkey;
 ALTER TABLE task_completions DROP CONSTRAINT task_completions_pkey;
 ALTER TABLE task_completions DROP CONSTRAINT task_completions_completed_by_not_empty;
+ALTER TABLE task_completions DROP CONSTRAINT task_completions_times_in_range;
 DROP INDEX task_completions_task_idx;
 DROP INDEX task_completions_completed_at_idx;
 ALTER TABLE task_completions DROP COLUMN list_id, DROP COLUMN completed_by;
@@ -996,6 +1030,7 @@ ALTER TABLE task_completions ADD CONSTRAINT task_completions_pkey PRIMARY KEY (u
 ALTER TABLE task_completions ENABLE TRIGGER USER;
 
 ALTER TABLE tasks DROP CONSTRAINT tasks_assignee_fkey;
+ALTER TABLE tasks DROP CONSTRAINT tasks_due_at_in_range;
 ALTER TABLE tasks DROP CONSTRAINT tasks_list_id_id_key;
 ALTER TABLE tasks DROP CONSTRAINT tasks_list_fkey;
 DROP INDEX tasks_list_id_created_at_idx;
@@ -1177,6 +1212,7 @@ DROP TABLE list_departures;
 DROP TABLE list_members;
 DROP TABLE list_invitations;
 DROP TABLE lists;
+DROP FUNCTION taskapp_private.list_members_take_invitation();
 DROP FUNCTION taskapp_private.lists_remember_departures();
 DROP FUNCTION taskapp_private.list_members_remember_departure();
 DROP FUNCTION taskapp_private.lists_add_owner();

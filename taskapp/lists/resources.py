@@ -48,6 +48,7 @@ INBOX_KEPT = "An Inbox cannot be deleted."
 OWNER_STAYS = "The owner cannot leave or be removed: hand ownership over first (make another member owner)."
 ALREADY_MEMBER = "The user is already a member of this list."
 EXPIRED = "The invitation has expired; ask for a new one."
+INVITED_MEANWHILE = "Another invitation to this user was sent at the same moment; send it again to replace it."
 ADMINS_ONLY = "Only the list's admins and owner see and revoke its invitations."
 LOCATION = {"Location": string_header("URL of the new resource", required=True)}
 
@@ -117,7 +118,9 @@ class List(MethodView):
     def delete(self, list_id):
         """Delete a list and its tasks (the owner; never an Inbox); every member loses it"""
         list_id = uuid_or_404(list_id)
-        if first(queries.REMOVE, {"list_id": list_id}) is None:
+        with refusals_explained(list_id):
+            removed = first(queries.REMOVE, {"list_id": list_id})
+        if removed is None:
             if personal(list_id):
                 abort(409, INBOX_KEPT)
             forbidden_or_missing(list_visible(list_id))
@@ -138,7 +141,8 @@ class Members(MethodView):
         return members
 
 
-@blp.route("/lists/<list_id>/members/<member_id>")
+# `path`: a `sub` may hold a slash, and every member must be reachable.
+@blp.route("/lists/<list_id>/members/<path:member_id>")
 class Member(MethodView):
     @blp.doc(operationId="changeMemberRole")
     @blp.arguments(MEMBER_PATCH)
@@ -179,7 +183,9 @@ class Member(MethodView):
         if member_id == "me":
             member_id = g.user_id
         where = {"list_id": list_id, "user_id": member_id}
-        if first(queries.REMOVE_MEMBER, where) is None:
+        with refusals_explained(list_id):
+            removed = first(queries.REMOVE_MEMBER, where)
+        if removed is None:
             member = first(queries.ONE_MEMBER, where)
             if member is None:
                 abort(404)
@@ -214,9 +220,13 @@ class ListInvitations(MethodView):
         if personal(list_id):  # the policy refuses it; this says why
             abort(409, INBOX_NOT_SHARED)
         to = {"list_id": list_id, "invitee_id": invitation["user_id"]}
-        with refusals_explained(list_id):
-            execute(queries.CLEAR_INVITATIONS, to)
-            made = first(queries.INVITE, {**to, "role": invitation["role"], "days": INVITATION_DAYS})
+        try:
+            with refusals_explained(list_id):
+                execute(queries.CLEAR_INVITATIONS, to)
+                made = first(queries.INVITE, {**to, "role": invitation["role"], "days": INVITATION_DAYS})
+        except IntegrityError:  # another invitation to them, sent at the same moment, came first
+            roll_back()
+            abort(409, INVITED_MEANWHILE)
         if made is None:
             abort(404)
         sent = first(queries.ONE_INVITATION, {"invitation_id": made["id"]})
