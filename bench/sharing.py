@@ -128,7 +128,9 @@ def main() -> int:
             seed(url, users=USERS, tasks=TASKS, recurring=False)
             if name == "sharing":
                 with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute(SHARE, {"users": USERS, "lists": SHARED_LISTS, "members": MEMBERS, "tasks": TASKS})
+                    for statement in filter(str.strip, SHARE.split(";\n")):
+                        conn.execute(statement, {"users": USERS, "lists": SHARED_LISTS, "members": MEMBERS,
+                                                 "tasks": TASKS})
             app_url = libpq_url(admin_url.set(username="taskapp_app", password=APP_PASSWORD))
             costs[name] = lookup_cost(app_url, key)
             users.append(users_file(url, folder, name.replace(" ", "-"), shared=name == "sharing"))
