@@ -3,7 +3,8 @@
 A sync token is a position in the database's transactions (taskapp/changes/queries.py): the
 snapshot of the sync before, and, while a round of pages is under way, the snapshot it runs
 up to and the last change delivered. Tokens are signed cursors bound to their user
-(taskapp.web.cursors); the database decides which lists' rows the caller sees.
+(taskapp.web.cursors), sealed so that the snapshot inside stays unread; the database decides
+which lists' rows the caller sees.
 """
 
 import time
@@ -26,7 +27,8 @@ blp = user_blueprint(
     "What changed in the tasks you can see since you last looked: sync a client, then keep it in sync.",
 )
 
-TOKENS = SignedCursors("taskapp.changes.position")
+# Sealed: a snapshot's transaction ids are the whole server's, not the caller's business.
+TOKENS = SignedCursors("taskapp.changes.position", sealed=True)
 NO_ID = uuid.UUID(int=0)
 ARGS = ChangesArgs()
 BAD_TOKEN = "The sync token is not valid for you; start again without `since`."

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Integer, Text, Uuid, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import Integer, Text, Uuid, and_, bindparam, func, or_, select, true, tuple_
 
-from taskapp.database.tables import PRIORITIES, TASK, tasks
+from taskapp.database.tables import PRIORITIES, TASK, lists, tasks
 from taskapp.web.cursors import BadCursor, SignedCursors, scope_of
 from taskapp.web.errors import abort
 
@@ -32,10 +32,17 @@ class SortOrder:
     @property
     def expressions(self):
         """ORDER BY: the key, then id in the same direction (matching the key's index)."""
-        key = self.column.desc() if self.descending else self.column.asc()
+        return self.expressions_on(tasks.c)
+
+    def expressions_on(self, columns):
+        """The same ORDER BY over `columns` (the tasks' own, or a subquery's of the same names)."""
+        column = columns[self.field]
+        if self.field == "title":
+            column = column.collate("C")
+        key = column.desc() if self.descending else column.asc()
         if self.nulls_last:
             key = key.nulls_last()
-        return [key, tasks.c.id.desc() if self.descending else tasks.c.id.asc()]
+        return [key, columns.id.desc() if self.descending else columns.id.asc()]
 
     def after(self, among_nulls: bool):
         """The rows strictly after (:after_key, :after_id) in this order."""
@@ -185,12 +192,25 @@ def read_cursor(cursor: str, order: SortOrder, scope: str):
 
 @cache
 def shaped_statement(shape: PageShape):
-    """The statement of every page of this shape, built once."""
+    """The statement of every page of this shape, built once.
+
+    A page is taken list by list: for each list the caller can see (row-level security on
+    `lists` says which), the first rows of that list in this order, read in order from the
+    index that leads with the list; then the first of those. Asked of `tasks` alone, with the
+    policy's `list_id = ANY (…)`, PostgreSQL would read every visible task and sort them (an
+    index yields one list's tasks in order, not several lists' together): with a thousand
+    tasks, list 20 ran at 70 % of the speed it had when tasks were one user's.
+    """
     order = SORT_ORDERS[shape.order]
-    statement = select(*TASK).where(*filter_conditions(shape))
+    limit = bindparam("limit", type_=Integer)
+    per_list = select(*TASK).where(tasks.c.list_id == lists.c.id, *filter_conditions(shape))
     if shape.after:
-        statement = statement.where(order.after(shape.after_among_nulls))
-    return statement.order_by(*order.expressions).limit(bindparam("limit", type_=Integer))
+        per_list = per_list.where(order.after(shape.after_among_nulls))
+    page = per_list.order_by(*order.expressions).limit(limit).lateral("page")
+    statement = select(*page.c).select_from(lists).join(page, true())
+    if shape.list_id:
+        statement = statement.where(lists.c.id == bindparam("list_id", type_=Uuid))
+    return statement.order_by(*order.expressions_on(page.c)).limit(limit)
 
 
 def page_statement(args: dict, order: SortOrder, after=None, limit: int = 100):

@@ -54,7 +54,9 @@ def test_a_first_sync_returns_every_task_then_a_token(client, create_task, alice
     found, token = follow(client, alice, limit=2)
     assert [c["op"] for c in found] == ["upsert"] * 5
     assert [c["task"] for c in found] == made  # in the order written, each as GET returns it
-    assert changes(client, alice, token) == {"changes": [], "next": token, "has_more": False}
+    again = changes(client, alice, token)
+    assert again["changes"] == [] and again["has_more"] is False
+    assert changes(client, alice, again["next"])["changes"] == []  # and its token goes on from there
 
 
 def test_a_user_with_no_tasks_gets_an_empty_first_sync(client, alice):
@@ -224,3 +226,15 @@ def test_a_client_following_the_feed_while_others_write_ends_with_what_get_shows
     assert failures == []
     assert state == all_tasks(reader_client, alice)
     assert len(state) >= 10
+
+
+def test_a_sync_token_keeps_the_snapshot_inside_unread(client, create_task, alice):
+    # The position is a database snapshot, whose transaction ids would tell a client how busy
+    # everyone else is: the token is sealed, not only signed.
+    import base64
+
+    create_task(alice)
+    _, token = follow(client, alice)
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert b"prev" not in raw and b"target" not in raw  # unsealed, the JSON keys would be there
+    assert changes(client, alice, token)["changes"] == []
