@@ -14,12 +14,12 @@ from flask import Flask
 
 from taskapp.changes.resources import blp as changes_blp
 from taskapp.completions.resources import blp as completions_blp
-from taskapp.lists.resources import blp as lists_blp
 from taskapp.config import Config
 from taskapp.database import safety, transaction
 from taskapp.database.embedded import serving_config
 from taskapp.database.engine import db
 from taskapp.identity import bearer
+from taskapp.lists.resources import blp as lists_blp
 from taskapp.tasks.resources import blp as tasks_blp
 from taskapp.web import browsers, docs, errors, health, observability, rate_limits
 from taskapp.web.api import api

@@ -54,7 +54,8 @@ LIST_INVITATIONS = text(INVITATION + " WHERE i.list_id = :list_id AND i.expires_
                         " ORDER BY i.created_at DESC, i.id DESC")
 MY_INVITATIONS = text(INVITATION_FOR_INVITEE + " WHERE i.invitee_id = (SELECT verified_user_id())"
                       " AND i.expires_at > now() ORDER BY i.created_at DESC, i.id DESC")
-MY_INVITATION = text(INVITATION_FOR_INVITEE + " WHERE i.id = :invitation_id AND i.invitee_id = (SELECT verified_user_id())")
+MY_INVITATION = text(INVITATION_FOR_INVITEE
+                     + " WHERE i.id = :invitation_id AND i.invitee_id = (SELECT verified_user_id())")
 # An invitation replaces the list's earlier one to the same user (a new role, a new expiry);
 # the list's expired ones go at the same time.
 CLEAR_INVITATIONS = text("""

@@ -214,7 +214,8 @@ class TaskQueryArgs(ma.Schema):
         unknown = ma.EXCLUDE
 
     list_id = ma.fields.UUID(metadata={"description": "Only the tasks of this list."})
-    assignee_id = Text(validate=validate.Length(min=1, max=255), metadata={"description": "Only the tasks assigned to this member (`sub`)."})
+    assignee_id = Text(validate=validate.Length(min=1, max=255),
+                       metadata={"description": "Only the tasks assigned to this member (`sub`)."})
     completed = QueryBoolean(metadata={"description": "`true` or `false`."})
     recurring = QueryBoolean(metadata={"description": "`true`: only tasks with a recurrence; `false`: only without."})
     priority = priority_field()

@@ -8,7 +8,6 @@ import pytest
 from flask import g
 
 from taskapp.changes.resources import make_token, read_token
-
 from tests.support.identity import act_as
 
 

@@ -100,7 +100,8 @@ def test_a_path_that_is_no_asset_is_not_public(client):
 def test_the_list_operation_documents_every_parameter_and_the_link_header(client):
     operation = client.get("/api/openapi.json").json["paths"]["/api/{user_id}/tasks"]["get"]
     names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
-    assert names == {"list_id", "assignee_id", "completed", "recurring", "priority", "tag", "q", "due_before", "due_after", "sort", "limit",
+    assert names == {"list_id", "assignee_id",
+                     "completed", "recurring", "priority", "tag", "q", "due_before", "due_after", "sort", "limit",
                      "cursor"}
     assert "Link" in operation["responses"]["200"]["headers"]
     sort = next(p for p in operation["parameters"] if p["name"] == "sort")

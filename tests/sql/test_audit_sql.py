@@ -186,7 +186,8 @@ WEAKENINGS = {
     "an extra permissive policy": (
         ["create policy audit_extra on tasks for select using (priority = 'high')"],
         'policy "audit_extra" on tasks is not the canonical one'),
-    "a missing policy": (['drop policy "Tasks are deleted by editors of their list" on tasks'], "tasks has no DELETE policy"),
+    "a missing policy": (['drop policy "Tasks are deleted by editors of their list" on tasks'],
+                         "tasks has no DELETE policy"),
 }
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from tests.support.receiver import Receiver
 from tests.support.sharing import Sharing
-from tests.support.users import new_user
 from tests.support.working import Working
 from tests.system.test_worker import subscribe, utc
 
