@@ -149,13 +149,8 @@ def main() -> int:
                 wrk(target.url, list(SCENARIOS), 4, 3, their_users)
             for scenario in SCENARIOS:
                 for count in (int(c) for c in args.connections.split(",")):
-                    # Each target with its own users file: one URL at a time, alternating slices.
-                    runs = [[], []]
-                    for _ in range(args.slices):
-                        for index, target in enumerate(targets):
-                            runs[index].append(side_by_side([target.url], [scenario], count,
-                                                            max(1, args.seconds // args.slices), users[index], 1)[0])
-                    inbox, shared = (merge(parts) for parts in runs)
+                    inbox, shared = side_by_side([target.url for target in targets], [scenario], count,
+                                                 args.seconds, users, args.slices)
                     rows.append({"scenario": scenario.name, "connections": count, "inbox_only": inbox,
                                  "sharing": shared})
                     print(f"{scenario.name:<20} c={count:<3} inbox only {inbox['throughput']:7.0f}/s p99 "
@@ -174,18 +169,6 @@ def main() -> int:
     (args.out / "sharing.json").write_text(json.dumps(document, indent=2) + "\n")
     print(table(document))
     return 0
-
-
-def merge(parts: list[dict]) -> dict:
-    """Slices of one target into one row (as side_by_side merges them)."""
-    seconds = sum(part["requests"] / part["throughput"] for part in parts if part["throughput"])
-    requests = sum(part["requests"] for part in parts)
-    row = {"throughput": requests / seconds if seconds else 0.0, "requests": requests,
-           "errors": sum(part["errors"] for part in parts)}
-    for name in ("p50_ms", "p95_ms", "p99_ms"):
-        values = sorted(part[name] for part in parts)
-        row[name] = values[len(values) // 2]
-    return row
 
 
 def table(document: dict) -> str:

@@ -127,31 +127,34 @@ def sync_tokens(base_url: str, tokens: dict[str, str]) -> dict[str, str]:
     return current
 
 
-def side_by_side(urls: list[str], scenarios: list[Scenario], connections: int, seconds: int, users_file: Path,
-                 slices: int = 5) -> list[dict]:
+def side_by_side(urls: list[str], scenarios: list[Scenario], connections: int, seconds: int,
+                 users_file: Path | list[Path], slices: int = 5) -> list[dict]:
     """wrk against each URL in turn, in `slices` alternating slices of the given seconds each.
 
     This machine's speed drifts over minutes (it is shared); alternating short slices puts
     both targets under the same drift, so their ratio measures them rather than the moment.
     Throughput is all requests over all slices' time; latency percentiles are the median of
-    the slices' percentiles; errors are summed.
+    the slices' percentiles; errors are summed. `users_file` is one for every URL, or one each.
     """
+    users = users_file if isinstance(users_file, list) else [users_file] * len(urls)
     slices = max(1, min(slices, seconds))
     runs: list[list[dict]] = [[] for _ in urls]
     for _ in range(slices):
         for index, url in enumerate(urls):
-            runs[index].append(wrk(url, scenarios, connections, max(1, seconds // slices), users_file))
-    merged = []
-    for parts in runs:
-        total_seconds = sum(part["requests"] / part["throughput"] for part in parts if part["throughput"])
-        requests = sum(part["requests"] for part in parts)
-        row = {"throughput": requests / total_seconds if total_seconds else 0.0, "requests": requests,
-               "errors": sum(part["errors"] for part in parts)}
-        for name in ("p50_ms", "p95_ms", "p99_ms"):
-            values = sorted(part[name] for part in parts)
-            row[name] = values[len(values) // 2]
-        merged.append(row)
-    return merged
+            runs[index].append(wrk(url, scenarios, connections, max(1, seconds // slices), users[index]))
+    return [merged(parts) for parts in runs]
+
+
+def merged(parts: list[dict]) -> dict:
+    """The slices of one target as one row."""
+    total_seconds = sum(part["requests"] / part["throughput"] for part in parts if part["throughput"])
+    requests = sum(part["requests"] for part in parts)
+    row = {"throughput": requests / total_seconds if total_seconds else 0.0, "requests": requests,
+           "errors": sum(part["errors"] for part in parts)}
+    for name in ("p50_ms", "p95_ms", "p99_ms"):
+        values = sorted(part[name] for part in parts)
+        row[name] = values[len(values) // 2]
+    return row
 
 
 def pgbench_binary() -> str:

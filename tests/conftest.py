@@ -21,6 +21,7 @@ from taskapp.config import sqlalchemy_url
 from taskapp.database.embedded import embedded_postgres
 from taskapp.database.migrations import upgrade
 from tests.support.identity import IDENTITY_KEY, IDENTITY_KEY_SECRET
+from tests.support.sharing import Sharing
 from tests.support.users import (
     APP_PASSWORD,
     SECRET,
@@ -163,6 +164,12 @@ def create_task(client):
         return response.json
 
     return create
+
+
+@pytest.fixture()
+def sharing(client):
+    """The sharing calls (lists, invitations, members) as a client makes them (tests/support/sharing.py)."""
+    return Sharing(client)
 
 
 @pytest.fixture()

@@ -6,13 +6,7 @@ import uuid
 
 import pytest
 
-from tests.support.sharing import Sharing
 from tests.support.users import new_user
-
-
-@pytest.fixture()
-def sharing(client):
-    return Sharing(client)
 
 
 @pytest.fixture()

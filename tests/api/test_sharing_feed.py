@@ -12,11 +12,6 @@ from tests.support.sharing import Sharing
 from tests.support.users import new_user
 
 
-@pytest.fixture()
-def sharing(client):
-    return Sharing(client)
-
-
 def synced(client, user, state=None, token=None, limit=100):
     """(the replica after following the feed, the last token)."""
     found, token = follow(client, user, token, limit)

@@ -4,26 +4,16 @@ import uuid
 
 import psycopg
 from alembic import command
-from sqlalchemy.engine import make_url
 
 from taskapp.config import sqlalchemy_url
 from taskapp.database.migrations import alembic_config, upgrade
 from tests.support.identity import IDENTITY_KEY, act_as
-from tests.support.users import APP_PASSWORD, drop_database, with_database
+from tests.support.users import APP_PASSWORD, drop_database, managed_owner_database, with_database
 
 
 def test_tasks_completed_before_the_history_existed_get_their_record(server_admin_url):
     # An owner as a managed service gives one: CREATEROLE, no superuser, subject to FORCE.
-    owner, name = f"owner_{uuid.uuid4().hex[:8]}", f"taskapp_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD 'owner-password'")
-        conn.execute(f'CREATE DATABASE "{name}" OWNER {owner}')
-        for role in ("taskapp_app", "taskapp_worker"):  # made earlier in this cluster by another owner
-            if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
-                conn.execute(f"GRANT {role} TO {owner} WITH ADMIN OPTION")  # as the role's creator has
-    owner_url = with_database(server_admin_url, name, owner, "owner-password")
-    app_url = with_database(server_admin_url, name, "taskapp_app", APP_PASSWORD)
-    try:
+    with managed_owner_database(server_admin_url) as (owner_url, app_url):
         upgrade(sqlalchemy_url(owner_url), APP_PASSWORD, IDENTITY_KEY)
         command.downgrade(alembic_config(sqlalchemy_url(owner_url)), "0004")
         with psycopg.connect(app_url) as conn:
@@ -49,11 +39,6 @@ def test_tasks_completed_before_the_history_existed_get_their_record(server_admi
             assert conn.execute("select count(*) from tasks").fetchone()[0] == 0
             forced = conn.execute("select relforcerowsecurity from pg_class where relname = 'tasks'").fetchone()[0]
             assert forced is True
-    finally:
-        drop_database(server_admin_url, make_url(sqlalchemy_url(owner_url)).database)
-        with psycopg.connect(server_admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {owner} CASCADE")
-            conn.execute(f"DROP ROLE {owner}")
 
 
 def test_tasks_from_before_the_feed_followed_transactions_start_at_0_and_new_writes_are_stamped(database):

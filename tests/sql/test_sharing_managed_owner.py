@@ -7,33 +7,19 @@ import uuid
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from taskapp.config import sqlalchemy_url
 from taskapp.database.migrations import upgrade
 from tests.support.identity import IDENTITY_KEY, act_as
-from tests.support.users import APP_PASSWORD, drop_database, with_database
+from tests.support.users import APP_PASSWORD, managed_owner_database
 
 
 @pytest.fixture(scope="module")
 def managed(server_admin_url):
     """(owner URL, app URL) of a database migrated by a CREATEROLE-only owner."""
-    owner, name = f"owner_{uuid.uuid4().hex[:8]}", f"taskapp_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD 'owner-password'")
-        conn.execute(f'CREATE DATABASE "{name}" OWNER {owner}')
-        for role in ("taskapp_app", "taskapp_worker"):  # made earlier in this cluster by another owner
-            if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
-                conn.execute(f"GRANT {role} TO {owner} WITH ADMIN OPTION")
-    owner_url = with_database(server_admin_url, name, owner, "owner-password")
-    upgrade(sqlalchemy_url(owner_url), APP_PASSWORD, IDENTITY_KEY)
-    try:
-        yield owner_url, with_database(server_admin_url, name, "taskapp_app", APP_PASSWORD)
-    finally:
-        drop_database(server_admin_url, make_url(sqlalchemy_url(owner_url)).database)
-        with psycopg.connect(server_admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {owner} CASCADE")
-            conn.execute(f"DROP ROLE {owner}")
+    with managed_owner_database(server_admin_url) as (owner_url, app_url):
+        upgrade(sqlalchemy_url(owner_url), APP_PASSWORD, IDENTITY_KEY)
+        yield owner_url, app_url
 
 
 def as_user(url, user):

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from tests.sql.test_listing_plans import plan_nodes
 from tests.support.identity import act_as
 
 WHO = ["owner", "admin", "editor", "viewer", "invited", "removed", "stranger", "nobody", "forged"]
@@ -143,12 +144,6 @@ def test_a_member_who_was_removed_is_remembered_with_the_lists_tasks(database, s
     with psycopg.connect(database.app_url) as conn:
         act_as(conn, shared["removed"])
         assert conn.execute("select task_ids from list_departures").fetchall() == [([shared["task"]],)]
-
-
-def plan_nodes(plan):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from plan_nodes(child)
 
 
 def test_the_membership_lookup_runs_once_per_statement_not_once_per_row(database, admin_sql, shared):

@@ -3,6 +3,7 @@
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import jwt
@@ -55,3 +56,24 @@ class User:
 def new_user(prefix: str = "user") -> User:
     sub = f"{prefix}-{uuid.uuid4().hex[:10]}"
     return User(sub=sub, token=make_token({"sub": sub}))
+
+
+@contextmanager
+def managed_owner_database(server_admin_url: str):
+    """(owner URL, app URL) of a new database owned by a role as a managed service gives one:
+    CREATEROLE, not a superuser, so FORCE binds it (Neon, RDS). Not migrated; dropped after."""
+    owner, name = f"owner_{uuid.uuid4().hex[:8]}", f"taskapp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD 'owner-password'")
+        conn.execute(f'CREATE DATABASE "{name}" OWNER {owner}')
+        for role in ("taskapp_app", "taskapp_worker"):  # made earlier in this cluster by another owner
+            if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
+                conn.execute(f"GRANT {role} TO {owner} WITH ADMIN OPTION")  # as the role's creator has
+    try:
+        yield (with_database(server_admin_url, name, owner, "owner-password"),
+               with_database(server_admin_url, name, "taskapp_app", APP_PASSWORD))
+    finally:
+        drop_database(server_admin_url, name)
+        with psycopg.connect(server_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {owner} CASCADE")
+            conn.execute(f"DROP ROLE {owner}")

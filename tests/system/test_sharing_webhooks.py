@@ -8,26 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support.receiver import Receiver
 from tests.support.sharing import Sharing
 from tests.support.working import Working
 from tests.system.test_worker import subscribe, utc
 
 EVERYTHING = ("task.created", "task.updated", "task.completed", "task.deleted", "reminder.due", "member.added",
               "member.removed", "member.role_changed", "invitation.received")
-
-
-@pytest.fixture()
-def receivers():
-    made = []
-
-    def make(*args, **kwargs):
-        made.append(Receiver(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for receiver in made:
-        receiver.close()
 
 
 @pytest.fixture()

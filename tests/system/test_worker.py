@@ -6,24 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support.receiver import Receiver
 from tests.support.served import free_port
 from tests.support.working import Working
 
 FAST_RETRIES = {"WEBHOOK_RETRY_DELAYS": "0.3,0.3"}  # three attempts, a moment apart
-
-
-@pytest.fixture()
-def receivers():
-    made = []
-
-    def make(*args, **kwargs):
-        made.append(Receiver(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for receiver in made:
-        receiver.close()
 
 
 @pytest.fixture()
