@@ -101,3 +101,29 @@ def test_every_sort_and_page_is_an_index_scan_under_rls(big_database, sort, filt
             assert scans, nodes
             assert all(n["Node Type"] != "Seq Scan" for n in scans), [n["Node Type"] for n in scans]
             assert any("Index Name" in n for n in nodes), "an index serves the query"
+
+
+# The index that holds a list's tasks in each order (both directions read one index).
+ORDER_INDEXES = {
+    "created_at": {"tasks_list_id_created_at_idx"},
+    "updated_at": {"tasks_list_id_updated_at_idx"},
+    "due_at": {"tasks_list_id_due_at_asc_idx", "tasks_list_id_due_at_desc_idx"},
+    "priority": {"tasks_list_id_priority_idx"},
+    "title": {"tasks_list_id_title_idx"},
+}
+
+
+@pytest.mark.parametrize("filters", ["no filter", "open work tasks", "search"])
+@pytest.mark.parametrize("sort", SORT_NAMES)
+def test_a_page_reads_each_list_in_its_order_and_stops(big_database, sort, filters):
+    """Filtered and searched pages too: each list is read from the index of the page's order
+    until the page is full, never read whole (a bitmap scan) and sorted. The planner cannot know
+    a list's size under the policies, and chose the latter at the default random_page_cost; the
+    runtime role's setting (sql/00_roles.sql) is what keeps this plan."""
+    order = SORT_ORDERS[sort]
+    with psycopg.connect(big_database) as conn:
+        for statement, parameters in first_and_later_page(conn, dict(FILTERS[filters]), order):
+            nodes = explain(conn, statement, parameters)
+            scans = [n for n in nodes if n.get("Relation Name") == "tasks"]
+            assert [n["Node Type"] for n in scans] == ["Index Scan"], scans
+            assert scans[0]["Index Name"] in ORDER_INDEXES[order.field], scans[0]["Index Name"]
