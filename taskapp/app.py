@@ -12,6 +12,7 @@ import dataclasses
 
 from flask import Flask
 
+from taskapp.batch.resources import blp as batch_blp
 from taskapp.changes.resources import blp as changes_blp
 from taskapp.completions.resources import blp as completions_blp
 from taskapp.config import Config
@@ -26,7 +27,7 @@ from taskapp.web.api import api
 from taskapp.web.jsonio import OrjsonProvider
 from taskapp.webhooks.resources import blp as webhooks_blp
 
-RESOURCES = (lists_blp, tasks_blp, completions_blp, changes_blp, webhooks_blp)
+RESOURCES = (lists_blp, tasks_blp, completions_blp, changes_blp, webhooks_blp, batch_blp)
 
 
 class TaskFlask(Flask):

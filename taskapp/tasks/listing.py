@@ -125,7 +125,9 @@ def filter_conditions(shape: PageShape) -> list:
         # plainto_tsquery treats its input as plain words, ANDed: no operator or quote
         # in `q` can change the query, and no input makes it fail. A `q` without any word
         # (blank, or punctuation only) asks for nothing, so it filters nothing.
-        words = func.plainto_tsquery("simple", bindparam("q", type_=Text))
+        # A scalar subquery, so that PostgreSQL parses `q` once per statement: in the generic
+        # plan of a prepared statement the function call alone would run for every row read.
+        words = select(func.plainto_tsquery("simple", bindparam("q", type_=Text))).scalar_subquery()
         conditions.append(or_(func.numnode(words) == 0, tasks.c.search.op("@@")(words)))
     if shape.due_before:
         conditions.append(tasks.c.due_at < bindparam("due_before", type_=tasks.c.due_at.type))

@@ -255,7 +255,7 @@ class TaskApi(Api):
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         message = None if isinstance(error, InternalServerError) else data.get("message")
-        return error_body(error.code, message, errors), error.code, headers
+        return error_body(error.code, message, errors, data.get("operation")), error.code, headers
 
 
 api = TaskApi()

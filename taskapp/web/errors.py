@@ -39,9 +39,12 @@ class ErrorSchema(ma.Schema):
     errors = ma.fields.Dict(metadata={
         "description": "What is wrong with the request, by location (`json`, `query`, `headers`) and field; "
         "present when a body or parameters were refused for what they hold."})
+    operation = ma.fields.String(metadata={
+        "description": "In a batch's answer: the JSON pointer of the operation that failed (`/operations/3`); "
+        "nothing of the batch was written."})
 
 
-def error_body(code: int, message: str | None = None, errors=None) -> dict:
+def error_body(code: int, message: str | None = None, errors=None, operation: str | None = None) -> dict:
     body = {
         "code": code,
         "status": HTTP_STATUS_CODES.get(code, "Unknown Error"),
@@ -49,16 +52,20 @@ def error_body(code: int, message: str | None = None, errors=None) -> dict:
     }
     if errors is not None:
         body["errors"] = errors
+    if operation is not None:
+        body["operation"] = operation
     return body
 
 
-def abort(code: int, message: str | None = None, errors=None, headers=None):
+def abort(code: int, message: str | None = None, errors=None, headers=None, operation: str | None = None):
     """Stop the request with a JSON error; taskapp.web.api.TaskApi shapes it with error_body."""
     data = {"message": message or MESSAGES.get(code)}
     if errors is not None:
         data["errors"] = errors
     if headers:
         data["headers"] = headers
+    if operation is not None:
+        data["operation"] = operation
     smorest_abort(code, **data)
 
 

@@ -95,9 +95,14 @@ class QueryBoolean(ma.fields.Boolean):
 
 
 class Tagged(ma.fields.Field):
-    """One of several shapes, told apart by the value of one property (the tag): dumped with the
-    schema of its tag's variant, and documented as an OpenAPI `oneOf` of the variants with a
-    `discriminator`, a component named `component` (taskapp.web.api.tagged_union). Dump only."""
+    """One of several shapes, told apart by the value of one property (the tag): loaded and dumped
+    with the schema of its tag's variant, and documented as an OpenAPI `oneOf` of the variants
+    with a `discriminator`, a component named `component` (taskapp.web.api.tagged_union)."""
+
+    default_error_messages = {
+        "invalid": "Must be an object.",
+        "tag": "Must be one of: {choices}.",
+    }
 
     def __init__(self, tag: str, variants: dict[str, ma.Schema], component: str, **kwargs):
         super().__init__(**kwargs)
@@ -107,3 +112,23 @@ class Tagged(ma.fields.Field):
         if value is None:
             return None
         return self.variants[value[self.tag]].dump(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        variant = self.variants.get(value.get(self.tag)) if isinstance(value.get(self.tag), str) else None
+        if variant is None:
+            raise ma.ValidationError({self.tag: [self.error_messages["tag"].format(choices=", ".join(self.variants))]})
+        return variant.load(value)
+
+
+class Passed(ma.fields.Nested):
+    """A JSON object handed on as it came, for the schema it is documented with to load where it
+    is used (a batch's operation passes its body to the single route, which validates it)."""
+
+    default_error_messages = {"type": "Must be an object."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise self.make_error("type")
+        return value

@@ -20,7 +20,7 @@ from flask import Flask, Response, current_app, g, request
 from limits import parse_many
 from limits.storage import storage_from_string
 
-from taskapp.web.errors import error_response
+from taskapp.web.errors import abort, error_response
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +43,18 @@ class ProcessCounters:
         self._lock = threading.Lock()
         self._sweep_above = 1024
 
-    def hit(self, key: str, seconds: int) -> tuple[int, float]:
-        """(requests in the key's current window, this one included; seconds until it ends)."""
+    def hit(self, key: str, seconds: int, cost: int = 1) -> tuple[int, float]:
+        """(requests in the key's current window, these `cost` included; seconds until it ends)."""
         now = time.monotonic()
         with self._lock:
             end, count = self._windows.get(key, (0.0, 0))
             if end <= now:
                 end, count = now + seconds, 0
-            self._windows[key] = (end, count + 1)
+            self._windows[key] = (end, count + cost)
             if len(self._windows) > self._sweep_above:
                 self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
                 self._sweep_above = max(1024, 2 * len(self._windows))
-        return count + 1, end - now
+        return count + cost, end - now
 
 
 class SharedCounters:
@@ -68,11 +68,11 @@ class SharedCounters:
         self.storage = storage_from_string(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._resting_until = 0.0
 
-    def hit(self, key: str, seconds: int) -> tuple[int, float]:
+    def hit(self, key: str, seconds: int, cost: int = 1) -> tuple[int, float]:
         if time.monotonic() < self._resting_until:
             raise ConnectionError("the rate-limit storage failed moments ago")
         try:
-            count = self.storage.incr(key, seconds)
+            count = self.storage.incr(key, seconds, amount=cost)
             return count, self.storage.get_expiry(key) - time.time()
         except Exception:
             self._resting_until = time.monotonic() + self.RETRY_AFTER_FAILURE_SECONDS
@@ -93,8 +93,8 @@ class RateLimits:
         self.user = budget(user_limits)
         self.anonymous = budget(anonymous_limits)
 
-    def spend(self) -> tuple[dict, bool, object] | None:
-        """Count this request against its caller's windows: (the headers of the window to report,
+    def spend(self, cost: int = 1) -> tuple[dict, bool, object] | None:
+        """Count `cost` requests against the caller's windows: (the headers of the window to report,
         whether the request is over budget, that window); None when nothing limits it or the
         counts cannot be had. Within budget the window reported is the one closest to running
         out; over budget, the used-up window that ends last (what Retry-After must wait for)."""
@@ -106,7 +106,7 @@ class RateLimits:
         counted = []
         try:
             for item in windows:
-                count, reset = self.counters.hit(item.key_for(NAMESPACE, caller), item.get_expiry())
+                count, reset = self.counters.hit(item.key_for(NAMESPACE, caller), item.get_expiry(), cost)
                 counted.append((item.amount - count, reset, item))
         except Exception as error:  # a storage outage must not take the API down with it
             log.warning("rate limits skipped: %s", error.__class__.__name__)
@@ -122,6 +122,14 @@ class RateLimits:
         }, bool(used_up), item
 
 
+def over_budget(headers: dict, item) -> tuple[str, dict]:
+    """The 429's message and headers."""
+    whose = "you" if g.get("user_id") is not None else "your address (without a valid token)"
+    message = (f"Too many requests: at most {item.amount} per {item.get_expiry()} s for {whose}; "
+               f"try again in {headers['RateLimit-Reset']} s.")
+    return message, {**headers, "Retry-After": str(max(1, int(headers["RateLimit-Reset"])))}
+
+
 def check():
     """Before the view: spend the caller's budget; 429 when a window is used up."""
     if request.endpoint in EXEMPT_ENDPOINTS or request.method == "OPTIONS":
@@ -131,14 +139,27 @@ def check():
         return None
     headers, over, item = spent
     if over:
-        whose = "you" if g.get("user_id") is not None else "your address (without a valid token)"
-        return error_response(
-            429, f"Too many requests: at most {item.amount} per {item.get_expiry()} s for {whose}; "
-                 f"try again in {headers['RateLimit-Reset']} s.",
-            headers={**headers, "Retry-After": str(max(1, int(headers["RateLimit-Reset"])))},
-        )
+        message, headers = over_budget(headers, item)
+        return error_response(429, message, headers=headers)
     g.rate_limit_headers = headers
     return None
+
+
+def charge(requests: int) -> None:
+    """Count `requests` more against the caller's budget, for a request that does the work of
+    several (a batch's operations beyond its first); 429, before anything is done, when that
+    goes over."""
+    limits = current_app.extensions.get("taskapp.rate_limits")
+    if limits is None or requests <= 0:
+        return
+    spent = limits.spend(requests)
+    if spent is None:
+        return
+    headers, over, item = spent
+    if over:
+        message, headers = over_budget(headers, item)
+        abort(429, message, headers=headers)
+    g.rate_limit_headers = headers
 
 
 def with_headers(response: Response) -> Response:

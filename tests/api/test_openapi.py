@@ -48,6 +48,7 @@ def test_every_contract_operation_is_documented(client):
         "/api/{user_id}/tasks/{task_id}/completions/{completion_id}": {"delete"},
         "/api/{user_id}/completions": {"get"},
         "/api/{user_id}/changes": {"get"},
+        "/api/{user_id}/batch": {"post"},
         "/api/{user_id}/webhooks": {"get", "post"},
         "/api/{user_id}/webhooks/{webhook_id}": {"get", "patch", "delete"},
         "/api/{user_id}/webhooks/{webhook_id}/deliveries": {"get"},
@@ -140,6 +141,7 @@ OPERATION_IDS = {
     ("delete", "/api/{user_id}/tasks/{task_id}/completions/{completion_id}"): "undoTaskCompletion",
     ("get", "/api/{user_id}/completions"): "listCompletions",
     ("get", "/api/{user_id}/changes"): "listChanges",
+    ("post", "/api/{user_id}/batch"): "runBatch",
     ("get", "/api/{user_id}/webhooks"): "listWebhooks",
     ("post", "/api/{user_id}/webhooks"): "createWebhook",
     ("get", "/api/{user_id}/webhooks/{webhook_id}"): "getWebhook",
@@ -151,7 +153,7 @@ OPERATION_IDS = {
 }
 # Properties of an answer that are not always sent: a reminder is `at` or `before_due` as it was
 # written; an error lists what is wrong field by field only when a body or parameters were refused.
-SOMETIMES_SENT = {"Reminder": {"at", "before_due"}, "Error": {"errors"}}
+SOMETIMES_SENT = {"Reminder": {"at", "before_due"}, "Error": {"errors", "operation"}}
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +209,27 @@ def test_every_property_always_sent_in_an_answer_is_required(document):
         expected = set(schema["properties"]) - SOMETIMES_SENT.get(name, set())
         assert set(schema.get("required", [])) == expected, name
     assert "secret" not in document["components"]["schemas"]["Webhook"]["properties"]
+
+
+def test_a_batchs_operations_and_results_are_discriminated_unions_by_op(document):
+    from taskapp.batch.schemas import OPERATIONS
+
+    schemas = document["components"]["schemas"]
+    body = resolved(document, document["paths"]["/api/{user_id}/batch"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"])
+    assert body["properties"]["operations"]["items"] == {"$ref": "#/components/schemas/Operation"}
+    assert body["properties"]["operations"]["maxItems"] == 100
+    for union in ("Operation", "OperationResult"):
+        mapping = schemas[union]["discriminator"]["mapping"]
+        assert schemas[union]["discriminator"]["propertyName"] == "op"
+        assert set(mapping) == set(OPERATIONS)
+        assert schemas[union]["oneOf"] == [{"$ref": ref} for ref in mapping.values()]
+        for op, ref in mapping.items():
+            variant = resolved(document, {"$ref": ref})
+            assert variant["properties"]["op"]["enum"] == [op] and "op" in variant["required"]
+    create = resolved(document, {"$ref": schemas["Operation"]["discriminator"]["mapping"]["create_task"]})
+    assert create["properties"]["task"] == {"$ref": "#/components/schemas/TaskWrite"}
+    assert create["additionalProperties"] is False
 
 
 def test_a_change_is_a_discriminated_union_of_an_upsert_and_a_delete(document):

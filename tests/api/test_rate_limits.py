@@ -22,6 +22,17 @@ def test_a_user_over_budget_gets_429_with_retry_after_and_the_budget(limited):
     assert refused.headers["RateLimit-Remaining"] == "0"
 
 
+def test_a_batch_spends_one_request_per_operation_and_over_budget_does_nothing(limited, client):
+    user = new_user("batcher")
+    three = {"operations": [{"op": "create_task", "task": {"title": f"t{n}"}} for n in range(3)]}
+    answer = limited.post("/api/me/batch", json=three, headers=user.headers)
+    assert answer.status_code == 200 and answer.headers["RateLimit-Remaining"] == "2"
+    refused = limited.post("/api/me/batch", json=three, headers=user.headers)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    listed = client.get("/api/me/tasks", headers=user.headers).get_json()
+    assert sorted(task["title"] for task in listed) == ["t0", "t1", "t2"]
+
+
 def test_one_users_budget_is_not_anothers(limited):
     busy, other = new_user("busy"), new_user("other")
     for _ in range(6):

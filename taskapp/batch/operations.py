@@ -1,0 +1,181 @@
+"""Running a batch's operations: each one through its single route, in the batch's transaction.
+
+An operation becomes the request its single route would get (method, path, JSON body,
+`If-Match`) and runs that route's view in a request context of its own, inside the batch's
+request: the same validation, the same statements under the same identity, the same answers
+and errors. Nothing commits until every operation has succeeded (the commit is held); the
+first that fails ends the batch, and the request's transaction is rolled back.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from flask import current_app, g
+from werkzeug.exceptions import HTTPException
+
+from taskapp.batch.schemas import ANSWERS
+from taskapp.web.api import api
+from taskapp.web.errors import error_body
+
+
+class OperationFailed(Exception):
+    """An operation's error answer: `index` says which, `body` is in the shared error shape."""
+
+    def __init__(self, index: int, status: int, body: dict, headers: dict | None = None):
+        super().__init__(body.get("message"))
+        self.index, self.status, self.body, self.headers = index, status, body, headers or {}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: dict | None = None
+    if_match: str | None = None
+    body_field: str | None = None  # where the body came from in the operation, for error pointers
+
+
+def segment(value) -> str:
+    """A path segment, escaped (a `sub` may hold `/`, `?` or `%`)."""
+    return quote(str(value), safe="")
+
+
+class References:
+    """The `ref`s of the batch's new tasks and lists, and what they name."""
+
+    def __init__(self):
+        self.ids: dict[tuple[str, str], str] = {}
+
+    def add(self, kind: str, ref: str, new_id: str) -> None:
+        self.ids[(kind, ref)] = new_id
+
+    def defined(self, kind: str, ref: str) -> bool:
+        return (kind, ref) in self.ids
+
+    def target(self, operation: dict, kind: str, index: int, required: bool = True):
+        """The id an operation gives (`<kind>_id`) or refers to (`<kind>_ref`); 422 for neither or both."""
+        given_id, ref = operation.get(f"{kind}_id"), operation.get(f"{kind}_ref")
+        if given_id is not None and ref is not None:
+            invalid(index, f"{kind}_ref", f"Give {kind}_id or {kind}_ref, not both.")
+        if ref is not None:
+            if not self.defined(kind, ref):
+                invalid(index, f"{kind}_ref", f"No earlier operation of this batch made a {kind} with this ref.")
+            return self.ids[(kind, ref)]
+        if given_id is None and required:
+            invalid(index, f"{kind}_id", f"Give {kind}_id or {kind}_ref.")
+        return given_id
+
+
+def invalid(index: int, field: str, message: str):
+    errors = {"json": {"operations": {str(index): {field: [message]}}}}
+    raise OperationFailed(index, 422, error_body(422, "The batch is not valid.", errors))
+
+
+def check_refs(operations: list[dict]) -> None:
+    """Every `ref` is new: two operations naming their results alike would make later ones ambiguous."""
+    seen = set()
+    for index, operation in enumerate(operations):
+        ref = operation.get("ref")
+        if ref is None:
+            continue
+        kind = "list" if operation["op"] == "create_list" else "task"
+        if (kind, ref) in seen:
+            invalid(index, "ref", f"An earlier operation of this batch already made a {kind} with this ref.")
+        seen.add((kind, ref))
+
+
+def with_list(body: dict, operation: dict, refs: References, index: int) -> dict:
+    """The body, its `list_id` taken from `list_ref` when the operation gives one."""
+    if operation.get("list_ref") is None:
+        return body
+    if "list_id" in body:
+        invalid(index, "list_ref", "Give list_ref or a list_id in the body, not both.")
+    return {**body, "list_id": refs.target(operation, "list", index)}
+
+
+def request_for(operation: dict, refs: References, index: int) -> Request:
+    """The single route's request that does what the operation says."""
+    op = operation["op"]
+    if op in ("create_task", "create_list"):
+        if op == "create_task":
+            return Request("POST", "/tasks", with_list(operation["task"], operation, refs, index), body_field="task")
+        return Request("POST", "/lists", operation["list"], body_field="list")
+    if op in ("replace_task", "update_task", "complete_task", "move_task", "delete_task"):
+        task = f"/tasks/{segment(refs.target(operation, 'task', index))}"
+        if_match = operation.get("if_match")
+        if op == "replace_task":
+            return Request("PUT", task, with_list(operation["task"], operation, refs, index), if_match, "task")
+        if op == "update_task":
+            return Request("PATCH", task, with_list(operation["changes"], operation, refs, index), if_match, "changes")
+        if op == "complete_task":
+            if operation.get("completed") is None:
+                return Request("PATCH", f"{task}/complete", None, if_match)
+            return Request("PATCH", task, {"completed": operation["completed"]}, if_match)
+        if op == "move_task":
+            return Request("PATCH", task, {"list_id": str(refs.target(operation, "list", index))}, if_match)
+        return Request("DELETE", task, None, if_match)
+    if op in ("accept_invitation", "decline_invitation"):
+        invitation = f"/invitations/{segment(operation['invitation_id'])}"
+        return Request("POST", f"{invitation}/accept") if op == "accept_invitation" else Request("DELETE", invitation)
+    the_list = f"/lists/{segment(refs.target(operation, 'list', index))}"
+    if op == "rename_list":
+        return Request("PATCH", the_list, operation["list"], body_field="list")
+    if op == "delete_list":
+        return Request("DELETE", the_list)
+    if op == "invite":
+        return Request("POST", f"{the_list}/invitations", operation["invitation"], body_field="invitation")
+    if op == "revoke_invitation":
+        return Request("DELETE", f"{the_list}/invitations/{segment(operation['invitation_id'])}")
+    member = f"{the_list}/members/{segment(operation['user_id'])}"
+    if op == "change_member_role":
+        return Request("PATCH", member, {"role": operation["role"]})
+    return Request("DELETE", member)  # remove_member
+
+
+def error_of(error: HTTPException, index: int, body_field: str | None) -> OperationFailed:
+    """The route's error answer, its field errors placed under the operation (and its body)."""
+    body, status, headers = api.handle_http_exception(error)
+    errors = body.get("errors")
+    if isinstance(errors, dict) and isinstance(errors.get("json"), dict):
+        fields = errors["json"] if body_field is None else {body_field: errors["json"]}
+        body["errors"] = {"json": {"operations": {str(index): fields}}}
+    elif errors is not None:
+        body["errors"] = {"json": {"operations": {str(index): errors}}}
+    return OperationFailed(index, status, body, headers)
+
+
+def run(operation: dict, refs: References, index: int) -> dict:
+    """Do one operation through its single route; its result, or OperationFailed."""
+    sent = request_for(operation, refs, index)
+    headers = {"If-Match": sent.if_match} if sent.if_match is not None else {}
+    path = f"/api/{segment(g.path_user_id)}{sent.path}"
+    kwargs = {"json": sent.body} if sent.body is not None else {}
+    with current_app.test_request_context(path, method=sent.method, headers=headers, **kwargs) as context:
+        request = context.request
+        try:
+            if request.routing_exception is not None:
+                raise request.routing_exception
+            view_args = dict(request.view_args)
+            view_args.pop("user_id", None)  # the views act as the caller (taskapp.web.user_scope)
+            response = current_app.make_response(current_app.view_functions[request.endpoint](**view_args))
+        except HTTPException as error:
+            raise error_of(error, index, sent.body_field) from None
+    op = operation["op"]
+    result = {"op": op, "status": response.status_code}
+    answer = ANSWERS[op]
+    if answer is not None:
+        result[answer] = response.get_json()
+    if answer == "task":
+        result["etag"] = response.headers["ETag"]
+    if op in ("create_task", "create_list"):
+        result["ref"] = operation.get("ref")
+        if result["ref"] is not None:
+            refs.add("list" if op == "create_list" else "task", result["ref"], result[answer]["id"])
+    return result
+
+
+def run_all(operations: list[dict]) -> list[dict]:
+    """Every operation's result, in order; OperationFailed at the first that fails."""
+    check_refs(operations)
+    refs = References()
+    return [run(operation, refs, index) for index, operation in enumerate(operations)]
