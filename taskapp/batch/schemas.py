@@ -54,15 +54,16 @@ def task_target():
     }
 
 
-def list_target(required_words: str = ""):
+def list_target():
     return {
-        "list_id": ma.fields.UUID(metadata={"description": f"The list's id (or give `list_ref`){required_words}."}),
+        "list_id": ma.fields.UUID(metadata={"description": "The list's id (or give `list_ref`)."}),
         "list_ref": ref_field("The `ref` of a list made by an earlier operation of this batch (or give `list_id`)."),
     }
 
 
 def variant(name: str, description: str, fields: dict) -> ma.Schema:
-    schema = Input.from_dict({"op": tag(name), **fields}, name=f"{''.join(p.title() for p in name.split('_'))}Operation")
+    title = "".join(part.title() for part in name.split("_"))
+    schema = Input.from_dict({"op": tag(name), **fields}, name=f"{title}Operation")
     schema.__doc__ = description
     return schema()
 
@@ -113,16 +114,16 @@ OPERATIONS = {
     }),
     "decline_invitation": variant("decline_invitation", "Decline an invitation addressed to you "
                                   "(`declineInvitation`).", {"invitation_id": ma.fields.UUID(required=True)}),
-    "change_member_role": variant("change_member_role", "Change a member's role (`changeMemberRole`); `owner` "
-                                  "hands ownership over.", {
-                                      **list_target(),
-                                      "user_id": user_id_field(required=True, metadata={"description": "The member's `sub`."}),
-                                      "role": Text(required=True, validate=validate.OneOf(ROLES),
-                                                   metadata={"description": ROLE_DESCRIPTION}),
-                                  }),
+    "change_member_role": variant(
+        "change_member_role", "Change a member's role (`changeMemberRole`); `owner` hands ownership over.", {
+            **list_target(),
+            "user_id": user_id_field(required=True, metadata={"description": "The member's `sub`."}),
+            "role": Text(required=True, validate=validate.OneOf(ROLES), metadata={"description": ROLE_DESCRIPTION}),
+        }),
     "remove_member": variant("remove_member", "Remove a member, or leave (`removeMember`).", {
         **list_target(),
-        "user_id": user_id_field(required=True, metadata={"description": "The member's `sub` (yours, or `me`, to leave)."}),
+        "user_id": user_id_field(required=True,
+                                 metadata={"description": "The member's `sub` (yours, or `me`, to leave)."}),
     }),
 }
 

@@ -23,11 +23,15 @@ holds<Equal<OptionalKeys<Schemas["Webhook"]>, never>>();
 holds<Equal<OptionalKeys<Schemas["NewWebhook"]>, never>>();
 holds<Equal<OptionalKeys<Schemas["Attempt"]>, never>>();
 holds<Equal<OptionalKeys<Schemas["Status"]>, never>>();
-holds<Equal<OptionalKeys<Schemas["Error"]>, "errors">>();
+holds<Equal<OptionalKeys<Schemas["Error"]>, "errors" | "operation">>();
 holds<Equal<Schemas["Task"]["due_at"], string | null>>();
 holds<Equal<Schemas["Change"], Schemas["UpsertChange"] | Schemas["DeleteChange"]>>();
 holds<Equal<Schemas["UpsertChange"]["op"], "upsert">>();
 holds<Equal<Schemas["DeleteChange"]["op"], "delete">>();
+holds<Equal<Schemas["CreateTaskOperation"]["op"], "create_task">>();
+holds<Equal<Schemas["CreateTaskOperation"]["task"], Schemas["TaskWrite"]>>();
+holds<Equal<Schemas["CreateTaskResult"]["task"], Schemas["Task"]>>();
+holds<Equal<OptionalKeys<Schemas["CreateTaskResult"]>, never>>();
 
 // A request body needs what the server requires, nothing more.
 holds<Equal<Exclude<keyof Schemas["TaskWrite"], OptionalKeys<Schemas["TaskWrite"]>>, "title">>();
@@ -47,6 +51,21 @@ function change(each: Schemas["Change"]): string {
   }
 }
 
+function result(each: Schemas["OperationResult"]): string {
+  switch (each.op) {
+    case "create_task":
+      return `${each.ref ?? ""} ${each.task.title} ${each.etag}`;
+    case "delete_task":
+      // @ts-expect-error: a deletion's result carries no task
+      void each.task;
+      return String(each.status);
+    case "invite":
+      return each.invitation.invitee_id;
+    default:
+      return each.op;
+  }
+}
+
 export async function calls(client: ReturnType<typeof createClient<paths>>): Promise<string> {
   const listed = await client.GET("/api/{user_id}/tasks", { params: { path: { user_id: "me" } } });
   if (listed.error !== undefined) {
@@ -55,6 +74,16 @@ export async function calls(client: ReturnType<typeof createClient<paths>>): Pro
   }
   // @ts-expect-error: sort orders are the documented ones
   void client.GET("/api/{user_id}/tasks", { params: { path: { user_id: "me" }, query: { sort: "newest" } } });
+  const batch = await client.POST("/api/{user_id}/batch", {
+    params: { path: { user_id: "me" } },
+    body: { operations: [{ op: "create_task", ref: "a", task: { title: "x" } }, { op: "complete_task", task_ref: "a" }] },
+  });
+  if (batch.error !== undefined) {
+    return `${batch.error.operation ?? ""} ${batch.error.message}`;
+  }
+  void batch.data.results.map(result);
+  // @ts-expect-error: an operation is one of the documented ones
+  void client.POST("/api/{user_id}/batch", { params: { path: { user_id: "me" } }, body: { operations: [{ op: "explode" }] } });
   const feed = await client.GET("/api/{user_id}/changes", { params: { path: { user_id: "me" } } });
   return feed.data === undefined ? feed.error.message : feed.data.changes.map(change).join();
 }
