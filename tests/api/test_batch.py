@@ -183,3 +183,21 @@ def test_sharing_in_one_batch(client, alice, bob):
     run(client, bob, [{"op": "remove_member", "list_id": house["id"], "user_id": "me"}])
     run(client, alice, [{"op": "delete_list", "list_id": house["id"]}])
     assert titles(client, alice) == []
+
+
+def test_the_feed_shows_the_batchs_tasks_as_they_ended(client, alice, create_task):
+    kept = create_task(alice, title="kept")
+    token = client.get("/api/me/changes", headers=alice.headers).json["next"]
+    results = run(client, alice, [
+        {"op": "create_task", "ref": "new", "task": {"title": "new"}},
+        {"op": "update_task", "task_ref": "new", "changes": {"title": "new, renamed"}},
+        {"op": "complete_task", "task_id": kept["id"], "completed": True},
+        {"op": "create_task", "ref": "gone", "task": {"title": "gone"}},
+        {"op": "delete_task", "task_ref": "gone"},
+    ]).json["results"]
+    changes = client.get("/api/me/changes", query_string={"since": token}, headers=alice.headers).json["changes"]
+    upserts = {c["task"]["id"]: c["task"] for c in changes if c["op"] == "upsert"}
+    assert set(upserts) == {results[0]["task"]["id"], kept["id"]}
+    assert upserts[results[0]["task"]["id"]]["title"] == "new, renamed"
+    assert upserts[kept["id"]]["completed"] is True
+    assert results[3]["task"]["id"] not in upserts
