@@ -99,6 +99,30 @@ def background_worker_hooks(config: Config) -> dict:
     return {"when_ready": when_ready, "on_exit": on_exit}
 
 
+def mcp_hooks(host: str, mcp_port: int, public_url: str | None) -> dict:
+    """gunicorn hooks that run the MCP server (`taskapp mcp --http`) on its own port beside the
+    API, started when the server is ready and stopped at exit. Its own process: the SDK's
+    Streamable HTTP transport is an ASGI app, and the API's workers are WSGI."""
+    command = [sys.executable, "-m", "taskapp", "mcp", "--http", "--host", host, "--port", str(mcp_port)]
+    if public_url:
+        command += ["--public-url", public_url]
+    running = []
+
+    def when_ready(server):
+        running.append(subprocess.Popen(command, env=dict(os.environ)))
+        server.log.info("MCP server started (pid %s)", running[-1].pid)
+
+    def on_exit(server):
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    return {"when_ready": when_ready, "on_exit": on_exit}
+
+
 def combined(*hook_sets: dict) -> dict:
     """gunicorn takes one function per hook: one that several sets define runs each in turn.
 
@@ -123,7 +147,8 @@ def combined(*hook_sets: dict) -> dict:
     return {name: chain(functions) for name, functions in merged.items()}
 
 
-def serve(config: Config, host: str, port: int, workers: int, threads: int) -> None:
+def serve(config: Config, host: str, port: int, workers: int, threads: int, mcp_port: int | None = None,
+          mcp_public_url: str | None = None) -> None:
     export_for_workers(config)
     options = {
         "bind": f"{host}:{port}",
@@ -140,5 +165,7 @@ def serve(config: Config, host: str, port: int, workers: int, threads: int) -> N
         hook_sets.append(metrics_hooks(host, config.METRICS_PORT, folder if made else None))
     if config.embedded_data_dir is not None:
         hook_sets.insert(0, background_worker_hooks(config))  # stopped before the metrics folder goes
+    if mcp_port:
+        hook_sets.insert(0, mcp_hooks(host, mcp_port, mcp_public_url))
     options.update(combined(*hook_sets))
     TaskServer(options).run()

@@ -60,8 +60,10 @@ class Served:
     `program` is the command that is `taskapp` (another venv's, say) and `cwd` where it runs.
     """
 
-    def __init__(self, app_url: str, workers: int = 2, threads: int = 4, program=TASKAPP, cwd=None, **env):
+    def __init__(self, app_url: str, workers: int = 2, threads: int = 4, program=TASKAPP, cwd=None,
+                 mcp_port: int = 0, **env):
         self.port = free_port()
+        self.mcp_port = mcp_port  # the MCP server beside it: none unless a test asks
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="taskapp-serve-", suffix=".log", delete=False)
         clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
@@ -70,7 +72,8 @@ class Served:
                       "TASKAPP_RATE_LIMIT": "1000000/second", "TASKAPP_ANONYMOUS_RATE_LIMIT": "1000000/second",
                       **env})
         self.process = subprocess.Popen(
-            [*program, "serve", "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)],
+            [*program, "serve", "--port", str(self.port), "--workers", str(workers), "--threads", str(threads),
+             "--mcp-port", str(mcp_port)],
             env=clean, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.wait_until_up()
@@ -87,6 +90,19 @@ class Served:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"taskapp serve did not come up:\n{self.output()}")
+
+    def wait_for_mcp(self, seconds: float = 60):
+        """(status, headers) of a token-less POST to the MCP server, once it answers."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                status, headers, _ = http_request(f"http://127.0.0.1:{self.mcp_port}", "POST", "/mcp", {},
+                                                  {"Accept": "application/json, text/event-stream"}, timeout=2)
+                return status, headers
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def request(self, method: str, path: str, body=None, headers=None, timeout: float = 10):
         """(status, headers, parsed JSON or text) — never raises for an HTTP error status."""

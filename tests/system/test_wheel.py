@@ -14,7 +14,7 @@ from taskapp.config import sqlalchemy_url
 from taskapp.database.migrations import head_revision
 from tests.support.commands import Server, request
 from tests.support.identity import IDENTITY_KEY_SECRET
-from tests.support.served import CONFIG_VARIABLES, Served
+from tests.support.served import CONFIG_VARIABLES, Served, free_port
 from tests.support.users import APP_PASSWORD, SECRET, with_database
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -94,13 +94,17 @@ def test_upgrade_serve_token_audit_and_openapi_work_from_any_folder_on_an_extern
     assert token.returncode == 0, token.stderr
     headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
 
-    server = Served(app_url, workers=1, threads=2, program=installed.program, cwd=installed.folder)
+    server = Served(app_url, workers=1, threads=2, program=installed.program, cwd=installed.folder,
+                    mcp_port=free_port())
     try:
         status, _, created = server.request("POST", "/api/me/tasks", {"title": "Shipped as a wheel"}, headers)
         assert status == 201, created
         status, _, listed = server.request("GET", "/api/me/tasks", headers=headers)
         assert status == 200 and [task["id"] for task in listed] == [created["id"]]
         assert server.request("GET", "/readyz")[0] == 200
+        # The MCP server beside it: up, and asking for a token.
+        status, answer_headers = server.wait_for_mcp()
+        assert status == 401 and "resource_metadata=" in answer_headers["WWW-Authenticate"]
     finally:
         assert server.stop() == 0
 

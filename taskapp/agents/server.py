@@ -1,0 +1,82 @@
+"""The MCP server (the official `mcp` SDK): over stdio for a local agent, over Streamable HTTP
+for remote ones.
+
+Over stdio the agent's token comes from TASKAPP_TOKEN and is checked once at start (and by the
+API on every call). Over HTTP every request carries its own bearer token: the SDK asks
+`BearerTokens` to verify it, which does exactly what the API does (the same keys, algorithm,
+audience and issuer); without a valid one the answer is 401 with `WWW-Authenticate` pointing
+at the RFC 9728 protected-resource metadata, which names the configured issuer. The HTTP
+server is stateless (no session to stick to: any node answers any request) and answers JSON;
+it refuses a `Host` or `Origin` it was not told to expect (DNS rebinding).
+"""
+
+import time
+
+from flask import Flask
+from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+
+from taskapp.agents import tools
+from taskapp.agents.calls import CallerAPI
+
+TOKEN_VARIABLE = "TASKAPP_TOKEN"
+MCP_PATH = "/mcp"
+
+
+class BearerTokens(TokenVerifier):
+    """The SDK's token check, done by the API's own (taskapp.identity.bearer)."""
+
+    def __init__(self, api: CallerAPI):
+        self.api = api
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        import anyio.to_thread
+
+        subject = await anyio.to_thread.run_sync(self.api.subject, token)
+        if subject is None:
+            return None
+        # The API checks expiry on every call; the SDK only needs to know the token is good now.
+        return AccessToken(token=token, client_id=subject, subject=subject, scopes=[],
+                           expires_at=int(time.time()) + 60)
+
+
+def stdio_server(app: Flask, token: str) -> MCPServer:
+    """The server a local agent starts (`taskapp mcp`), acting with `token`."""
+    server = MCPServer("taskapp", instructions=tools.INSTRUCTIONS)
+    return tools.build(server, CallerAPI(app), lambda: token)
+
+
+def http_app(app: Flask, public_url: str, allowed_hosts: list[str], allowed_origins: list[str]) -> Starlette:
+    """The Streamable HTTP app (`/mcp`), each request acting with its own bearer token.
+
+    `public_url` is where clients reach this server (the resource the metadata names);
+    `allowed_hosts` and `allowed_origins` are the Host and Origin values it answers.
+    """
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    api = CallerAPI(app)
+    config = app.extensions["taskapp.config"]
+    # The issuer clients are to get tokens from: the configured one when it is a URL.
+    issuer = config.JWT_ISSUER if (config.JWT_ISSUER or "").startswith(("https://", "http://")) else public_url
+    server = MCPServer(
+        "taskapp",
+        instructions=tools.INSTRUCTIONS,
+        token_verifier=BearerTokens(api),
+        auth=AuthSettings(issuer_url=issuer, resource_server_url=f"{public_url.rstrip('/')}{MCP_PATH}",
+                          required_scopes=None),
+    )
+
+    def token() -> str:
+        access = get_access_token()
+        if access is None:  # the SDK's middleware lets no request without one reach a tool
+            raise PermissionError("no bearer token")
+        return access.token
+
+    tools.build(server, api, token)
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts,
+                                         allowed_origins=allowed_origins)
+    return server.streamable_http_app(streamable_http_path=MCP_PATH, json_response=True, stateless_http=True,
+                                      transport_security=security)

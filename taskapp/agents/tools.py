@@ -1,0 +1,274 @@
+"""The MCP server's tools: what an agent may do with a user's tasks and lists, as that user.
+
+No tool takes a user id. Who acts is the bearer token's subject, verified as the API verifies
+it; each tool is then a call to the API with that token (taskapp.agents.calls), so the policies
+decide what exists for the agent exactly as for any client: another user's task id finds
+nothing. Writes go through `POST /batch` (one transaction for several, one optional
+idempotency key, so an agent's retry never applies twice).
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from taskapp.agents.calls import Answer, CallerAPI
+
+INSTRUCTIONS = (
+    "taskapp: the user's tasks, in lists they may share with others. You act as the user whose token "
+    "you hold, and see and change only what they may. Find tasks with find_tasks (filters, search, a "
+    "cursor for the next page); write with add_tasks, update_tasks, complete_tasks and delete_tasks, "
+    "which take several at once and are all-or-nothing. Pass idempotency_key (any unique string) to "
+    "make a retried write safe: the same key returns the first answer and writes nothing again."
+)
+
+IdempotencyKey = Annotated[str | None, Field(
+    description="Optional: a unique string for this write. Retrying with the same key and the same "
+    "arguments returns the first answer and writes nothing again.", min_length=1, max_length=255)]
+TaskId = Annotated[str, Field(description="A task's id (UUID).")]
+ListId = Annotated[str, Field(description="A list's id (UUID).")]
+Priority = Literal["low", "medium", "high"]
+Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "due_at", "-due_at",
+               "priority", "-priority", "title", "-title"]
+Role = Literal["viewer", "editor", "admin", "owner"]
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+ADD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+REMOVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewTask(Strict):
+    title: str = Field(description="What to do (1-255 characters).")
+    description: str | None = Field(None, description="Details (up to 1000 characters).")
+    list_id: str | None = Field(None, description="The list to put it in; your Inbox when left out.")
+    priority: Priority | None = Field(None, description="low, medium (the default) or high.")
+    due_at: str | None = Field(None, description="When it is due: RFC 3339 with an offset, e.g. 2030-01-15T09:00:00Z.")
+    tags: list[str] | None = Field(None, description="Labels, lowercased (up to 20).")
+    assignee_id: str | None = Field(None, description="A member of the task's list it is for.")
+    recurrence: str | None = Field(None, description="An RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=MO (needs due_at).")
+    time_zone: str | None = Field(None, description="The IANA zone the recurrence follows (UTC by default).")
+
+
+class TaskChange(Strict):
+    task_id: TaskId
+    title: str | None = None
+    description: str | None = Field(None, description="New details; give clear_description to remove them.")
+    priority: Priority | None = None
+    due_at: str | None = Field(None, description="RFC 3339 with an offset; give clear_due_at to remove it.")
+    tags: list[str] | None = Field(None, description="The whole new set of tags.")
+    list_id: str | None = Field(None, description="Move it to this list (one you may edit).")
+    assignee_id: str | None = Field(None, description="Assign it to this member of its list.")
+    clear_description: bool = False
+    clear_due_at: bool = False
+    clear_assignee: bool = False
+
+
+def task_changes(change: TaskChange) -> dict:
+    """The PATCH body of a change: what was given, and null for what is to be cleared."""
+    body = change.model_dump(exclude_none=True, exclude={"task_id", "clear_description", "clear_due_at",
+                                                          "clear_assignee"})
+    for cleared, name in ((change.clear_description, "description"), (change.clear_due_at, "due_at"),
+                          (change.clear_assignee, "assignee_id")):
+        if cleared:
+            body[name] = None
+    return body
+
+
+def failure(answer: Answer) -> ToolError:
+    """The API's error as an agent can act on it: the message, and each refused field with why."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    message = body.get("message") or f"The request failed ({answer.status})."
+    details = []
+
+    def walk(prefix: str, errors) -> None:
+        if isinstance(errors, dict):
+            for key, value in errors.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        elif isinstance(errors, list) and all(isinstance(item, str) for item in errors):
+            details.append(f"{prefix}: {' '.join(errors)}")
+        elif isinstance(errors, list):
+            for index, item in enumerate(errors):
+                walk(f"{prefix}[{index}]", item)
+
+    walk("", (body.get("errors") or {}).get("json", body.get("errors")))
+    where = f" (at {body['operation']})" if body.get("operation") else ""
+    text = f"{answer.status} {message}{where}"
+    return ToolError(text + ("\n" + "\n".join(details) if details else ""))
+
+
+def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPServer:
+    """Register every tool on `server`; `token()` is the caller's bearer token."""
+
+    def call(method: str, path: str, **kwargs) -> Answer:
+        answer = api.call(token(), method, path, **kwargs)
+        if not answer.ok:
+            raise failure(answer)
+        return answer
+
+    def batch(operations: list[dict], idempotency_key: str | None) -> list[dict]:
+        return call("POST", "/batch", json={"operations": operations}, idempotency_key=idempotency_key).body["results"]
+
+    @server.tool(annotations=READ)
+    def find_tasks(
+        q: Annotated[str | None, Field(description="Words that must all appear in the title or description.")] = None,
+        list_id: Annotated[str | None, Field(description="Only this list's tasks.")] = None,
+        completed: Annotated[bool | None, Field(description="true: done; false: open; left out: both.")] = None,
+        priority: Priority | None = None,
+        tags: Annotated[list[str] | None, Field(description="Tasks having all of these tags.")] = None,
+        due_before: Annotated[str | None, Field(description="Due before this RFC 3339 time.")] = None,
+        due_after: Annotated[str | None, Field(description="Due after this RFC 3339 time.")] = None,
+        assignee_id: Annotated[str | None, Field(description="Tasks assigned to this user.")] = None,
+        sort: Annotated[Sort, Field(description="Sort order; `-` for descending.")] = "-created_at",
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
+    ) -> dict[str, Any]:
+        """Find the user's tasks across every list they can see: filter, search, sort, page."""
+        query = {"q": q, "list_id": list_id, "priority": priority, "due_before": due_before,
+                 "due_after": due_after, "assignee_id": assignee_id, "sort": sort, "limit": limit, "cursor": cursor}
+        if completed is not None:
+            query["completed"] = "true" if completed else "false"
+        if tags:
+            query["tag"] = tags
+        answer = call("GET", "/tasks", query=query)
+        return {"tasks": answer.body, "next_cursor": answer.next_cursor()}
+
+    @server.tool(annotations=READ)
+    def get_task(task_id: TaskId) -> dict[str, Any]:
+        """One task by its id."""
+        return call("GET", f"/tasks/{task_id}").body
+
+    @server.tool(annotations=ADD)
+    def add_tasks(tasks: Annotated[list[NewTask], Field(min_length=1, max_length=100)],
+                  idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Add one or more tasks (all or none)."""
+        operations = [{"op": "create_task", "task": task.model_dump(exclude_none=True)} for task in tasks]
+        return {"tasks": [result["task"] for result in batch(operations, idempotency_key)]}
+
+    @server.tool(annotations=CHANGE)
+    def update_tasks(changes: Annotated[list[TaskChange], Field(min_length=1, max_length=100)],
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Change fields of one or more tasks (all or none); fields left out stay as they are."""
+        operations = [{"op": "update_task", "task_id": change.task_id, "changes": task_changes(change)}
+                      for change in changes]
+        return {"tasks": [result["task"] for result in batch(operations, idempotency_key)]}
+
+    @server.tool(annotations=CHANGE)
+    def complete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
+                       completed: Annotated[bool, Field(description="false reopens them.")] = True,
+                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Complete (or reopen) tasks; a recurring task completed moves to its next occurrence."""
+        operations = [{"op": "complete_task", "task_id": task_id, "completed": completed} for task_id in task_ids]
+        return {"tasks": [result["task"] for result in batch(operations, idempotency_key)]}
+
+    @server.tool(annotations=REMOVE)
+    def delete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Delete tasks for good (all or none)."""
+        batch([{"op": "delete_task", "task_id": task_id} for task_id in task_ids], idempotency_key)
+        return {"deleted": task_ids}
+
+    @server.tool(annotations=READ)
+    def get_summary() -> dict[str, Any]:
+        """Counts of the user's tasks: total, open, completed, overdue, completed today (UTC)."""
+        return call("GET", "/summary").body
+
+    @server.tool(annotations=READ)
+    def completion_history(
+        task_id: Annotated[str | None, Field(description="One task's completions; left out: all.")] = None,
+        completed_after: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
+        completed_before: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
+    ) -> dict[str, Any]:
+        """When tasks were completed, and by whom, newest first."""
+        if task_id is not None:
+            answer = call("GET", f"/tasks/{task_id}/completions", query={"limit": limit, "cursor": cursor})
+        else:
+            answer = call("GET", "/completions", query={"limit": limit, "cursor": cursor,
+                                                        "completed_after": completed_after,
+                                                        "completed_before": completed_before})
+        return {"completions": answer.body, "next_cursor": answer.next_cursor()}
+
+    @server.tool(annotations=READ)
+    def list_lists() -> dict[str, Any]:
+        """The lists the user belongs to, with their role in each (the Inbox first)."""
+        return {"lists": call("GET", "/lists").body}
+
+    @server.tool(annotations=READ)
+    def list_members(list_id: ListId) -> dict[str, Any]:
+        """A list's members and their roles."""
+        return {"members": call("GET", f"/lists/{list_id}/members").body}
+
+    @server.tool(annotations=READ)
+    def list_invitations(
+        list_id: Annotated[str | None, Field(description="A list's pending invitations (admins and the owner); "
+                                             "left out: the invitations addressed to the user.")] = None,
+    ) -> dict[str, Any]:
+        """Pending invitations: to the user, or of one list."""
+        path = f"/lists/{list_id}/invitations" if list_id is not None else "/invitations"
+        return {"invitations": call("GET", path).body}
+
+    @server.tool(annotations=ADD)
+    def create_list(name: Annotated[str, Field(description="The new list's name.")],
+                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Make a list to share; the user owns it."""
+        return batch([{"op": "create_list", "list": {"name": name}}], idempotency_key)[0]["list"]
+
+    @server.tool(annotations=CHANGE)
+    def rename_list(list_id: ListId, name: str, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Rename a list (admins and the owner)."""
+        return batch([{"op": "rename_list", "list_id": list_id, "list": {"name": name}}], idempotency_key)[0]["list"]
+
+    @server.tool(annotations=REMOVE)
+    def delete_list(list_id: ListId, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Delete a list and all its tasks, for every member (the owner only)."""
+        batch([{"op": "delete_list", "list_id": list_id}], idempotency_key)
+        return {"deleted": list_id}
+
+    @server.tool(annotations=ADD)
+    def invite_to_list(list_id: ListId, invitee_id: Annotated[str, Field(description="Whom to invite (their id).")],
+                       role: Literal["viewer", "editor", "admin"],
+                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Invite someone to a list; they join when they accept (within 7 days)."""
+        operation = {"op": "invite", "list_id": list_id, "invitation": {"user_id": invitee_id, "role": role}}
+        return batch([operation], idempotency_key)[0]["invitation"]
+
+    @server.tool(annotations=REMOVE)
+    def revoke_invitation(list_id: ListId, invitation_id: str,
+                          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Take back a pending invitation to a list (admins and the owner)."""
+        batch([{"op": "revoke_invitation", "list_id": list_id, "invitation_id": invitation_id}], idempotency_key)
+        return {"revoked": invitation_id}
+
+    @server.tool(annotations=CHANGE)
+    def answer_invitation(invitation_id: str, accept: Annotated[bool, Field(description="false declines it.")],
+                          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Accept (join the list) or decline an invitation addressed to the user."""
+        op = "accept_invitation" if accept else "decline_invitation"
+        result = batch([{"op": op, "invitation_id": invitation_id}], idempotency_key)[0]
+        return {"joined": result["list"]} if accept else {"declined": invitation_id}
+
+    @server.tool(annotations=CHANGE)
+    def change_member_role(list_id: ListId, member_id: Annotated[str, Field(description="The member's id.")],
+                           role: Role, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Change a member's role; `owner` hands ownership over (the user becomes an admin)."""
+        operation = {"op": "change_member_role", "list_id": list_id, "user_id": member_id, "role": role}
+        return batch([operation], idempotency_key)[0]["member"]
+
+    @server.tool(annotations=REMOVE)
+    def remove_member(list_id: ListId,
+                      member_id: Annotated[str, Field(description="The member's id, or `me` to leave.")],
+                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        """Remove a member from a list, or leave it (`me`)."""
+        batch([{"op": "remove_member", "list_id": list_id, "user_id": member_id}], idempotency_key)
+        return {"removed": member_id}
+
+    return server

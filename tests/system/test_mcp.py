@@ -1,0 +1,343 @@
+"""The MCP server, driven by the official SDK's own client (`ClientSession`) over stdio and over
+Streamable HTTP, against served processes on the real database: every tool works, an agent acts
+as its token's user and no one else, and its writes are writes like any other."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx2
+import pytest
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.support.identity import IDENTITY_KEY_SECRET
+from tests.support.served import CONFIG_VARIABLES, free_port, http_request
+from tests.support.users import SECRET, User, make_token, new_user
+
+AUDIENCE = "taskapp-agents-test"
+READ_ONLY = {"find_tasks", "get_task", "get_summary", "completion_history", "list_lists", "list_members",
+             "list_invitations"}
+DESTRUCTIVE = {"delete_tasks", "delete_list", "revoke_invitation", "remove_member"}
+
+
+def environment(database, **extra) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    return {**clean, "DATABASE_URL": database.app_url, "JWT_SECRET_KEY": SECRET,
+            "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET, "TASKAPP_RATE_LIMIT": "1000000/second", **extra}
+
+
+def audience_user(prefix: str) -> User:
+    sub = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    return User(sub=sub, token=make_token({"sub": sub, "aud": AUDIENCE}))
+
+
+class ServedMCP:
+    """`taskapp mcp --http` as a child process (tokens must name AUDIENCE)."""
+
+    def __init__(self, database):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile("w+")  # its logs (every API call's line), read if it dies
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "taskapp", "mcp", "--http", "--port", str(self.port),
+             "--allowed-origin", "https://agents.example"],
+            env=environment(database, JWT_AUDIENCE=AUDIENCE), stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"taskapp mcp --http exited:\n{self.log.read()}")
+            try:
+                http_request(self.url, "GET", "/.well-known/oauth-protected-resource/mcp", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("taskapp mcp --http did not come up")
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def served_mcp(database):
+    server = ServedMCP(database)
+    yield server
+    server.close()
+
+
+@asynccontextmanager
+async def over_http(served, token: str | None, **headers):
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as client:
+        async with streamable_http_client(f"{served.url}/mcp", http_client=client) as (read, write, *_):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
+
+
+@asynccontextmanager
+async def over_stdio(database, token: str):
+    parameters = StdioServerParameters(command=sys.executable, args=["-m", "taskapp", "mcp"],
+                                       env=environment(database, TASKAPP_TOKEN=token))
+    async with stdio_client(parameters) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
+
+
+async def call(session, tool: str, **arguments):
+    """The tool's structured answer; AssertionError with its text if the tool failed."""
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, (tool, result.content)
+    return result.structured_content
+
+
+async def refused(session, tool: str, **arguments) -> str:
+    result = await session.call_tool(tool, arguments)
+    assert result.is_error, (tool, result.structured_content)
+    return " ".join(part.text for part in result.content)
+
+
+async def every_tool(session, owner: User, invitee_session, invitee: User) -> set[str]:
+    """A user's working session through every tool; the names of the tools it called."""
+    called = set()
+
+    async def use(tool, **arguments):
+        called.add(tool)
+        return await call(session, tool, **arguments)
+
+    tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+    for name, tool in tools.items():
+        assert tool.input_schema["type"] == "object" and "user_id" not in tool.input_schema.get("properties", {}), name
+        assert tool.annotations.read_only_hint is (name in READ_ONLY), name
+        assert tool.annotations.destructive_hint is (name in DESTRUCTIVE), name
+        assert tool.description, name
+
+    added = (await use("add_tasks", tasks=[
+        {"title": "Write the report", "priority": "high", "tags": ["work"], "due_at": "2030-01-15T09:00:00Z"},
+        {"title": "Water the garden", "description": "the roses"},
+    ], idempotency_key="add-1"))["tasks"]
+    report, garden = added
+    assert report["priority"] == "high" and garden["description"] == "the roses"
+    found = await use("find_tasks", q="report")
+    assert [task["id"] for task in found["tasks"]] == [report["id"]] and found["next_cursor"] is None
+    page = await use("find_tasks", limit=1, sort="title")
+    assert len(page["tasks"]) == 1 and page["next_cursor"]
+    rest = await use("find_tasks", limit=1, sort="title", cursor=page["next_cursor"])
+    assert {page["tasks"][0]["id"], rest["tasks"][0]["id"]} == {report["id"], garden["id"]}
+    assert (await use("get_task", task_id=report["id"]))["title"] == "Write the report"
+    changed = (await use("update_tasks", changes=[{"task_id": garden["id"], "title": "Water the roses",
+                                                   "clear_description": True}]))["tasks"][0]
+    assert changed["title"] == "Water the roses" and changed["description"] is None
+    done = (await use("complete_tasks", task_ids=[report["id"]]))["tasks"][0]
+    assert done["completed"] is True
+    assert (await use("get_summary"))["tasks"]["completed"] == 1
+    history = await use("completion_history", task_id=report["id"])
+    assert [c["completed_by"] for c in history["completions"]] == [owner.sub]
+    assert len((await use("completion_history"))["completions"]) == 1
+
+    shared = await use("create_list", name="Garden club")
+    assert shared["role"] == "owner"
+    assert (await use("rename_list", list_id=shared["id"], name="Gardening"))["name"] == "Gardening"
+    assert [item["name"] for item in (await use("list_lists"))["lists"]] == ["Inbox", "Gardening"]
+    invitation = await use("invite_to_list", list_id=shared["id"], invitee_id=invitee.sub, role="editor")
+    assert [i["id"] for i in (await use("list_invitations", list_id=shared["id"]))["invitations"]] == [
+        invitation["id"]]
+    mine = (await call(invitee_session, "list_invitations"))["invitations"]
+    assert [i["id"] for i in mine] == [invitation["id"]]
+    called.add("answer_invitation")  # by the invitee's own agent
+    joined = (await call(invitee_session, "answer_invitation", invitation_id=invitation["id"], accept=True))["joined"]
+    assert joined["id"] == shared["id"] and joined["role"] == "editor"
+    assert (await use("change_member_role", list_id=shared["id"], member_id=invitee.sub, role="viewer"))["role"] == \
+        "viewer"
+    members = (await use("list_members", list_id=shared["id"]))["members"]
+    assert [(m["user_id"], m["role"]) for m in members] == [(owner.sub, "owner"), (invitee.sub, "viewer")]
+    assert (await use("remove_member", list_id=shared["id"], member_id=invitee.sub))["removed"] == invitee.sub
+    again = await use("invite_to_list", list_id=shared["id"], invitee_id=invitee.sub, role="viewer")
+    await use("revoke_invitation", list_id=shared["id"], invitation_id=again["id"])
+    assert (await call(invitee_session, "list_invitations"))["invitations"] == []
+    declined = await use("invite_to_list", list_id=shared["id"], invitee_id=invitee.sub, role="viewer")
+    assert (await call(invitee_session, "answer_invitation", invitation_id=declined["id"], accept=False)) == {
+        "declined": declined["id"]}
+    assert (await use("list_invitations", list_id=shared["id"]))["invitations"] == []
+    await use("update_tasks", changes=[{"task_id": garden["id"], "list_id": shared["id"]}])
+    await use("delete_list", list_id=shared["id"])
+    await use("delete_tasks", task_ids=[report["id"]])
+    assert (await use("find_tasks"))["tasks"] == []
+    assert called == set(tools), set(tools) - called
+    return called
+
+
+def test_every_tool_over_stdio(database):
+    alice, bob = new_user("alice"), new_user("bob")
+
+    async def session():
+        async with over_stdio(database, alice.token) as alices, over_stdio(database, bob.token) as bobs:
+            await every_tool(alices, alice, bobs, bob)
+
+    anyio.run(session)
+
+
+def test_every_tool_over_streamable_http(served_mcp):
+    alice, bob = audience_user("alice"), audience_user("bob")
+
+    async def session():
+        async with over_http(served_mcp, alice.token) as alices, over_http(served_mcp, bob.token) as bobs:
+            await every_tool(alices, alice, bobs, bob)
+
+    anyio.run(session)
+
+
+def test_bobs_agent_given_alices_ids_finds_and_changes_nothing(served_mcp, client):
+    alice, bob = audience_user("alice"), audience_user("bob")
+
+    async def session():
+        async with over_http(served_mcp, alice.token) as alices, over_http(served_mcp, bob.token) as bobs:
+            task = (await call(alices, "add_tasks", tasks=[{"title": "Alice's secret"}]))["tasks"][0]
+            shared = await call(alices, "create_list", name="Alice's list")
+            for tool, arguments in (
+                ("get_task", {"task_id": task["id"]}),
+                ("update_tasks", {"changes": [{"task_id": task["id"], "title": "mine"}]}),
+                ("complete_tasks", {"task_ids": [task["id"]]}),
+                ("delete_tasks", {"task_ids": [task["id"]]}),
+                ("completion_history", {"task_id": task["id"]}),
+                ("add_tasks", {"tasks": [{"title": "into hers", "list_id": task["list_id"]}]}),
+                ("list_members", {"list_id": shared["id"]}),
+                ("rename_list", {"list_id": shared["id"], "name": "mine"}),
+                ("invite_to_list", {"list_id": shared["id"], "invitee_id": bob.sub, "role": "admin"}),
+                ("delete_list", {"list_id": shared["id"]}),
+            ):
+                text = await refused(bobs, tool, **arguments)
+                assert "404" in text and "Not found" in text and alice.sub not in text, (tool, text)
+            assert (await call(bobs, "find_tasks"))["tasks"] == []
+            assert [item["name"] for item in (await call(bobs, "list_lists"))["lists"]] == ["Inbox"]
+            assert (await call(alices, "get_task", task_id=task["id"]))["title"] == "Alice's secret"
+
+    anyio.run(session)
+
+
+def test_a_validation_error_names_the_field_and_why(served_mcp):
+    alice = audience_user("alice")
+
+    async def session():
+        async with over_http(served_mcp, alice.token) as alices:
+            text = await refused(alices, "add_tasks", tasks=[{"title": "fine"}, {"title": "  ", "due_at": "tomorrow"}])
+            assert "422" in text and "/operations/1" in text
+            assert "task.title" in text and "task.due_at" in text
+            assert (await call(alices, "find_tasks"))["tasks"] == []  # all or nothing
+
+    anyio.run(session)
+
+
+def test_a_retried_write_with_its_key_applies_once(served_mcp):
+    alice = audience_user("alice")
+
+    async def session():
+        async with over_http(served_mcp, alice.token) as alices:
+            first = await call(alices, "add_tasks", tasks=[{"title": "once"}], idempotency_key="agent-retry-1")
+            again = await call(alices, "add_tasks", tasks=[{"title": "once"}], idempotency_key="agent-retry-1")
+            assert again == first
+            assert len((await call(alices, "find_tasks"))["tasks"]) == 1
+
+    anyio.run(session)
+
+
+def test_without_a_valid_token_the_answer_is_401_pointing_at_the_metadata(served_mcp):
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    wrong_audience = new_user("alice").token  # valid for the API's default settings, not this server's audience
+    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": f"Bearer {wrong_audience}"},
+                    {"Authorization": "Bearer " + make_token({"sub": "x", "aud": AUDIENCE}, secret="x" * 64)}):
+        status, answer_headers, _ = http_request(served_mcp.url, "POST", "/mcp", initialize, {**accept, **headers})
+        assert status == 401, headers
+        challenge = answer_headers["WWW-Authenticate"]
+        assert challenge.startswith("Bearer ") and \
+            f'resource_metadata="{served_mcp.url}/.well-known/oauth-protected-resource/mcp"' in challenge
+    status, _, metadata = http_request(served_mcp.url, "GET", "/.well-known/oauth-protected-resource/mcp")
+    assert status == 200 and metadata["resource"] == f"{served_mcp.url}/mcp"
+    assert metadata["authorization_servers"] and metadata["bearer_methods_supported"] == ["header"]
+
+
+def test_a_foreign_host_or_origin_is_refused(served_mcp):
+    alice = audience_user("alice")
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}}}
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {alice.token}"}
+    assert http_request(served_mcp.url, "POST", "/mcp", initialize, headers)[0] == 200
+    allowed = {**headers, "Origin": "https://agents.example"}
+    assert http_request(served_mcp.url, "POST", "/mcp", initialize, allowed)[0] == 200
+    for foreign in ({"Host": f"attacker.example:{served_mcp.port}"}, {"Origin": "https://attacker.example"}):
+        status, _, _ = http_request(served_mcp.url, "POST", "/mcp", initialize, {**headers, **foreign})
+        assert status in (400, 403, 421), (foreign, status)
+
+
+def test_an_agents_writes_reach_the_feed_and_the_webhooks(served_mcp, local_client, admin_sql):
+    alice = audience_user("alice")
+    headers = {"Authorization": f"Bearer {make_token({'sub': alice.sub})}"}
+    subscribed = local_client.post("/api/me/webhooks", headers=headers,
+                                   json={"url": "http://127.0.0.1:9/hook", "events": ["task.created"]})
+    assert subscribed.status_code == 201, subscribed.get_json()
+    token = local_client.get("/api/me/changes", headers=headers).get_json()["next"]
+
+    async def session():
+        async with over_http(served_mcp, alice.token) as alices:
+            return (await call(alices, "add_tasks", tasks=[{"title": "by the agent"}]))["tasks"][0]
+
+    task = anyio.run(session)
+    changes = local_client.get("/api/me/changes", query_string={"since": token}, headers=headers).get_json()
+    assert [(c["op"], c["task"]["id"]) for c in changes["changes"]] == [("upsert", task["id"])]
+    events = admin_sql.execute("select type, task->>'id' from webhook_deliveries where user_id = %s",
+                               (alice.sub,)).fetchall()
+    assert events == [("task.created", task["id"])]
+
+
+def test_any_node_answers_any_request_without_a_session(served_mcp, database):
+    """Stateless: a client that initialized with one node calls tools on another, with no session id."""
+    other = ServedMCP(database)
+    try:
+        alice = audience_user("alice")
+        headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {alice.token}",
+                   "MCP-Protocol-Version": "2025-06-18"}
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}}}
+        status, answer_headers, _ = http_request(served_mcp.url, "POST", "/mcp", initialize, headers)
+        assert status == 200 and "mcp-session-id" not in {name.lower() for name in answer_headers}
+        add = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+               "params": {"name": "add_tasks", "arguments": {"tasks": [{"title": "on node two"}]}}}
+        status, _, answer = http_request(other.url, "POST", "/mcp", add, headers)
+        assert status == 200 and answer["result"]["isError"] is False, answer
+        task = answer["result"]["structuredContent"]["tasks"][0]
+        get = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "get_task", "arguments": {"task_id": task["id"]}}}
+        status, _, answer = http_request(served_mcp.url, "POST", "/mcp", get, headers)
+        assert status == 200 and answer["result"]["structuredContent"]["title"] == "on node two"
+    finally:
+        other.close()
+
+
+def test_taskapp_serve_runs_the_mcp_server_beside_the_api(database):
+    from tests.support.served import Served
+
+    mcp_port = free_port()
+    server = Served(database.app_url, workers=1, threads=2, mcp_port=mcp_port)
+    try:
+        status, headers = server.wait_for_mcp()
+        assert status == 401 and f"http://127.0.0.1:{mcp_port}/.well-known/oauth-protected-resource/mcp" in \
+            headers["WWW-Authenticate"]
+        assert server.request("GET", "/healthz")[0] == 200
+    finally:
+        assert server.stop() == 0
+    with pytest.raises(OSError):  # stopped with the server
+        http_request(f"http://127.0.0.1:{mcp_port}", "GET", "/", timeout=2)
