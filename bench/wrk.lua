@@ -45,6 +45,9 @@ request = function()
   path = path:gsub("{since}", user.since):gsub("{list}", user.list)
   local body = nil
   local headers = {["Authorization"] = "Bearer " .. user.token}
+  if path == "/mcp" then  -- Streamable HTTP: the client accepts a JSON answer or an event stream
+    headers["Accept"] = "application/json, text/event-stream"
+  end
   if scenario[3] ~= "" then
     body = scenario[3]:gsub("{title}", "bench " .. word .. " " .. counter):gsub("{tag}", tag):gsub("{list}", user.list)
     headers["Content-Type"] = "application/json"
