@@ -2,13 +2,16 @@
 Streamable HTTP, against served processes on the real database: every tool works, an agent acts
 as its token's user and no one else, and its writes are writes like any other."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -341,3 +344,52 @@ def test_taskapp_serve_runs_the_mcp_server_beside_the_api(database):
         assert server.stop() == 0
     with pytest.raises(OSError):  # stopped with the server
         http_request(f"http://127.0.0.1:{mcp_port}", "GET", "/", timeout=2)
+
+
+# The MCP Inspector's command-line mode (npm, pinned in tests/system/clients/inspector): a second
+# client, written by the protocol's maintainers, over Streamable HTTP and over stdio.
+INSPECTOR = Path(__file__).parent / "clients" / "inspector"
+
+
+@pytest.fixture(scope="session")
+def inspector(tmp_path_factory) -> list[str]:
+    """The Inspector's CLI command, installed once a session (`npm ci` of its lock file)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is not on PATH: the MCP Inspector needs Node.js 20+ and npm (CI has them)")
+    folder = tmp_path_factory.mktemp("mcp-inspector")
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(INSPECTOR / name, folder)
+    subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=folder, check=True,
+                   capture_output=True, timeout=600)
+    return [str(folder / "node_modules" / ".bin" / "mcp-inspector"), "--cli"]
+
+
+def inspect(command: list[str], *arguments: str, home: Path) -> dict:
+    done = subprocess.run([*command, *arguments], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HOME": str(home)})  # its catalog file goes to a HOME of its own
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_mcp_inspector_lists_and_calls_tools_over_http(served_mcp, inspector, tmp_path):
+    alice = audience_user("alice")
+    target = [f"{served_mcp.url}/mcp", "--header", f"Authorization: Bearer {alice.token}"]
+    listed = inspect(inspector, *target, "--method", "tools/list", home=tmp_path)
+    assert {"find_tasks", "add_tasks", "complete_tasks"} <= {tool["name"] for tool in listed["tools"]}
+    added = inspect(inspector, *target, "--method", "tools/call", "--tool-name", "add_tasks",
+                    "--tool-arg", 'tasks=[{"title": "from the inspector"}]', home=tmp_path)
+    task = added["structuredContent"]["tasks"][0]
+    assert task["title"] == "from the inspector" and task["user_id"] == alice.sub
+    found = inspect(inspector, *target, "--method", "tools/call", "--tool-name", "find_tasks", home=tmp_path)
+    assert [t["id"] for t in found["structuredContent"]["tasks"]] == [task["id"]]
+
+
+def test_the_mcp_inspector_over_stdio(database, inspector, tmp_path):
+    alice = new_user("alice")
+    variables = environment(database, TASKAPP_TOKEN=alice.token)
+    passed = [argument for name in ("DATABASE_URL", "JWT_SECRET_KEY", "TASKAPP_IDENTITY_KEY", "TASKAPP_TOKEN")
+              for argument in ("-e", f"{name}={variables[name]}")]
+    added = inspect(inspector, *passed, sys.executable, "-m", "taskapp", "mcp", "--method", "tools/call",
+                    "--tool-name", "add_tasks", "--tool-arg", 'tasks=[{"title": "over stdio"}]', home=tmp_path)
+    assert added["structuredContent"]["tasks"][0]["user_id"] == alice.sub
