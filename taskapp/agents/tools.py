@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskapp.agents.calls import Answer, CallerAPI
@@ -39,6 +39,26 @@ READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_h
 ADD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 REMOVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+# What every tool answers: a few lines for the model to read, and the data for the application
+# (structured content, described by the tool's output schema).
+Answered = Annotated[CallToolResult, dict[str, Any]]
+
+
+def answered(summary: str, data: dict) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=summary)], structured_content=data)
+
+
+def task_line(task: dict) -> str:
+    state = "done" if task["completed"] else "open"
+    due = f", due {task['due_at']}" if task.get("due_at") else ""
+    return f"- {task['title']} [{task['id']}] ({state}{due}, {task['priority']})"
+
+
+def tasks_text(verb: str, tasks: list[dict]) -> str:
+    lines = [f"{verb} {len(tasks)} task{'s' if len(tasks) != 1 else ''}" + (":" if tasks else ".")]
+    return "\n".join(lines + [task_line(task) for task in tasks])
 
 
 class Strict(BaseModel):
@@ -129,7 +149,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         sort: Annotated[Sort, Field(description="Sort order; `-` for descending.")] = "-created_at",
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
-    ) -> dict[str, Any]:
+    ) -> Answered:
         """Find the user's tasks across every list they can see: filter, search, sort, page."""
         query = {"q": q, "list_id": list_id, "priority": priority, "due_before": due_before,
                  "due_after": due_after, "assignee_id": assignee_id, "sort": sort, "limit": limit, "cursor": cursor}
@@ -138,47 +158,57 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         if tags:
             query["tag"] = tags
         answer = call("GET", "/tasks", query=query)
-        return {"tasks": answer.body, "next_cursor": answer.next_cursor()}
+        data = {"tasks": answer.body, "next_cursor": answer.next_cursor()}
+        more = "\nMore follow: call again with this next_cursor." if data["next_cursor"] else ""
+        return answered(tasks_text("Found", answer.body) + more, data)
 
     @server.tool(annotations=READ)
-    def get_task(task_id: TaskId) -> dict[str, Any]:
+    def get_task(task_id: TaskId) -> Answered:
         """One task by its id."""
-        return call("GET", f"/tasks/{task_id}").body
+        task = call("GET", f"/tasks/{task_id}").body
+        return answered(task_line(task).removeprefix("- ") + f" in list {task['list_id']}", task)
 
     @server.tool(annotations=ADD)
     def add_tasks(tasks: Annotated[list[NewTask], Field(min_length=1, max_length=100)],
-                  idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                  idempotency_key: IdempotencyKey = None) -> Answered:
         """Add one or more tasks (all or none)."""
         operations = [{"op": "create_task", "task": task.model_dump(exclude_none=True)} for task in tasks]
-        return {"tasks": [result["task"] for result in batch(operations, idempotency_key)]}
+        made = [result["task"] for result in batch(operations, idempotency_key)]
+        return answered(tasks_text("Added", made), {"tasks": made})
 
     @server.tool(annotations=CHANGE)
     def update_tasks(changes: Annotated[list[TaskChange], Field(min_length=1, max_length=100)],
-                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                     idempotency_key: IdempotencyKey = None) -> Answered:
         """Change fields of one or more tasks (all or none); fields left out stay as they are."""
         operations = [{"op": "update_task", "task_id": change.task_id, "changes": task_changes(change)}
                       for change in changes]
-        return {"tasks": [result["task"] for result in batch(operations, idempotency_key)]}
+        changed = [result["task"] for result in batch(operations, idempotency_key)]
+        return answered(tasks_text("Updated", changed), {"tasks": changed})
 
     @server.tool(annotations=CHANGE)
     def complete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
                        completed: Annotated[bool, Field(description="false reopens them.")] = True,
-                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                       idempotency_key: IdempotencyKey = None) -> Answered:
         """Complete (or reopen) tasks; a recurring task completed moves to its next occurrence."""
         operations = [{"op": "complete_task", "task_id": task_id, "completed": completed} for task_id in task_ids]
-        return {"tasks": [result["task"] for result in batch(operations, idempotency_key)]}
+        done = [result["task"] for result in batch(operations, idempotency_key)]
+        return answered(tasks_text("Completed" if completed else "Reopened", done), {"tasks": done})
 
     @server.tool(annotations=REMOVE)
     def delete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
-                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                     idempotency_key: IdempotencyKey = None) -> Answered:
         """Delete tasks for good (all or none)."""
         batch([{"op": "delete_task", "task_id": task_id} for task_id in task_ids], idempotency_key)
-        return {"deleted": task_ids}
+        return answered(f"Deleted {len(task_ids)} task{'s' if len(task_ids) != 1 else ''}.", {"deleted": task_ids})
 
     @server.tool(annotations=READ)
-    def get_summary() -> dict[str, Any]:
+    def get_summary() -> Answered:
         """Counts of the user's tasks: total, open, completed, overdue, completed today (UTC)."""
-        return call("GET", "/summary").body
+        summary = call("GET", "/summary").body
+        counts = summary["tasks"]
+        return answered(f"{counts['total']} tasks: {counts['open']} open ({counts['overdue']} overdue), "
+                        f"{counts['completed']} completed, {counts['completed_today']} completions today (UTC).",
+                        summary)
 
     @server.tool(annotations=READ)
     def completion_history(
@@ -187,7 +217,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         completed_before: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
-    ) -> dict[str, Any]:
+    ) -> Answered:
         """When tasks were completed, and by whom, newest first."""
         if task_id is not None:
             answer = call("GET", f"/tasks/{task_id}/completions", query={"limit": limit, "cursor": cursor})
@@ -195,80 +225,99 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
             answer = call("GET", "/completions", query={"limit": limit, "cursor": cursor,
                                                         "completed_after": completed_after,
                                                         "completed_before": completed_before})
-        return {"completions": answer.body, "next_cursor": answer.next_cursor()}
+        data = {"completions": answer.body, "next_cursor": answer.next_cursor()}
+        lines = [f"- {c['completed_at']} by {c['completed_by']} (task {c['task_id']})" for c in answer.body]
+        more = ["More follow: call again with this next_cursor."] if data["next_cursor"] else []
+        return answered("\n".join([f"{len(answer.body)} completions:", *lines, *more]), data)
 
     @server.tool(annotations=READ)
-    def list_lists() -> dict[str, Any]:
+    def list_lists() -> Answered:
         """The lists the user belongs to, with their role in each (the Inbox first)."""
-        return {"lists": call("GET", "/lists").body}
+        lists = call("GET", "/lists").body
+        lines = [f"- {item['name']} [{item['id']}] (you: {item['role']})" for item in lists]
+        return answered("\n".join([f"{len(lists)} lists:", *lines]), {"lists": lists})
 
     @server.tool(annotations=READ)
-    def list_members(list_id: ListId) -> dict[str, Any]:
+    def list_members(list_id: ListId) -> Answered:
         """A list's members and their roles."""
-        return {"members": call("GET", f"/lists/{list_id}/members").body}
+        members = call("GET", f"/lists/{list_id}/members").body
+        lines = [f"- {member['user_id']} ({member['role']})" for member in members]
+        return answered("\n".join([f"{len(members)} members:", *lines]), {"members": members})
 
     @server.tool(annotations=READ)
     def list_invitations(
         list_id: Annotated[str | None, Field(description="A list's pending invitations (admins and the owner); "
                                              "left out: the invitations addressed to the user.")] = None,
-    ) -> dict[str, Any]:
+    ) -> Answered:
         """Pending invitations: to the user, or of one list."""
         path = f"/lists/{list_id}/invitations" if list_id is not None else "/invitations"
-        return {"invitations": call("GET", path).body}
+        invitations = call("GET", path).body
+        lines = [f"- {i['invitee_id']} to {i['list_name']} as {i['role']} [{i['id']}], expires {i['expires_at']}"
+                 for i in invitations]
+        return answered("\n".join([f"{len(invitations)} pending invitations:", *lines]),
+                        {"invitations": invitations})
 
     @server.tool(annotations=ADD)
     def create_list(name: Annotated[str, Field(description="The new list's name.")],
-                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                    idempotency_key: IdempotencyKey = None) -> Answered:
         """Make a list to share; the user owns it."""
-        return batch([{"op": "create_list", "list": {"name": name}}], idempotency_key)[0]["list"]
+        made = batch([{"op": "create_list", "list": {"name": name}}], idempotency_key)[0]["list"]
+        return answered(f"Made the list {made['name']} [{made['id']}]; you own it.", made)
 
     @server.tool(annotations=CHANGE)
-    def rename_list(list_id: ListId, name: str, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    def rename_list(list_id: ListId, name: str, idempotency_key: IdempotencyKey = None) -> Answered:
         """Rename a list (admins and the owner)."""
-        return batch([{"op": "rename_list", "list_id": list_id, "list": {"name": name}}], idempotency_key)[0]["list"]
+        renamed = batch([{"op": "rename_list", "list_id": list_id, "list": {"name": name}}], idempotency_key)[0]
+        return answered(f"Renamed the list to {renamed['list']['name']}.", renamed["list"])
 
     @server.tool(annotations=REMOVE)
-    def delete_list(list_id: ListId, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    def delete_list(list_id: ListId, idempotency_key: IdempotencyKey = None) -> Answered:
         """Delete a list and all its tasks, for every member (the owner only)."""
         batch([{"op": "delete_list", "list_id": list_id}], idempotency_key)
-        return {"deleted": list_id}
+        return answered("Deleted the list and its tasks.", {"deleted": list_id})
 
     @server.tool(annotations=ADD)
     def invite_to_list(list_id: ListId, invitee_id: Annotated[str, Field(description="Whom to invite (their id).")],
                        role: Literal["viewer", "editor", "admin"],
-                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                       idempotency_key: IdempotencyKey = None) -> Answered:
         """Invite someone to a list; they join when they accept (within 7 days)."""
         operation = {"op": "invite", "list_id": list_id, "invitation": {"user_id": invitee_id, "role": role}}
-        return batch([operation], idempotency_key)[0]["invitation"]
+        sent = batch([operation], idempotency_key)[0]["invitation"]
+        return answered(f"Invited {sent['invitee_id']} as {sent['role']} [{sent['id']}]; "
+                        f"it expires {sent['expires_at']}.", sent)
 
     @server.tool(annotations=REMOVE)
     def revoke_invitation(list_id: ListId, invitation_id: str,
-                          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                          idempotency_key: IdempotencyKey = None) -> Answered:
         """Take back a pending invitation to a list (admins and the owner)."""
         batch([{"op": "revoke_invitation", "list_id": list_id, "invitation_id": invitation_id}], idempotency_key)
-        return {"revoked": invitation_id}
+        return answered("Revoked the invitation.", {"revoked": invitation_id})
 
     @server.tool(annotations=CHANGE)
     def answer_invitation(invitation_id: str, accept: Annotated[bool, Field(description="false declines it.")],
-                          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                          idempotency_key: IdempotencyKey = None) -> Answered:
         """Accept (join the list) or decline an invitation addressed to the user."""
         op = "accept_invitation" if accept else "decline_invitation"
         result = batch([{"op": op, "invitation_id": invitation_id}], idempotency_key)[0]
-        return {"joined": result["list"]} if accept else {"declined": invitation_id}
+        if accept:
+            joined = result["list"]
+            return answered(f"Joined {joined['name']} [{joined['id']}] as {joined['role']}.", {"joined": joined})
+        return answered("Declined the invitation.", {"declined": invitation_id})
 
     @server.tool(annotations=CHANGE)
     def change_member_role(list_id: ListId, member_id: Annotated[str, Field(description="The member's id.")],
-                           role: Role, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                           role: Role, idempotency_key: IdempotencyKey = None) -> Answered:
         """Change a member's role; `owner` hands ownership over (the user becomes an admin)."""
         operation = {"op": "change_member_role", "list_id": list_id, "user_id": member_id, "role": role}
-        return batch([operation], idempotency_key)[0]["member"]
+        member = batch([operation], idempotency_key)[0]["member"]
+        return answered(f"{member['user_id']} is now {member['role']}.", member)
 
     @server.tool(annotations=REMOVE)
     def remove_member(list_id: ListId,
                       member_id: Annotated[str, Field(description="The member's id, or `me` to leave.")],
-                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                      idempotency_key: IdempotencyKey = None) -> Answered:
         """Remove a member from a list, or leave it (`me`)."""
         batch([{"op": "remove_member", "list_id": list_id, "user_id": member_id}], idempotency_key)
-        return {"removed": member_id}
+        return answered(f"{member_id} is no longer a member.", {"removed": member_id})
 
     return server

@@ -126,6 +126,7 @@ async def every_tool(session, owner: User, invitee_session, invitee: User) -> se
         assert tool.annotations.read_only_hint is (name in READ_ONLY), name
         assert tool.annotations.destructive_hint is (name in DESTRUCTIVE), name
         assert tool.description, name
+        assert tool.output_schema is not None and tool.output_schema["type"] == "object", name
 
     added = (await use("add_tasks", tasks=[
         {"title": "Write the report", "priority": "high", "tags": ["work"], "due_at": "2030-01-15T09:00:00Z"},
@@ -135,6 +136,8 @@ async def every_tool(session, owner: User, invitee_session, invitee: User) -> se
     assert report["priority"] == "high" and garden["description"] == "the roses"
     found = await use("find_tasks", q="report")
     assert [task["id"] for task in found["tasks"]] == [report["id"]] and found["next_cursor"] is None
+    said = (await session.call_tool("find_tasks", {"q": "report"})).content[0].text  # for the model to read
+    assert said.startswith("Found 1 task:") and f"Write the report [{report['id']}] (open, due 2030-01-15" in said
     page = await use("find_tasks", limit=1, sort="title")
     assert len(page["tasks"]) == 1 and page["next_cursor"]
     rest = await use("find_tasks", limit=1, sort="title", cursor=page["next_cursor"])
