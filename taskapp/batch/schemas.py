@@ -24,7 +24,8 @@ from taskapp.web.fields import Passed, StrictBoolean, Tagged, Text
 
 MAX_OPERATIONS = 100
 REF_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
-ETAG_PATTERN = '^(\\*|(W/)?"[^"]*")$'
+# An entity tag as HTTP carries one (RFC 9110: printable ASCII but the quote), or `*`.
+ETAG_PATTERN = '^(\\*|(W/)?"[!#-~]*")$'
 
 
 class Input(ma.Schema):
