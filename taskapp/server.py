@@ -78,15 +78,14 @@ def metrics_hooks(host: str, metrics_port: int | None, made_folder: str | None) 
     return {**hooks, **({"when_ready": when_ready} if metrics_port else {})}
 
 
-def background_worker_hooks(config: Config) -> dict:
-    """gunicorn hooks that run one `taskapp worker` beside the server (the embedded default's),
-    started when the server is ready and stopped (SIGTERM, then its jobs in hand finish) at exit."""
-    environment = {**os.environ, "WORKER_DATABASE_URL": libpq_url(config.WORKER_DATABASE_URL)}
+def child_process_hooks(name: str, command: list[str], environment: dict) -> dict:
+    """gunicorn hooks that run `command` beside the server: started when the server is ready,
+    stopped at exit (SIGTERM, then what it has in hand finishes; killed after 20 s)."""
     running = []
 
     def when_ready(server):
-        running.append(subprocess.Popen([sys.executable, "-m", "taskapp", "worker"], env=environment))
-        server.log.info("background worker started (pid %s)", running[-1].pid)
+        running.append(subprocess.Popen(command, env=environment))
+        server.log.info("%s started (pid %s)", name, running[-1].pid)
 
     def on_exit(server):
         for process in running:
@@ -97,30 +96,21 @@ def background_worker_hooks(config: Config) -> dict:
                 process.kill()
 
     return {"when_ready": when_ready, "on_exit": on_exit}
+
+
+def background_worker_hooks(config: Config) -> dict:
+    """One `taskapp worker` beside the server (the embedded default's)."""
+    environment = {**os.environ, "WORKER_DATABASE_URL": libpq_url(config.WORKER_DATABASE_URL)}
+    return child_process_hooks("background worker", [sys.executable, "-m", "taskapp", "worker"], environment)
 
 
 def mcp_hooks(host: str, mcp_port: int, public_url: str | None) -> dict:
-    """gunicorn hooks that run the MCP server (`taskapp mcp --http`) on its own port beside the
-    API, started when the server is ready and stopped at exit. Its own process: the SDK's
-    Streamable HTTP transport is an ASGI app, and the API's workers are WSGI."""
+    """The MCP server (`taskapp mcp --http`) on its own port beside the API. Its own process: the
+    SDK's Streamable HTTP transport is an ASGI app, and the API's workers are WSGI."""
     command = [sys.executable, "-m", "taskapp", "mcp", "--http", "--host", host, "--port", str(mcp_port)]
     if public_url:
         command += ["--public-url", public_url]
-    running = []
-
-    def when_ready(server):
-        running.append(subprocess.Popen(command, env=dict(os.environ)))
-        server.log.info("MCP server started (pid %s)", running[-1].pid)
-
-    def on_exit(server):
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    return {"when_ready": when_ready, "on_exit": on_exit}
+    return child_process_hooks("MCP server", command, dict(os.environ))
 
 
 def combined(*hook_sets: dict) -> dict:

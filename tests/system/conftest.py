@@ -3,6 +3,7 @@
 import pytest
 
 from tests.support.receiver import Receiver
+from tests.support.working import Working
 
 
 @pytest.fixture()
@@ -17,3 +18,12 @@ def receivers():
     yield make
     for receiver in made:
         receiver.close()
+
+
+@pytest.fixture()
+def worker(database):
+    """A real `taskapp worker` on the test database, stopped after the test (its output shown on failure)."""
+    started = Working(database.worker_url)
+    yield started
+    print(started.output())  # shown when the test fails
+    started.close()

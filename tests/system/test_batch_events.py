@@ -5,18 +5,7 @@ nothing."""
 import time
 import uuid
 
-import pytest
-
-from tests.support.working import Working
 from tests.system.test_worker import subscribe
-
-
-@pytest.fixture()
-def worker(database):
-    started = Working(database.worker_url)
-    yield started
-    print(started.output())  # shown when the test fails
-    started.close()
 
 
 def test_each_operation_is_an_event_in_the_batchs_order(local_client, alice, receivers, worker):

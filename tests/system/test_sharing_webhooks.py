@@ -17,14 +17,6 @@ EVERYTHING = ("task.created", "task.updated", "task.completed", "task.deleted", 
 
 
 @pytest.fixture()
-def worker(database):
-    started = Working(database.worker_url)
-    yield started
-    print(started.output())  # shown when the test fails
-    started.close()
-
-
-@pytest.fixture()
 def sharing(local_client):
     return Sharing(local_client)
 
