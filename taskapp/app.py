@@ -22,7 +22,7 @@ from taskapp.database.engine import db
 from taskapp.identity import bearer
 from taskapp.lists.resources import blp as lists_blp
 from taskapp.tasks.resources import blp as tasks_blp
-from taskapp.web import browsers, docs, errors, health, observability, rate_limits
+from taskapp.web import browsers, docs, errors, health, observability, rate_limits, user_scope
 from taskapp.web.api import api
 from taskapp.web.jsonio import OrjsonProvider
 from taskapp.webhooks.resources import blp as webhooks_blp
@@ -64,6 +64,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         config = Config.from_mapping({k: v for k, v in test_config.items() if k in names}).require_serving()
         flask_only = {k: v for k, v in test_config.items() if k not in names}
     app = TaskFlask("taskapp")
+    # A path is what the client sent: a member whose `sub` starts with `/` is `…/members//x`, and
+    # merging the slashes would redirect to another member.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["user_id"] = user_scope.UserIdConverter
     app.json = OrjsonProvider(app)
     app.config.update(config.flask_settings())
     app.config.update(flask_only)
@@ -76,6 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     rate_limits.init_app(app)  # …spends their budget (or their address's, without a valid token)…
     app.before_request(bearer.refuse_unidentified)  # …and only then is a bad token refused
     api.init_app(app)
+    api.register_converter(user_scope.UserIdConverter, user_scope.user_id_parameter_schema)
     errors.init_app(app)
     browsers.init_app(app)
 

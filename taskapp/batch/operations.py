@@ -7,10 +7,9 @@ and errors. Nothing commits until every operation has succeeded (the commit is h
 first that fails ends the batch, and the request's transaction is rolled back.
 """
 
-from dataclasses import dataclass
-from urllib.parse import quote
+from dataclasses import dataclass, field
 
-from flask import current_app, g
+from flask import current_app
 from werkzeug.exceptions import HTTPException
 
 from taskapp.batch.schemas import ANSWERS
@@ -29,15 +28,17 @@ class OperationFailed(Exception):
 @dataclass(frozen=True)
 class Request:
     method: str
-    path: str
+    path: str  # the route's path under /api/{user_id}, its arguments as `{name}`
+    args: dict = field(default_factory=dict)  # the path's arguments, as the view receives them
     body: dict | None = None
     if_match: str | None = None
     body_field: str | None = None  # where the body came from in the operation, for error pointers
 
-
-def segment(value) -> str:
-    """A path segment, escaped (a `sub` may hold `/`, `?` or `%`)."""
-    return quote(str(value), safe="")
+    def routed_path(self) -> str:
+        """A path that finds the route. Each argument is a placeholder there and reaches the view
+        as given, since a value through a URL would be decoded and could change the route (a
+        member id of `/x` in a path makes `//x`, which routing answers with a redirect)."""
+        return "/api/_" + self.path.format(**{name: "_" for name in self.args})
 
 
 class References:
@@ -96,40 +97,47 @@ def with_list(body: dict, operation: dict, refs: References, index: int) -> dict
 def request_for(operation: dict, refs: References, index: int) -> Request:
     """The single route's request that does what the operation says."""
     op = operation["op"]
-    if op in ("create_task", "create_list"):
-        if op == "create_task":
-            return Request("POST", "/tasks", with_list(operation["task"], operation, refs, index), body_field="task")
-        return Request("POST", "/lists", operation["list"], body_field="list")
+    if op == "create_task":
+        return Request("POST", "/tasks", body=with_list(operation["task"], operation, refs, index), body_field="task")
+    if op == "create_list":
+        return Request("POST", "/lists", body=operation["list"], body_field="list")
     if op in ("replace_task", "update_task", "complete_task", "move_task", "delete_task"):
-        task = f"/tasks/{segment(refs.target(operation, 'task', index))}"
+        task = {"task_id": str(refs.target(operation, "task", index))}
         if_match = operation.get("if_match")
         if op == "replace_task":
-            return Request("PUT", task, with_list(operation["task"], operation, refs, index), if_match, "task")
+            body = with_list(operation["task"], operation, refs, index)
+            return Request("PUT", "/tasks/{task_id}", task, body, if_match, "task")
         if op == "update_task":
-            return Request("PATCH", task, with_list(operation["changes"], operation, refs, index), if_match, "changes")
+            body = with_list(operation["changes"], operation, refs, index)
+            return Request("PATCH", "/tasks/{task_id}", task, body, if_match, "changes")
         if op == "complete_task":
             if operation.get("completed") is None:
-                return Request("PATCH", f"{task}/complete", None, if_match)
-            return Request("PATCH", task, {"completed": operation["completed"]}, if_match)
+                return Request("PATCH", "/tasks/{task_id}/complete", task, None, if_match)
+            return Request("PATCH", "/tasks/{task_id}", task, {"completed": operation["completed"]}, if_match)
         if op == "move_task":
-            return Request("PATCH", task, {"list_id": str(refs.target(operation, "list", index))}, if_match)
-        return Request("DELETE", task, None, if_match)
+            body = {"list_id": str(refs.target(operation, "list", index))}
+            return Request("PATCH", "/tasks/{task_id}", task, body, if_match)
+        return Request("DELETE", "/tasks/{task_id}", task, None, if_match)
     if op in ("accept_invitation", "decline_invitation"):
-        invitation = f"/invitations/{segment(operation['invitation_id'])}"
-        return Request("POST", f"{invitation}/accept") if op == "accept_invitation" else Request("DELETE", invitation)
-    the_list = f"/lists/{segment(refs.target(operation, 'list', index))}"
+        invitation = {"invitation_id": str(operation["invitation_id"])}
+        if op == "accept_invitation":
+            return Request("POST", "/invitations/{invitation_id}/accept", invitation)
+        return Request("DELETE", "/invitations/{invitation_id}", invitation)
+    the_list = {"list_id": str(refs.target(operation, "list", index))}
     if op == "rename_list":
-        return Request("PATCH", the_list, operation["list"], body_field="list")
+        return Request("PATCH", "/lists/{list_id}", the_list, operation["list"], body_field="list")
     if op == "delete_list":
-        return Request("DELETE", the_list)
+        return Request("DELETE", "/lists/{list_id}", the_list)
     if op == "invite":
-        return Request("POST", f"{the_list}/invitations", operation["invitation"], body_field="invitation")
+        return Request("POST", "/lists/{list_id}/invitations", the_list, operation["invitation"],
+                       body_field="invitation")
     if op == "revoke_invitation":
-        return Request("DELETE", f"{the_list}/invitations/{segment(operation['invitation_id'])}")
-    member = f"{the_list}/members/{segment(operation['user_id'])}"
+        return Request("DELETE", "/lists/{list_id}/invitations/{invitation_id}",
+                       {**the_list, "invitation_id": str(operation["invitation_id"])})
+    member = {**the_list, "member_id": str(operation["user_id"])}
     if op == "change_member_role":
-        return Request("PATCH", member, {"role": operation["role"]})
-    return Request("DELETE", member)  # remove_member
+        return Request("PATCH", "/lists/{list_id}/members/{member_id}", member, {"role": operation["role"]})
+    return Request("DELETE", "/lists/{list_id}/members/{member_id}", member)  # remove_member
 
 
 def error_of(error: HTTPException, index: int, body_field: str | None) -> OperationFailed:
@@ -148,14 +156,14 @@ def run(operation: dict, refs: References, index: int) -> dict:
     """Do one operation through its single route; its result, or OperationFailed."""
     sent = request_for(operation, refs, index)
     headers = {"If-Match": sent.if_match} if sent.if_match is not None else {}
-    path = f"/api/{segment(g.path_user_id)}{sent.path}"
     kwargs = {"json": sent.body} if sent.body is not None else {}
-    with current_app.test_request_context(path, method=sent.method, headers=headers, **kwargs) as context:
+    with current_app.test_request_context(sent.routed_path(), method=sent.method, headers=headers,
+                                          **kwargs) as context:
         request = context.request
         try:
             if request.routing_exception is not None:
                 raise request.routing_exception
-            view_args = dict(request.view_args)
+            view_args = dict(request.view_args, **sent.args)
             view_args.pop("user_id", None)  # the views act as the caller (taskapp.web.user_scope)
             response = current_app.make_response(current_app.view_functions[request.endpoint](**view_args))
         except HTTPException as error:

@@ -141,8 +141,8 @@ class Members(MethodView):
         return members
 
 
-# `path`: a `sub` may hold a slash, and every member must be reachable.
-@blp.route("/lists/<list_id>/members/<path:member_id>")
+# A `sub` may hold slashes, and every member must be reachable (taskapp.web.user_scope).
+@blp.route("/lists/<list_id>/members/<user_id:member_id>")
 class Member(MethodView):
     @blp.doc(operationId="changeMemberRole")
     @blp.arguments(MEMBER_PATCH)

@@ -1,5 +1,6 @@
 """Strict marshmallow fields for task JSON: exact JSON types, text PostgreSQL can store, UTC out."""
 
+import re
 from datetime import datetime, timezone
 
 import marshmallow as ma
@@ -63,21 +64,31 @@ def utc_text(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+# An offset can carry an instant out of the years 1 to 9999 a timestamp holds
+# (`0001-01-01T00:00:00+06:29` is in the year 0 in UTC). The rule is one a pattern in the OpenAPI
+# document can state, so that what it calls valid is accepted: on 0001-01-01 the time is in UTC
+# or behind it (`Z`, `-hh:mm`), on 9999-12-31 in UTC or ahead of it (`Z`, `+hh:mm`).
+IN_YEARS = "^(?!0000-|0001-01-01.[^+]*[+]|9999-12-31.[^-]*-)"
+IN_YEARS_MESSAGE = ("Must be in the years 1 to 9999 in UTC: on 0001-01-01 give the time in UTC or behind it, "
+                    "on 9999-12-31 in UTC or ahead of it.")
+
+
 class UTCDateTime(ma.fields.AwareDateTime):
     """RFC 3339 with an explicit offset in; UTC with a `Z` out."""
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
+        if not self.dump_only:
+            self.metadata.setdefault("pattern", IN_YEARS)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         check_storable(value)
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return parsed.astimezone(timezone.utc)
-        except OverflowError:
-            raise ma.ValidationError("Must be between years 1 and 9999 in UTC.") from None
+        if not re.match(IN_YEARS, value):
+            raise ma.ValidationError(IN_YEARS_MESSAGE)
+        return parsed.astimezone(timezone.utc)
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs):
         return utc_text(value)

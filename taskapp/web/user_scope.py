@@ -6,6 +6,7 @@ write must be JSON, and writes that accept an Idempotency-Key are done once
 """
 
 from flask import g, request
+from werkzeug.routing import PathConverter
 
 from taskapp.web import idempotency
 from taskapp.web.api import Blueprint
@@ -13,6 +14,19 @@ from taskapp.web.errors import abort
 
 URL_PREFIX = "/api/<user_id>"
 BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class UserIdConverter(PathConverter):
+    """A user id in a path (`<user_id:member_id>`): any `sub` an identity provider issues, so
+    slashes too, even leading ones (werkzeug's `path` refuses a leading `/`). The app keeps
+    `//` in paths as sent (taskapp.app), so `…/members//x` names the member `/x`."""
+
+    regex = ".+?"
+    part_isolating = False  # werkzeug would infer True, as the regex names no `/`
+
+
+def user_id_parameter_schema(converter) -> dict:
+    return {"type": "string", "minLength": 1}
 
 
 def take_user_id(endpoint, values):

@@ -185,6 +185,28 @@ def test_sharing_in_one_batch(client, alice, bob):
     assert titles(client, alice) == []
 
 
+@pytest.mark.parametrize("prefix", ["/lead", "a/b", "%2F", "..", "a?b#c", "\\"])
+def test_a_member_is_named_by_any_user_id_even_one_a_path_would_change(client, alice, prefix):
+    """The member's id reaches the route as given: through a URL, `/x` would become `//x` (a
+    redirect), `%2F` a slash and `..` a step up."""
+    odd = new_user(prefix)
+    made = run(client, alice, [
+        {"op": "create_list", "ref": "l", "list": {"name": "L"}},
+        {"op": "invite", "list_ref": "l", "invitation": {"user_id": odd.sub, "role": "viewer"}},
+    ]).json["results"]
+    the_list = made[0]["list"]["id"]
+    run(client, odd, [{"op": "accept_invitation", "invitation_id": made[1]["invitation"]["id"]}])
+    changed = run(client, alice, [
+        {"op": "change_member_role", "list_id": the_list, "user_id": odd.sub, "role": "editor"},
+    ]).json["results"]
+    assert changed[0]["member"]["user_id"] == odd.sub and changed[0]["member"]["role"] == "editor"
+    missing = run(client, alice, [{"op": "remove_member", "list_id": the_list, "user_id": prefix}], status=404)
+    assert missing.json["operation"] == "/operations/0"
+    run(client, alice, [{"op": "remove_member", "list_id": the_list, "user_id": odd.sub}])
+    members = client.get(f"/api/me/lists/{the_list}/members", headers=alice.headers).json
+    assert [m["user_id"] for m in members] == [alice.sub]
+
+
 def test_the_feed_shows_the_batchs_tasks_as_they_ended(client, alice, create_task):
     kept = create_task(alice, title="kept")
     token = client.get("/api/me/changes", headers=alice.headers).json["next"]

@@ -177,6 +177,7 @@ def test_the_window_report_pages_without_repeats(client, create_task, alice):
 
 @pytest.mark.parametrize("query", [
     "?completed_after=yesterday", "?completed_before=2099-13-01T00:00:00Z", "?limit=0", "?limit=501",
+    "?completed_before=0001-01-01T00:00:00%2B06:29",  # the year 0 in UTC
 ])
 def test_bad_report_arguments_are_422(client, alice, query):
     assert client.get(f"/api/me/completions{query}", headers=alice.headers).status_code == 422

@@ -127,6 +127,7 @@ def test_search_finds_non_latin_words(client, create_task, alice):
         "sort=owner", "sort=id", "sort=--title", "sort=", "limit=0", "limit=501", "limit=-1", "limit=abc",
         "limit=1.5", "completed=yes", "completed=1", "completed=TRUE", "priority=urgent",
         "due_before=tomorrow", "due_before=2030-01-01T00:00:00", "due_after=2030-01-01",
+        "due_after=9999-12-31T20:00:00-05:00",  # the year 10000 in UTC
         "tag=", "tag=" + "x" * 41, "q=a%00b", "q=" + "x" * 501,
     ],
 )

@@ -3,6 +3,7 @@ viewer, and each does what their role allows, no more; members come and go; the 
 decides every answer (the SQL side is tests/sql/test_sharing_policies.py)."""
 
 import uuid
+from urllib.parse import quote
 
 import pytest
 
@@ -156,6 +157,22 @@ def test_admins_manage_members_below_admin_and_the_owner_manages_admins(sharing,
     sharing.call(bob, "DELETE", f"/lists/{groceries['id']}/members/{alice.sub}", status=409)
     sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/{bob.sub}", {"role": "viewer"}, status=200)
     sharing.call(bob, "PATCH", f"/lists/{groceries['id']}", {"name": "x"}, status=403)
+
+
+@pytest.mark.parametrize("prefix", ["/lead", "a//b", "a/b/", "%2F"])
+@pytest.mark.parametrize("escaped", [False, True])
+def test_every_member_is_reachable_whatever_slashes_their_id_holds(sharing, alice, prefix, escaped):
+    """A `sub` is any text: `…/members//x` names the member `/x` (not a redirect to `x`), and
+    `%2F` is a slash like any other."""
+    odd = new_user(prefix)
+    the_list = sharing.shared_list(alice, {odd: "viewer"}, "Odd")
+    member = quote(odd.sub, safe="") if escaped else quote(odd.sub, safe="/")
+    path = f"/lists/{the_list['id']}/members/{member}"
+    changed = sharing.call(alice, "PATCH", path, {"role": "editor"}, status=200)
+    assert changed["user_id"] == odd.sub and changed["role"] == "editor"
+    sharing.call(odd, "DELETE", path, status=204)
+    assert [m["user_id"] for m in sharing.call(alice, "GET", f"/lists/{the_list['id']}/members", status=200)] == [
+        alice.sub]
 
 
 def test_ownership_is_handed_over_and_the_owner_cannot_leave_without_it(sharing, groceries, alice, carol):
