@@ -86,22 +86,31 @@ def users_file(admin_url: str, folder: Path, users: int = FULL.users, sync_token
     return path
 
 
-def servers(app_url: str, folder: Path, workers: int, threads: int) -> tuple[Server, Server]:
+def servers(app_url: str, folder: Path, workers: int, threads: int) -> tuple[Server, Server, Server]:
+    """taskapp, the floor and the plan's stack, each on the server that suits it (bench/README.md):
+    `taskapp serve` (Granian), the floor's Flask views on Granian with the same settings, the
+    plan's FastAPI app on uvicorn (uvloop and httptools), as many workers, the same pool."""
     env = {"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
            "DATABASE_POOL_SIZE": str(threads)}
     for name in ("DATABASE_ADMIN_URL", "TASKAPP_DATA_DIR"):
         os.environ.pop(name, None)
-    gunicorn = ["--workers", str(workers), "--threads", str(threads)]
     project = Server(
-        "taskapp", [str(VENV_BIN / "taskapp"), "serve", "--port", "{port}", *gunicorn], env, folder / "taskapp.log"
+        "taskapp", [str(VENV_BIN / "taskapp"), "serve", "--port", "{port}", "--workers", str(workers),
+                    "--threads", str(threads), "--mcp-port", "0"], env, folder / "taskapp.log",
     )
     bare = Server(
         "bare Flask",
-        [str(VENV_BIN / "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
-         "-b", "127.0.0.1:{port}", "--graceful-timeout", "30", "bench.bare:app"],
+        [str(VENV_BIN / "granian"), "--interface", "wsgi", "--workers", str(workers), "--blocking-threads",
+         str(threads), "--port", "{port}", "--no-ws", "bench.bare:app"],
         env, folder / "bare.log",
     )
-    return project, bare
+    plan = Server(
+        "FastAPI + SQLModel",
+        [str(VENV_BIN / "uvicorn"), "bench.plan:app", "--workers", str(workers), "--port", "{port}",
+         "--loop", "uvloop", "--http", "httptools"],
+        env, folder / "plan.log",
+    )
+    return project, bare, plan
 
 
 def main() -> int:
@@ -129,7 +138,7 @@ def main() -> int:
 
     with database() as (admin_url, app_url), tempfile.TemporaryDirectory(prefix="taskapp-bench-") as tmp:
         folder = Path(tmp)
-        project, bare = servers(app_url, folder, args.workers, args.threads)
+        project, bare, plan_stack = servers(app_url, folder, args.workers, args.threads)
         probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
         try:
             project.start("/api/me/tasks?limit=1", probe)
@@ -146,7 +155,8 @@ def main() -> int:
                   f"({verification['verified_us']} µs for verified_user_id() against "
                   f"{verification['unverified_us']} µs for reading the setting)", flush=True)
             bare.start("/api/me/tasks?limit=20", probe)
-            for server in (project, bare):  # warm up: imports, pools, plans
+            plan_stack.start("/api/me/tasks?limit=20", probe)
+            for server in (project, bare, plan_stack):  # warm up: imports, pools, plans
                 wrk(server.url, list(IN_MIX), 4, 3, users)
             plan = [(scenario.name, [scenario]) for scenario in SCENARIOS] + [("mix", list(IN_MIX))]
             only = {name.strip() for name in args.only.split(";") if name.strip()}
@@ -162,8 +172,8 @@ def main() -> int:
                         row["taskapp"] = wrk(project.url, chosen, count, args.seconds, users)
                         print(report.short_line(row), flush=True)
                         continue
-                    row["taskapp"], row["bare"] = side_by_side([project.url, bare.url], chosen, count, args.seconds,
-                                                               users, args.slices)
+                    row["taskapp"], row["bare"], row["plan"] = side_by_side(
+                        [project.url, bare.url, plan_stack.url], chosen, count, args.seconds, users, args.slices)
                     row["pgbench"] = pgbench(app_url, chosen, count, args.seconds, IDENTITY_KEY, data)
                     results.append(row)
                     print(report.line(row), flush=True)
@@ -175,8 +185,8 @@ def main() -> int:
                 print(f"soak: {soak['run']['throughput']:.0f} req/s, {soak['run']['errors']} errors, "
                       f"RSS {soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} MiB", flush=True)
         finally:
-            project.stop()
-            bare.stop()
+            for server in (project, bare, plan_stack):
+                server.stop()
         with psycopg.connect(admin_url) as conn:
             server_version = conn.execute("show server_version").fetchone()[0]
 

@@ -6,6 +6,7 @@ proof (taskapp.identity, a few lines of hmac), and the
 response is the same JSON with the same headers. Served by gunicorn exactly like taskapp.
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import re
 from datetime import UTC, datetime
 
 import jwt
+from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, Response, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from psycopg.rows import dict_row
@@ -100,19 +102,33 @@ def create_task():
     return answer(rows[0], 201, {"Location": f"/api/me/tasks/{rows[0]['id']}", **etag(rows[0])})
 
 
-TOKENS = URLSafeSerializer(os.environ.get("TASKAPP_SECRET_KEY") or SECRET, salt="taskapp.changes.token")
+# taskapp's sync tokens (taskapp.web.cursors): signed with itsdangerous under their salt, sealed
+# with Fernet under a key derived from the cursor key and the salt, bound to their user.
+CURSOR_KEY = os.environ.get("TASKAPP_SECRET_KEY") or SECRET
+SALT = "taskapp.changes.position"
+TOKENS = URLSafeSerializer(CURSOR_KEY, salt=SALT)
+SEAL = Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"{SALT}\0{CURSOR_KEY}".encode()).digest()))
 FIELDS = tuple(name.strip() for name in COLUMNS.split(","))
+
+
+def user_scope(user: str) -> str:
+    return hashlib.sha256(json.dumps({"user": user}).encode()).hexdigest()[:24]  # taskapp.web.cursors.scope_of
 
 
 @app.get("/api/me/changes")
 def changes():
-    """As taskapp: read the (signed) sync token, then the feed's statement from its position."""
+    """As taskapp: open the sealed sync token and check it is the caller's, then the feed's
+    statement from the current position."""
     since = request.args["since"]
     try:
-        position = TOKENS.loads(since)
-    except BadSignature:
+        position = TOKENS.loads(SEAL.decrypt(since.encode()).decode())
+        user = jwt.decode(request.headers.get("Authorization", "").removeprefix("Bearer "), SECRET,
+                          algorithms=["HS256"])["sub"]
+    except (InvalidToken, BadSignature, ValueError, jwt.PyJWTError):
         return answer({"code": 400}, 400)
-    rows = run("sync, nothing new", version=position["v"], after=position["i"])
+    if not isinstance(position, dict) or position.get("f") != user_scope(user):
+        return answer({"code": 400}, 400)
+    rows = run("sync, nothing new")
     if rows is None:
         return answer({"code": 401}, 401)
     page = [row for row in rows if row["op"] is not None][:100]

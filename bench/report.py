@@ -5,7 +5,8 @@ import platform
 
 import psutil
 
-TARGETS = (("taskapp", "taskapp"), ("bare", "bare Flask"), ("pgbench", "pgbench (database)"))
+TARGETS = (("taskapp", "taskapp"), ("bare", "bare Flask (floor)"), ("plan", "FastAPI + SQLModel (plan)"),
+           ("pgbench", "pgbench (database)"))
 
 
 def machine() -> dict:
@@ -20,12 +21,13 @@ def machine() -> dict:
 
 
 def line(row: dict) -> str:
-    t, b, p = row["taskapp"], row["bare"], row["pgbench"]
-    return (f"{row['scenario']:<17} c={row['connections']:<3} "
-            f"taskapp {t['throughput']:7.0f}/s p99 {t['p99_ms']:6.1f} ms"
-            f" | bare {b['throughput']:7.0f}/s p99 {b['p99_ms']:6.1f} ms | pgbench {p['throughput']:7.0f}/s"
-            f" | ratio to bare {t['throughput'] / b['throughput']:.0%}, to db {t['throughput'] / p['throughput']:.0%}"
-            f" | errors {t['errors']}/{b['errors']}/{p['errors']}")
+    t, b, f, p = row["taskapp"], row["bare"], row["plan"], row["pgbench"]
+    return (f"{row['scenario']:<19} c={row['connections']:<3} "
+            f"taskapp {t['throughput']:6.0f}/s p99 {t['p99_ms']:5.1f} ms"
+            f" | floor {b['throughput']:6.0f}/s p99 {b['p99_ms']:5.1f} ms"
+            f" | plan {f['throughput']:6.0f}/s p99 {f['p99_ms']:5.1f} ms | pgbench {p['throughput']:6.0f}/s"
+            f" | ÷ floor {t['throughput'] / b['throughput']:.2f}, ÷ plan {t['throughput'] / f['throughput']:.2f}"
+            f" | errors {t['errors']}/{b['errors']}/{f['errors']}/{p['errors']}")
 
 
 def short_line(row: dict) -> str:
@@ -36,17 +38,18 @@ def short_line(row: dict) -> str:
 
 def table(document: dict) -> str:
     rows = [
-        "| scenario | conns | taskapp req/s | bare Flask req/s | pgbench tx/s | taskapp ÷ bare | taskapp ÷ pgbench "
-        "| taskapp p50 / p99 ms | bare p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | conns | taskapp req/s | floor req/s | plan req/s | pgbench tx/s | taskapp ÷ floor "
+        "| taskapp ÷ plan | taskapp p50 / p99 ms | floor p99 ms | plan p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in document["results"]:
-        t, b, p = row["taskapp"], row["bare"], row["pgbench"]
+        t, b, f, p = row["taskapp"], row["bare"], row["plan"], row["pgbench"]
         rows.append(
             f"| {row['scenario']} | {row['connections']} | {t['throughput']:.0f} | {b['throughput']:.0f} "
-            f"| {p['throughput']:.0f} | {t['throughput'] / b['throughput']:.0%} "
-            f"| {t['throughput'] / p['throughput']:.0%} "
-            f"| {t['p50_ms']:.1f} / {t['p99_ms']:.1f} | {b['p99_ms']:.1f} | {t['errors']} |"
+            f"| {f['throughput']:.0f} | {p['throughput']:.0f} | {t['throughput'] / b['throughput']:.2f} "
+            f"| {t['throughput'] / f['throughput']:.2f} "
+            f"| {t['p50_ms']:.1f} / {t['p99_ms']:.1f} | {b['p99_ms']:.1f} | {f['p99_ms']:.1f} "
+            f"| {t['errors'] + b['errors'] + f['errors'] + p['errors']} |"
         )
     soak = document.get("soak") or {}
     if soak:
@@ -69,9 +72,9 @@ def chart(document: dict, path) -> None:
     rows = [row for row in document["results"] if row["connections"] == top]
     names = [row["scenario"] for row in rows]
     figure, (throughput, p99) = plt.subplots(2, 1, figsize=(11, 8), sharex=True)
-    width = 0.27
+    width = 0.2
     for offset, (key, label) in enumerate(TARGETS):
-        positions = [index + (offset - 1) * width for index in range(len(rows))]
+        positions = [index + (offset - 1.5) * width for index in range(len(rows))]
         throughput.bar(positions, [row[key]["throughput"] for row in rows], width, label=label)
         p99.bar(positions, [row[key]["p99_ms"] for row in rows], width, label=label)
     throughput.set_ylabel("requests (transactions) / s")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from taskapp.changes.queries import FEED as CHANGES_FEED
 
-COLUMNS = ("id, user_id, title, description, completed, completed_at, priority, due_at, tags, created_at, updated_at, "
-           "recurrence, time_zone, repeat_from")
+COLUMNS = ("id, user_id, list_id, assignee_id, title, description, completed, completed_at, priority, due_at, tags, "
+           "created_at, updated_at, recurrence, time_zone, repeat_from")
 NEWEST_FIRST = "order by created_at desc, id desc"
 SEARCH = "(numnode(plainto_tsquery('simple', :q)) = 0 or search @@ plainto_tsquery('simple', :q))"
 FILTERED = "completed is false and tags @> array[:tag]::text[]"
@@ -60,7 +60,7 @@ SCENARIOS = (
         "with moved as (update tasks set due_at = due_at + interval '1 day', "
         "series_completions = series_completions + 1 where id = :rid and recurrence is not null "
         f"and not completed returning {COLUMNS}), recorded as (insert into task_completions "
-        "(user_id, task_id, due_at, completed_at) select user_id, id, due_at - interval '1 day', updated_at "
+        "(list_id, task_id, due_at, completed_at) select list_id, id, due_at - interval '1 day', updated_at "
         f"from moved) select {COLUMNS} from moved",
         writes=True, in_mix=False,
     ),

@@ -76,7 +76,7 @@ def db_retire_identity_keys():
               help="The MCP server's port (Streamable HTTP at /mcp); default PORT+1, 0 for none.")
 @click.option("--mcp-public-url", help="Where agents reach the MCP server (default http://HOST:MCP_PORT).")
 def serve(host, port, workers, threads, mcp_port, mcp_public_url):
-    """Serve the API with gunicorn (on the embedded PostgreSQL when nothing is configured), and
+    """Serve the API with Granian (on the embedded PostgreSQL when nothing is configured), and
     the MCP server for AI agents beside it."""
     from taskapp import server
 
@@ -195,7 +195,7 @@ def audit():
 
 
 def check_runtime_connection(config: Config) -> None:
-    """Refuse to start gunicorn when the runtime connection could bypass row-level security."""
+    """Refuse to serve when the runtime connection could bypass row-level security."""
     engine = create_engine(
         config.DATABASE_URL,
         poolclass=pool.NullPool,

@@ -1,4 +1,14 @@
-"""Serving with gunicorn, as deployed: `taskapp serve`."""
+"""Serving with Granian, as deployed: `taskapp serve`.
+
+Granian (a Rust HTTP server) runs `taskapp.app.create_app()` in each of `--workers` processes,
+WSGI views on a pool of `--threads` blocking threads per worker. It was chosen over gunicorn's
+gthread workers by measurement, same settings, side by side (bench/README.md, "The server").
+It supervises the workers (one that dies is replaced), and on SIGTERM stops listening, lets
+the requests in hand finish (30 s at most) and exits 0.
+
+Beside the server, started with it and stopped after it: the embedded default's background
+worker, the MCP server, and /metrics on its own port when METRICS_PORT is set.
+"""
 
 import os
 import shutil
@@ -6,32 +16,25 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-from gunicorn.app.base import BaseApplication
 
 from taskapp.config import Config, libpq_url
 
+GRACE_SECONDS = 30  # for the requests in hand at SIGTERM, and for what runs beside the server
 
-class TaskServer(BaseApplication):
-    """gunicorn running taskapp.app.create_app() in each worker."""
 
-    def __init__(self, options: dict):
-        self.options = options
-        super().__init__()
+@dataclass(frozen=True)
+class Beside:
+    """Something that runs beside the server: started when it starts, stopped after it stops."""
 
-    def load_config(self):
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        from taskapp.app import create_app  # in each worker, after the metrics folder is chosen
-
-        return create_app()
+    start: Callable[[], None]
+    stop: Callable[[], None] = lambda: None
 
 
 def export_for_workers(config: Config) -> None:
-    """Workers build their app from the environment: hand them what the master resolved."""
+    """Workers build their app from the environment: hand them what the server resolved."""
     os.environ["DATABASE_URL"] = libpq_url(config.DATABASE_URL)
     if config.JWT_SECRET_KEY is not None:
         os.environ["JWT_SECRET_KEY"] = config.JWT_SECRET_KEY
@@ -53,109 +56,85 @@ def metrics_folder() -> tuple[str, bool]:
     return folder, not given
 
 
-def metrics_hooks(host: str, metrics_port: int | None, made_folder: str | None) -> dict:
-    """gunicorn hooks: forget a dead worker's live gauges; serve /metrics on its own port;
-    remove the metrics folder this server made."""
+def metrics_beside(host: str, metrics_port: int | None, made_folder: str | None) -> Beside:
+    """/metrics on its own port (METRICS_PORT), served by the server's main process; the metrics
+    folder removed at exit if this server made it."""
 
-    def on_exit(server):
+    def start():
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            from taskapp.web.observability import metrics_registry
+
+            start_http_server(metrics_port, addr=host, registry=metrics_registry())
+            print(f"metrics on http://{host}:{metrics_port}/metrics", file=sys.stderr, flush=True)
+
+    def stop():
         if made_folder:
             shutil.rmtree(made_folder, ignore_errors=True)
 
-    def child_exit(server, worker):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
-
-    def when_ready(server):
-        from prometheus_client import start_http_server
-
-        from taskapp.web.observability import metrics_registry
-
-        start_http_server(metrics_port, addr=host, registry=metrics_registry())
-        server.log.info("metrics on http://%s:%s/metrics", host, metrics_port)
-
-    hooks = {"child_exit": child_exit, "on_exit": on_exit}
-    return {**hooks, **({"when_ready": when_ready} if metrics_port else {})}
+    return Beside(start, stop)
 
 
-def child_process_hooks(name: str, command: list[str], environment: dict) -> dict:
-    """gunicorn hooks that run `command` beside the server: started when the server is ready,
-    stopped at exit (SIGTERM, then what it has in hand finishes; killed after 20 s)."""
+def child_process(name: str, command: list[str], environment: dict) -> Beside:
+    """`command` run beside the server; stopped with SIGTERM (what it has in hand finishes),
+    killed if it is still there after the grace period."""
     running = []
 
-    def when_ready(server):
+    def start():
         running.append(subprocess.Popen(command, env=environment))
-        server.log.info("%s started (pid %s)", name, running[-1].pid)
+        print(f"{name} started (pid {running[-1].pid})", file=sys.stderr, flush=True)
 
-    def on_exit(server):
+    def stop():
         for process in running:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    return {"when_ready": when_ready, "on_exit": on_exit}
+    return Beside(start, stop)
 
 
-def background_worker_hooks(config: Config) -> dict:
+def background_worker(config: Config) -> Beside:
     """One `taskapp worker` beside the server (the embedded default's)."""
     environment = {**os.environ, "WORKER_DATABASE_URL": libpq_url(config.WORKER_DATABASE_URL)}
-    return child_process_hooks("background worker", [sys.executable, "-m", "taskapp", "worker"], environment)
+    return child_process("background worker", [sys.executable, "-m", "taskapp", "worker"], environment)
 
 
-def mcp_hooks(host: str, mcp_port: int, public_url: str | None) -> dict:
+def mcp_server(host: str, mcp_port: int, public_url: str | None) -> Beside:
     """The MCP server (`taskapp mcp --http`) on its own port beside the API. Its own process: the
     SDK's Streamable HTTP transport is an ASGI app, and the API's workers are WSGI."""
     command = [sys.executable, "-m", "taskapp", "mcp", "--http", "--host", host, "--port", str(mcp_port)]
     if public_url:
         command += ["--public-url", public_url]
-    return child_process_hooks("MCP server", command, dict(os.environ))
-
-
-def combined(*hook_sets: dict) -> dict:
-    """gunicorn takes one function per hook: one that several sets define runs each in turn.
-
-    Those shared are server hooks (`when_ready`, `on_exit`), taking the server alone, as
-    gunicorn checks; a hook of one set only is passed on as it is.
-    """
-    merged: dict[str, list] = {}
-    for hooks in hook_sets:
-        for name, function in hooks.items():
-            merged.setdefault(name, []).append(function)
-
-    def chain(functions):
-        if len(functions) == 1:
-            return functions[0]
-
-        def each(server):
-            for function in functions:
-                function(server)
-
-        return each
-
-    return {name: chain(functions) for name, functions in merged.items()}
+    return child_process("MCP server", command, dict(os.environ))
 
 
 def serve(config: Config, host: str, port: int, workers: int, threads: int, mcp_port: int | None = None,
           mcp_public_url: str | None = None) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
     export_for_workers(config)
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "graceful_timeout": 30,
-        "timeout": 30,
-        "limit_request_line": 8190,  # gunicorn's largest; longer request lines get its HTML 414
-    }
-    hook_sets = []
+    beside = []  # started in this order, stopped in the reverse one
     if config.METRICS:
         folder, made = metrics_folder()
-        hook_sets.append(metrics_hooks(host, config.METRICS_PORT, folder if made else None))
+        beside.append(metrics_beside(host, config.METRICS_PORT, folder if made else None))
     if config.embedded_data_dir is not None:
-        hook_sets.insert(0, background_worker_hooks(config))  # stopped before the metrics folder goes
+        beside.append(background_worker(config))
     if mcp_port:
-        hook_sets.insert(0, mcp_hooks(host, mcp_port, mcp_public_url))
-    options.update(combined(*hook_sets))
-    TaskServer(options).run()
+        beside.append(mcp_server(host, mcp_port, mcp_public_url))
+    server = Granian(
+        "taskapp.app:create_app", factory=True, interface=Interfaces.WSGI, address=host, port=port,
+        workers=workers, blocking_threads=threads,
+        respawn_failed_workers=True,  # a worker that dies is replaced
+        workers_kill_timeout=GRACE_SECONDS,
+        log_access=False,  # taskapp writes its own JSON access line (taskapp.web.observability)
+        websockets=False,
+    )
+    for part in beside:
+        server.on_startup(part.start)
+    for part in reversed(beside):
+        server.on_shutdown(part.stop)
+    server.serve()

@@ -76,16 +76,17 @@ def string_header(description: str, name: str | None = None, *, required: bool =
     return {**header, "required": True} if required else header
 
 
-# The OpenAPI document's top-level description. The one answer that is not the API's is said here,
+# The OpenAPI document's top-level description. The answers that are not the API's are said here,
 # once, rather than on every operation (where generated clients would type every error as
-# `Error | string`): gunicorn refuses a request line over 8190 bytes before the application sees it.
+# `Error | string`): the HTTP server (Granian) refuses, before the application sees them, a request
+# target of 64 KiB or more and request headers over its buffer.
 API_DESCRIPTION = (
     "Your tasks, their completions, a change feed to sync them and webhooks to be told of them; "
     "every path under `/api/{user_id}/` is yours alone (`{user_id}` is your token's `sub`, or `me`).\n\n"
     "Every answer of the API is JSON, errors included (`Error`), and carries `X-Request-ID`. "
-    "One answer comes from the HTTP server instead, before the API sees the request, and is listed "
-    "on no operation: a request line (method, path and query) longer than 8190 bytes is refused with "
-    "`414 Request-URI Too Long` and a small HTML page."
+    "Two answers come from the HTTP server instead, before the API sees the request, and are listed "
+    "on no operation, with an empty body: a request target (path and query) of 65,535 bytes or more is "
+    "`414 URI Too Long`, and request headers of about 512 KiB or more are `431 Request Header Fields Too Large`."
 )
 # Relative: the API is at the root of the origin that serves this document (`/api/openapi.json`).
 SERVERS = [{"url": "/"}]

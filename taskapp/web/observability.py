@@ -3,7 +3,7 @@
 Logs go to stderr as JSON (one object per line): the access line carries the method, the
 route template (never the path, which holds ids), the status, the duration, the request id
 and a hash of the user id (never the token). Metrics are prometheus-client's; under
-`taskapp serve` they are gathered from every gunicorn worker (multiprocess mode).
+`taskapp serve` they are gathered from every worker process (multiprocess mode).
 """
 
 import hashlib
@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -84,7 +85,7 @@ def configure_logging() -> None:
 
     Records do not collect thread details or the calling source line: no line prints them,
     and gathering them (walking the stack, for the source line) costs every request, as the
-    logging HOWTO's "Optimization" section says. (Process ids stay: gunicorn's lines print them.)
+    logging HOWTO's "Optimization" section says. (Process ids stay: other libraries' lines may print them.)
     """
     logging.logThreads = False
     logging.logMultiprocessing = False
@@ -144,11 +145,36 @@ def finish_request(response: Response) -> Response:
     return response
 
 
+class EveryWorkerCollector(multiprocess.MultiProcessCollector):
+    """Every worker's numbers, less the live gauges of workers that are gone.
+
+    A worker that died (and that the server replaced) leaves its files behind; its counters
+    still count, but its `livesum` gauges (pool size and use) describe nothing any more.
+    """
+
+    def collect(self):
+        for gauge in Path(self._path).glob("gauge_live*_*.db"):
+            pid = int(gauge.stem.rsplit("_", 1)[1])
+            if not process_exists(pid):
+                multiprocess.mark_process_dead(pid, self._path)
+        return super().collect()
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def metrics_registry():
-    """Every worker's metrics under gunicorn (PROMETHEUS_MULTIPROC_DIR), else this process's."""
+    """Every worker's metrics under `taskapp serve` (PROMETHEUS_MULTIPROC_DIR), else this process's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        EveryWorkerCollector(registry)
         return registry
     return REGISTRY
 

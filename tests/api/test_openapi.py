@@ -267,7 +267,8 @@ def test_no_request_schema_or_parameter_has_a_default(document):
 
 def test_the_answers_headers_are_declared_where_they_are_sent(document):
     for method, path, operation in operations(document):
-        assert "414" not in operation["responses"], (method, path)  # said once, in info.description
+        for status in ("414", "431"):  # the HTTP server's: said once, in info.description
+            assert status not in operation["responses"], (method, path)
         for status, response in operation["responses"].items():
             headers = resolved(document, response).get("headers", {})
             assert headers.get("X-Request-ID") == {"$ref": "#/components/headers/X-Request-ID"}, (method, path, status)
@@ -278,7 +279,8 @@ def test_the_answers_headers_are_declared_where_they_are_sent(document):
             assert operation["responses"]["409"] == {"$ref": "#/components/responses/IDEMPOTENCY_KEY_IN_USE"}
             conflict = resolved(document, operation["responses"]["409"])
             assert conflict["headers"]["Retry-After"]["required"] is True
-    assert "414" in document["info"]["description"]
+    assert "`414 URI Too Long`" in document["info"]["description"]
+    assert "`431 Request Header Fields Too Large`" in document["info"]["description"]
     assert document["components"]["headers"]["X-Request-ID"]["required"] is True
 
 

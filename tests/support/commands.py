@@ -54,7 +54,7 @@ class Server:
             env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         # Every line the server prints is read as it comes, by a thread, for as long as it runs:
-        # a pipe nobody drains fills up (gunicorn's and the worker's logs) and stalls the server.
+        # a pipe nobody drains fills up (the server's and the worker's logs) and stalls the server.
         self.output: list[str] = []
         self.printed = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -1,4 +1,4 @@
-"""`taskapp serve` as a real child process (gunicorn, as deployed), for tests that need one."""
+"""`taskapp serve` as a real child process (Granian, as deployed), for tests that need one."""
 
 import http.client
 import json

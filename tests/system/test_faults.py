@@ -1,4 +1,4 @@
-"""Faults, with real processes: `taskapp serve` (gunicorn) on a PostgreSQL of the test's own,
+"""Faults, with real processes: `taskapp serve` (Granian) on a PostgreSQL of the test's own,
 which the tests stop, kill -9 and restart while clients are writing."""
 
 import os

@@ -2,6 +2,9 @@
 
 import json
 import logging
+import os
+import signal
+import time
 import urllib.request
 
 import pytest
@@ -99,7 +102,7 @@ def test_a_server_fault_is_a_json_500_that_leaks_nothing_and_is_logged_with_its_
     assert "RuntimeError" in fault["traceback"] and "hunter2" in fault["traceback"]
 
 
-def test_under_gunicorn_every_workers_requests_are_counted_and_logged(database, alice):
+def test_under_serve_every_workers_requests_are_counted_and_logged(database, alice):
     """`taskapp serve` with two workers: one scrape (on METRICS_PORT) sees them all."""
     from tests.support.served import Served, free_port
 
@@ -120,9 +123,52 @@ def test_under_gunicorn_every_workers_requests_are_counted_and_logged(database, 
         assert counted == 12
         logged = {line.get("request_id") for line in server.log_lines() if line.get("event") == "request"}
         assert {f"served-{number}" for number in range(12)} <= logged
-        # gunicorn's own lines (its workers exiting included) still format: they print process ids.
+        # The server's own lines (its workers stopping included) still format beside taskapp's.
         assert server.stop() == 0
-        assert "Worker exiting" in server.output()
+        assert "Stopped worker-2" in server.output()
         assert "Logging error" not in server.output()
+    finally:
+        server.close()
+
+
+def worker_pids(server) -> set[int]:
+    """The server's worker processes (nothing else runs beside it here: no MCP, no embedded worker)."""
+    pid = server.process.pid
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return {int(child) for child in children.read().split()}
+
+
+def gauge(metrics_url: str, name: str) -> float:
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def test_a_worker_that_dies_is_replaced_and_the_metrics_forget_its_pool(database, alice):
+    """kill -9 of one worker: the server starts another, answers throughout, and the pool gauges
+    (summed over live workers) count the new one instead of adding it to the dead one."""
+    from tests.support.served import Served, free_port
+
+    metrics_port = free_port()
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    server = Served(database.app_url, workers=2, threads=2, METRICS_PORT=str(metrics_port), DATABASE_POOL_SIZE="3")
+    try:
+        for _ in range(6):
+            assert server.request("GET", "/api/me/summary", headers=alice.headers)[0] == 200
+        first = worker_pids(server)
+        assert len(first) == 2 and gauge(metrics_url, "taskapp_db_pool_size") == 6
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not (len(worker_pids(server)) == 2 and victim not in worker_pids(server)):
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.2)
+        for _ in range(6):
+            assert server.request("GET", "/api/me/summary", headers=alice.headers)[0] == 200
+        assert server.process.poll() is None
+        deadline = time.monotonic() + 30
+        while gauge(metrics_url, "taskapp_db_pool_size") != 6:  # the new worker counted once its app is built
+            assert time.monotonic() < deadline, gauge(metrics_url, "taskapp_db_pool_size")
+            time.sleep(0.2)
     finally:
         server.close()
