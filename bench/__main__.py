@@ -1,9 +1,10 @@
 """Run the whole benchmark: `make bench` (or `.venv/bin/python -m bench [--quick]`).
 
 Seeds a fresh database (embedded, or BENCH_DATABASE_ADMIN_URL's server), serves taskapp with
-`taskapp serve` and the bare Flask reference with the same gunicorn settings, drives both with
-wrk and the database with pgbench, scenario by scenario, side by side, then a mixed soak
-for memory. Writes bench/results/latest.json and latest.png and prints the table.
+`taskapp serve`, the bare Flask floor with the same Granian settings and the original plan's
+FastAPI + SQLModel stack on uvicorn, drives the three with wrk and the database with pgbench,
+scenario by scenario, side by side, then a mixed soak for memory. Writes
+bench/results/latest.json and latest.png and prints the table.
 """
 
 import argparse

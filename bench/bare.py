@@ -3,7 +3,7 @@
 No flask-smorest, no marshmallow, no SQLAlchemy: PyJWT checks the same HS256 token, psycopg
 runs the same SQL (bench/scenarios.py) in a transaction that first sets the identity and its
 proof (taskapp.identity, a few lines of hmac), and the
-response is the same JSON with the same headers. Served by gunicorn exactly like taskapp.
+response is the same JSON with the same headers. Served by Granian with the settings `taskapp serve` uses.
 """
 
 import base64

@@ -4,7 +4,7 @@ What a change costs the scenarios that existed before it. Both revisions are ins
 wheels into their own virtual environments (as operators install taskapp), each migrates its
 own fresh database on the same PostgreSQL server with its own `taskapp db upgrade`, both get
 the same data set (no recurring tasks, which an earlier schema may not have), and both are
-served with the same gunicorn settings. wrk then drives them in alternating slices, so the
+served alike by `taskapp serve`. wrk then drives them in alternating slices, so the
 machine's drift falls on both alike. Writes bench/results/compare.json and prints a table.
 
 With --worker, the new revision runs as its users would have it with webhooks: every user

@@ -1,6 +1,6 @@
 """Where a request's time goes, in-process: `.venv/bin/python -m bench.profile [scenario] [requests]`.
 
-Seeds a small database, builds the app exactly as served (minus gunicorn), and runs one
+Seeds a small database, builds the app exactly as served (minus the HTTP server), and runs one
 scenario's requests through Flask's test client under cProfile. Prints milliseconds per
 request and the functions that took the most time. Scenarios: list20, list100, get, toggle.
 """

@@ -1,4 +1,4 @@
-"""What the benchmark measures: taskapp and the bare Flask reference under gunicorn, and pgbench."""
+"""What the benchmark measures: served applications driven by wrk, side by side, and pgbench."""
 
 import json
 import os
@@ -33,7 +33,7 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """One gunicorn-served application, started as a child process."""
+    """One served application (its server and workers), started as a child process."""
 
     name: str
     command: list[str]
@@ -68,7 +68,7 @@ class Server:
             time.sleep(0.2)
 
     def rss_mib(self) -> float:
-        """Resident memory of the gunicorn master and its workers."""
+        """Resident memory of the serving process and its children (workers)."""
         master = psutil.Process(self.process.pid)
         processes = [master, *master.children(recursive=True)]
         return sum(process.memory_info().rss for process in processes) / 2**20
