@@ -80,9 +80,9 @@ def users_file(admin_url: str, folder: Path, users: int = FULL.users, sync_token
     in a schema without lists), then task ids of theirs (for get and toggle)."""
     path = folder / "users.txt"
     sync_tokens = sync_tokens or {}
+    inboxes = inboxes_of(admin_url)
     lines = [f"{issue_token(user, SECRET, 86400)} {sync_tokens.get(user, '-')} {inboxes.get(user, '-')} {' '.join(ids)}"
-             for user, ids in sample_ids(admin_url, users=users).items()
-             for inboxes in [inboxes_of(admin_url)]]
+             for user, ids in sample_ids(admin_url, users=users).items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -128,6 +128,8 @@ def main() -> int:
     parser.add_argument("--no-references", action="store_true", help="taskapp only (for quick experiments)")
     parser.add_argument("--small", action="store_true",
                         help=f"{SMALL.users} users x {SMALL.tasks_per_user} tasks made through the API")
+    parser.add_argument("--no-scaling", action="store_true",
+                        help="skip the scaling curve (bench/scaling.py: 10 thousand to 10 million tasks)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.quick:
@@ -209,7 +211,13 @@ def main() -> int:
     report.chart(document, args.out / f"{stem}.png")
     print(report.table(document))
     print(f"wrote {args.out / stem}.json and {args.out / stem}.png")
-    return 0
+    if args.quick or args.no_scaling or only:
+        return 0
+    from bench import scaling  # (it builds on this module's databases and tokens)
+
+    return scaling.main(scaling.arguments(["--seconds", str(args.seconds), "--connections", args.connections,
+                                           "--workers", str(args.workers), "--threads", str(args.threads),
+                                           "--out", str(args.out)]))
 
 
 if __name__ == "__main__":

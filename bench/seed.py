@@ -56,7 +56,7 @@ select md5('bench-' || u || '-' || n)::uuid,
        stamp + case when n %% 4 = 0 then interval '1 hour' else interval '0' end,
        case when n %% 10 = 7 then 'FREQ=DAILY' end,
        case when n %% 10 = 7 then timestamptz '2026-01-01' + (n %% 400) * interval '1 day' end
-from generate_series(1, %(users)s) u,
+from generate_series(%(first)s, %(first)s + %(users)s - 1) u,
      generate_series(1, %(tasks)s) n,
      lateral (select timestamptz '2025-11-01' + (n * 31 + u) * interval '1 minute' as stamp) s,
      (select %(words)s::text[] as w, %(tags)s::text[] as t) v
@@ -74,7 +74,8 @@ assert "recurrence" not in PLAIN_SEED
 # a schema with lists; the tasks then go into it.
 INBOXES = """
 insert into lists (id, name, personal_of, created_by)
-select md5('bench-inbox-' || u)::uuid, 'Inbox', 'bench-' || u, 'bench-' || u from generate_series(1, %(users)s) u
+select md5('bench-inbox-' || u)::uuid, 'Inbox', 'bench-' || u, 'bench-' || u
+from generate_series(%(first)s, %(first)s + %(users)s - 1) u
 """
 
 
@@ -98,15 +99,18 @@ def has_lists(conn) -> bool:
     return conn.execute("select to_regclass('public.lists') is not null").fetchone()[0]
 
 
-def seed(admin_url: str, users: int = USERS, tasks: int = TASKS_PER_USER, recurring: bool = True) -> int:
-    """The full data set; without `recurring`, no task recurs (as in a schema from before recurrence)."""
+def seed(admin_url: str, users: int = USERS, tasks: int = TASKS_PER_USER, recurring: bool = True,
+         first: int = 1) -> int:
+    """The full data set (users `bench-<first>` on, `tasks` each); without `recurring`, no task
+    recurs (as in a schema from before recurrence). The count of every task in the database."""
     statement = SEED if recurring else PLAIN_SEED
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if has_lists(conn):
-            conn.execute(INBOXES, {"users": users})
+            conn.execute(INBOXES, {"users": users, "first": first})
             statement = in_inboxes(statement)
         conn.execute("set session_replication_role = replica")
-        conn.execute(statement, {"users": users, "tasks": tasks, "words": list(WORDS), "tags": list(TAGS)})
+        conn.execute(statement, {"users": users, "tasks": tasks, "words": list(WORDS), "tags": list(TAGS),
+                                 "first": first})
         conn.execute("reset session_replication_role")
         conn.execute("vacuum analyze tasks")
         return conn.execute("select count(*) from tasks").fetchone()[0]
