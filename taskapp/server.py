@@ -4,7 +4,8 @@ Granian (a Rust HTTP server) runs `taskapp.app.create_app()` in each of `--worke
 WSGI views on a pool of `--threads` blocking threads per worker. It was chosen over gunicorn's
 gthread workers by measurement, same settings, side by side (bench/README.md, "The server").
 It supervises the workers (one that dies is replaced), and on SIGTERM stops listening, lets
-the requests in hand finish (30 s at most) and exits 0.
+the requests in hand finish (30 s at most), then stops what runs beside it (another 30 s at
+most, for the jobs the background worker has in hand) and exits 0.
 
 Beside the server, started with it and stopped after it: the embedded default's background
 worker, the MCP server, and /metrics on its own port when METRICS_PORT is set.
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,12 @@ GRACE_SECONDS = 30  # for the requests in hand at SIGTERM, and for what runs bes
 
 @dataclass(frozen=True)
 class Beside:
-    """Something that runs beside the server: started when it starts, stopped after it stops."""
+    """Something that runs beside the server: started when it starts; told to stop once the
+    server's workers have stopped, then waited for (every part shares one grace period)."""
 
     start: Callable[[], None]
     stop: Callable[[], None] = lambda: None
+    wait: Callable[[float], None] = lambda deadline: None
 
 
 def export_for_workers(config: Config) -> None:
@@ -69,16 +73,16 @@ def metrics_beside(host: str, metrics_port: int | None, made_folder: str | None)
             start_http_server(metrics_port, addr=host, registry=metrics_registry())
             print(f"metrics on http://{host}:{metrics_port}/metrics", file=sys.stderr, flush=True)
 
-    def stop():
+    def remove(deadline: float):  # last: what runs beside may write there until it has stopped
         if made_folder:
             shutil.rmtree(made_folder, ignore_errors=True)
 
-    return Beside(start, stop)
+    return Beside(start, wait=remove)
 
 
 def child_process(name: str, command: list[str], environment: dict) -> Beside:
     """`command` run beside the server; stopped with SIGTERM (what it has in hand finishes),
-    killed if it is still there after the grace period."""
+    killed if it is still there at the deadline."""
     running = []
 
     def start():
@@ -87,13 +91,18 @@ def child_process(name: str, command: list[str], environment: dict) -> Beside:
 
     def stop():
         for process in running:
-            process.send_signal(signal.SIGTERM)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+
+    def wait(deadline: float):
+        for process in running:
             try:
-                process.wait(timeout=GRACE_SECONDS)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
 
-    return Beside(start, stop)
+    return Beside(start, stop, wait)
 
 
 def background_worker(config: Config) -> Beside:
@@ -114,7 +123,7 @@ def mcp_server(host: str, mcp_port: int, public_url: str | None) -> Beside:
 def serve(config: Config, host: str, port: int, workers: int, threads: int, mcp_port: int | None = None,
           mcp_public_url: str | None = None) -> None:
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
 
     export_for_workers(config)
     beside = []  # started in this order, stopped in the reverse one
@@ -128,6 +137,7 @@ def serve(config: Config, host: str, port: int, workers: int, threads: int, mcp_
     server = Granian(
         "taskapp.app:create_app", factory=True, interface=Interfaces.WSGI, address=host, port=port,
         workers=workers, blocking_threads=threads,
+        http=HTTPModes.http1,  # HTTP/1.1, whose limits the contract states (a proxy in front may speak h2)
         respawn_failed_workers=True,  # a worker that dies is replaced
         workers_kill_timeout=GRACE_SECONDS,
         log_access=False,  # taskapp writes its own JSON access line (taskapp.web.observability)
@@ -135,6 +145,13 @@ def serve(config: Config, host: str, port: int, workers: int, threads: int, mcp_
     )
     for part in beside:
         server.on_startup(part.start)
-    for part in reversed(beside):
-        server.on_shutdown(part.stop)
+
+    def stop_beside():
+        for part in reversed(beside):
+            part.stop()
+        deadline = time.monotonic() + GRACE_SECONDS
+        for part in reversed(beside):
+            part.wait(deadline)
+
+    server.on_shutdown(stop_beside)
     server.serve()

@@ -86,7 +86,8 @@ API_DESCRIPTION = (
     "Every answer of the API is JSON, errors included (`Error`), and carries `X-Request-ID`. "
     "Two answers come from the HTTP server instead, before the API sees the request, and are listed "
     "on no operation, with an empty body: a request target (path and query) of 65,535 bytes or more is "
-    "`414 URI Too Long`, and request headers of about 512 KiB or more are `431 Request Header Fields Too Large`."
+    "`414 URI Too Long`, and request headers larger than its buffer (400-512 KiB, depending on how "
+    "they arrive) or more than 100 of them are `431 Request Header Fields Too Large`."
 )
 # Relative: the API is at the root of the origin that serves this document (`/api/openapi.json`).
 SERVERS = [{"url": "/"}]

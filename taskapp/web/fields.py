@@ -64,11 +64,14 @@ def utc_text(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+# RFC 3339's date-time, the only form taken in (Python would also parse ISO 8601's basic and
+# week forms, which the rule below could not see): seconds may be left out, as clients do.
+RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII)
 # An offset can carry an instant out of the years 1 to 9999 a timestamp holds
 # (`0001-01-01T00:00:00+06:29` is in the year 0 in UTC). The rule is one a pattern in the OpenAPI
 # document can state, so that what it calls valid is accepted: on 0001-01-01 the time is in UTC
-# or behind it (`Z`, `-hh:mm`), on 9999-12-31 in UTC or ahead of it (`Z`, `+hh:mm`).
-IN_YEARS = "^(?!0000-|0001-01-01.[^+]*[+]|9999-12-31.[^-]*-)"
+# or behind it (`Z`, `+00:00`, `-hh:mm`), on 9999-12-31 in UTC or ahead of it (`Z`, `-00:00`, `+hh:mm`).
+IN_YEARS = "^(?!0000-|0001-01-01[Tt ][^+]*[+](?!00:00)|9999-12-31[Tt ][^-]*-(?!00:00))"
 IN_YEARS_MESSAGE = ("Must be in the years 1 to 9999 in UTC: on 0001-01-01 give the time in UTC or behind it, "
                     "on 9999-12-31 in UTC or ahead of it.")
 
@@ -85,10 +88,15 @@ class UTCDateTime(ma.fields.AwareDateTime):
         if not isinstance(value, str):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         check_storable(value)
-        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not RFC_3339.match(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        parsed = super()._deserialize(value.upper(), attr, data, **kwargs)
         if not re.match(IN_YEARS, value):
             raise ma.ValidationError(IN_YEARS_MESSAGE)
-        return parsed.astimezone(timezone.utc)
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:  # (the rule above leaves none; a parser's change must not be a 500)
+            raise ma.ValidationError(IN_YEARS_MESSAGE) from None
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs):
         return utc_text(value)

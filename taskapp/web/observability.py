@@ -154,9 +154,9 @@ class EveryWorkerCollector(multiprocess.MultiProcessCollector):
 
     def collect(self):
         for gauge in Path(self._path).glob("gauge_live*_*.db"):
-            pid = int(gauge.stem.rsplit("_", 1)[1])
-            if not process_exists(pid):
-                multiprocess.mark_process_dead(pid, self._path)
+            pid = gauge.stem.rsplit("_", 1)[1]
+            if pid.isdigit() and not process_exists(int(pid)):
+                gauge.unlink(missing_ok=True)  # what mark_process_dead does, safe for two scrapes at once
         return super().collect()
 
 

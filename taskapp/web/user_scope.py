@@ -18,15 +18,16 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 
 class UserIdConverter(PathConverter):
     """A user id in a path (`<user_id:member_id>`): any `sub` an identity provider issues, so
-    slashes too, even leading ones (werkzeug's `path` refuses a leading `/`). The app keeps
-    `//` in paths as sent (taskapp.app), so `…/members//x` names the member `/x`."""
+    slashes (even leading ones: werkzeug's `path` refuses those) and line breaks too, but no NUL,
+    which no stored id holds. The app keeps `//` in paths as sent (taskapp.app), so
+    `…/members//x` names the member `/x`."""
 
-    regex = ".+?"
+    regex = "[^\x00]+?"
     part_isolating = False  # werkzeug would infer True, as the regex names no `/`
 
 
 def user_id_parameter_schema(converter) -> dict:
-    return {"type": "string", "minLength": 1}
+    return {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]+$"}
 
 
 def take_user_id(endpoint, values):

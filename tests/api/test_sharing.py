@@ -159,7 +159,7 @@ def test_admins_manage_members_below_admin_and_the_owner_manages_admins(sharing,
     sharing.call(bob, "PATCH", f"/lists/{groceries['id']}", {"name": "x"}, status=403)
 
 
-@pytest.mark.parametrize("prefix", ["/lead", "a//b", "a/b/", "%2F"])
+@pytest.mark.parametrize("prefix", ["/lead", "a//b", "a/b/", "%2F", "line\nbreak"])
 @pytest.mark.parametrize("escaped", [False, True])
 def test_every_member_is_reachable_whatever_slashes_their_id_holds(sharing, alice, prefix, escaped):
     """A `sub` is any text: `…/members//x` names the member `/x` (not a redirect to `x`), and
@@ -173,6 +173,14 @@ def test_every_member_is_reachable_whatever_slashes_their_id_holds(sharing, alic
     sharing.call(odd, "DELETE", path, status=204)
     assert [m["user_id"] for m in sharing.call(alice, "GET", f"/lists/{the_list['id']}/members", status=200)] == [
         alice.sub]
+
+
+def test_a_member_id_holding_nul_is_no_member(sharing, alice):
+    """No stored id holds NUL (PostgreSQL text cannot): such a path is a 404, not a driver error."""
+    the_list = sharing.call(alice, "POST", "/lists", {"name": "L"}, status=201)
+    for path in (f"/lists/{the_list['id']}/members/%00", f"/lists/{the_list['id']}/members/a%00b"):
+        sharing.call(alice, "PATCH", path, {"role": "editor"}, status=404)
+        sharing.call(alice, "DELETE", path, status=404)
 
 
 def test_ownership_is_handed_over_and_the_owner_cannot_leave_without_it(sharing, groceries, alice, carol):

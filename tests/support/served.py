@@ -134,7 +134,7 @@ class Served:
         return self.process.returncode
 
     def kill(self) -> None:
-        """kill -9 the whole process group: master and workers, no goodbye; returns once all are gone."""
+        """kill -9 the whole process group: the server and its workers, no goodbye; returns once all are gone."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
