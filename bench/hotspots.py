@@ -34,7 +34,7 @@ LAYERS = (
     ("cursor signing (itsdangerous)", r"/itsdangerous/"),
     ("rate limits", r"/limits/|taskapp/web/rate_limits"),
     ("metrics", r"/prometheus_client/"),
-    ("logging", r"/logging/"),
+    ("logging", r"/logging/|taskapp/web/observability"),
     ("JSON", r"/(json|orjson)/"),
     ("marshmallow", r"/marshmallow/"),
     ("flask-smorest + webargs + apispec", r"/(flask_smorest|webargs|apispec)/"),
@@ -72,7 +72,7 @@ def cpu_seconds(pid: int) -> float:
 def profile(server: Server, scenario: str, users: Path, seconds: int, connections: int, folder: Path) -> dict:
     raw = folder / f"{scenario.replace(' ', '-')}.txt"
     spy = subprocess.Popen([str(VENV_BIN / "py-spy"), "record", "--pid", str(server.process.pid), "--subprocesses",
-                            "--gil", "--rate", "200", "--format", "raw", "--output", str(raw),
+                            "--gil", "--full-filenames", "--rate", "200", "--format", "raw", "--output", str(raw),
                             "--duration", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     before = cpu_seconds(server.process.pid)
