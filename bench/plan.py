@@ -10,25 +10,21 @@ identity statement with its proof, and no query names an owner (row-level securi
     uvicorn bench.plan:app --workers N   (DATABASE_URL, JWT_SECRET_KEY, TASKAPP_IDENTITY_KEY, DATABASE_POOL_SIZE)
 """
 
-import base64
 import enum
 import hashlib
-import json
 import os
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import jwt
-from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Depends, FastAPI, HTTPException, Query, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import FetchedValue, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, ENUM
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from bench.scenarios import FEED_SINCE, SEARCH
+from bench.scenarios import FEED_SINCE, SEARCH, sync_position
 from taskapp.config import sqlalchemy_url
 from taskapp.identity.proof import IdentityKey, set_identity_sql
 
@@ -216,28 +212,14 @@ def toggle_task(task_id: uuid.UUID, session: SessionDep, response: Response):
     return task
 
 
-# taskapp's sync tokens (taskapp.web.cursors): signed with itsdangerous, sealed with Fernet, bound to the user.
 CURSOR_KEY = os.environ.get("TASKAPP_SECRET_KEY") or SECRET
-SALT = "taskapp.changes.position"
-TOKENS = URLSafeSerializer(CURSOR_KEY, salt=SALT)
-SEAL = Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"{SALT}\0{CURSOR_KEY}".encode()).digest()))
-
-
-def read_token(token: str, user: str) -> dict:
-    try:
-        position = TOKENS.loads(SEAL.decrypt(token.encode()).decode())
-    except (InvalidToken, BadSignature, ValueError):
-        position = None
-    scope = hashlib.sha256(json.dumps({"user": user}).encode()).hexdigest()[:24]  # taskapp.web.cursors.scope_of
-    if not isinstance(position, dict) or position.pop("f", None) != scope:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid sync token")
-    return position
 
 
 @app.get("/api/me/changes", response_model=ChangePage)
 def changes(since: str, user: CurrentUser, session: SessionDep):
     """As the other references: the token read, then taskapp's feed statement from the current position."""
-    read_token(since, user)
+    if sync_position(since, user, CURSOR_KEY) is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid sync token")
     rows = session.exec(text(FEED_SINCE)).mappings().all()
     page = [row for row in rows if row["op"] is not None]
     found = [Delete(op="delete", task_id=row["id"]) if row["op"] == "delete"

@@ -69,6 +69,19 @@ def serve(app_url: str, folder: Path, name: str, workers: int, threads: int, **e
                          "--threads", str(threads), "--mcp-port", "0"], env, folder / f"{name}.log")
 
 
+def cells(args, url: str, size: str, who: str, plan, users) -> list[dict]:
+    """wrk over each (name, scenarios) of `plan` at each concurrency; `users` is the users file,
+    or a function that makes it just before the named scenario runs."""
+    rows = []
+    for name, chosen in plan:
+        users_now = users(name) if callable(users) else users
+        for count in args.connections:
+            rows.append({"size": size, "who": who, "scenario": name, "connections": count,
+                         **wrk(url, chosen, count, args.seconds, users_now)})
+            print(line(rows[-1]), flush=True)
+    return rows
+
+
 def measure(args, admin_url: str, app_url: str, folder: Path, size: str, power: bool) -> list[dict]:
     rows = []
     probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
@@ -78,16 +91,15 @@ def measure(args, admin_url: str, app_url: str, folder: Path, size: str, power: 
         server.start("/api/me/tasks?limit=1", probe)
         tokens = {f"bench-{n}": issue_token(f"bench-{n}", SECRET, 86400) for n in range(1, MEASURED_USERS + 1)}
         users = users_file(admin_url, folder, MEASURED_USERS, sync_tokens(server.url, tokens))
+
+        def users_for(name: str) -> Path:  # the feed poll's tokens current as of now: nothing new
+            if BY_NAME.get(name) is not None and BY_NAME[name].needs_sync_token:
+                return users_file(admin_url, folder, MEASURED_USERS, sync_tokens(server.url, tokens))
+            return users
+
         wrk(server.url, list(IN_MIX), 4, 3, users)  # warm up: imports, pools, plans
         plan = [(scenario.name, [scenario]) for scenario in SCENARIOS] + [(MIX, list(IN_MIX))]
-        for name, chosen in plan:
-            if any(scenario.needs_sync_token for scenario in chosen):  # current as of now: nothing new
-                users = users_file(admin_url, folder, MEASURED_USERS, sync_tokens(server.url, tokens))
-            for count in args.connections:
-                row = {"size": size, "who": "users", "scenario": name, "connections": count,
-                       **wrk(server.url, chosen, count, args.seconds, users)}
-                rows.append(row)
-                print(line(row), flush=True)
+        rows += cells(args, server.url, size, "users", plan, users_for)
     finally:
         server.stop()
     if not power:
@@ -98,12 +110,8 @@ def measure(args, admin_url: str, app_url: str, folder: Path, size: str, power: 
         heavy.start("/api/me/tasks?limit=1", probe)
         users = power_users_file(admin_url, folder, round(POWER_TASKS * args.fraction))
         wrk(heavy.url, [BY_NAME[name] for name in POWER_SCENARIOS], 4, 3, users)
-        for name in POWER_SCENARIOS:
-            for count in args.connections:
-                row = {"size": size, "who": "power user", "scenario": name, "connections": count,
-                       **wrk(heavy.url, [BY_NAME[name]], count, args.seconds, users)}
-                rows.append(row)
-                print(line(row), flush=True)
+        plan = [(name, [BY_NAME[name]]) for name in POWER_SCENARIOS]
+        rows += cells(args, heavy.url, size, "power user", plan, users)
     finally:
         heavy.stop()
     return rows

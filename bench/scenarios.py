@@ -6,7 +6,13 @@ reference binds them as psycopg parameters. Each transaction sets the identity f
 service does.
 """
 
+import base64
+import hashlib
+import json
 from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from taskapp.changes.queries import FEED as CHANGES_FEED
 
@@ -79,6 +85,22 @@ SCENARIOS = (
              needs_sync_token=True),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+SYNC_TOKEN_SALT = "taskapp.changes.position"
+
+
+def sync_position(token: str, user: str, cursor_key: str) -> dict | None:
+    """What the references do with a sync token taskapp made (taskapp.web.cursors): open its
+    Fernet seal (a key derived from the cursor key and the salt), check its itsdangerous
+    signature and that it is bound to `user`. The position, or None for a token not theirs."""
+    seal = Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"{SYNC_TOKEN_SALT}\0{cursor_key}".encode()).digest()))
+    try:
+        position = URLSafeSerializer(cursor_key, salt=SYNC_TOKEN_SALT).loads(seal.decrypt(token.encode()).decode())
+    except (InvalidToken, BadSignature, ValueError):
+        return None
+    scope = hashlib.sha256(json.dumps({"user": user}).encode()).hexdigest()[:24]  # taskapp.web.cursors.scope_of
+    if not isinstance(position, dict) or position.pop("f", None) != scope:
+        return None
+    return position
 MIX = "mix"  # every scenario above with in_mix, chosen at random per request
 IN_MIX = tuple(scenario for scenario in SCENARIOS if scenario.in_mix)
 RECURRING_EVERY = 10  # task n of each user recurs when n % 10 == 7 (bench/seed.py)
