@@ -483,6 +483,8 @@ CREATE TABLE webhook_attempts (
     status       integer,
     error        text,
     attempted_at timestamptz NOT NULL DEFAULT now(),
+    -- The event's list (NULL for events from before lists), as on the event.
+    list_id      uuid,
     CONSTRAINT webhook_attempts_pkey PRIMARY KEY (user_id, id),
     CONSTRAINT webhook_attempts_delivery_fkey FOREIGN KEY (user_id, delivery_id)
         REFERENCES webhook_deliveries (user_id, id) ON DELETE CASCADE,
@@ -515,6 +517,9 @@ CREATE TABLE taskapp_queue.jobs (
     claim        uuid,
     leased_until timestamptz,
     claims       integer     NOT NULL DEFAULT 0,
+    -- The list of the task or event it concerns (NULL for jobs from before lists): on a Citus
+    -- cluster the job lives on that list's node (sql/citus.sql).
+    list_id      uuid,
     CONSTRAINT jobs_one_per_thing UNIQUE (kind, user_id, ref)
 );
 
@@ -528,8 +533,9 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at) VALUES ('delivery', NEW.user_id, NEW.id, now())
-    ON CONFLICT (kind, user_id, ref) DO NOTHING;
+    INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at, list_id)
+    VALUES ('delivery', NEW.user_id, NEW.id, now(), NEW.list_id)
+    ON CONFLICT ON CONSTRAINT jobs_one_per_thing DO NOTHING;
     RETURN NULL;
 END
 $$;
@@ -547,7 +553,7 @@ DECLARE
     firing text;
 BEGIN
     IF TG_OP = 'DELETE' OR NEW.next_reminder_at IS NULL THEN
-        DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND ref = OLD.id;
+        DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND ref = OLD.id AND list_id = OLD.list_id;
         RETURN NULL;
     END IF;
     -- The creator while they may edit the list; else its owner.
@@ -556,10 +562,13 @@ BEGIN
                    THEN NEW.user_id
                    ELSE (SELECT m.user_id FROM taskapp_private.memberships m
                          WHERE m.list_id = NEW.list_id AND m.role = 'owner') END;
-    DELETE FROM taskapp_queue.jobs WHERE kind = 'reminder' AND ref = NEW.id AND user_id IS DISTINCT FROM firing;
-    INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at)
-    VALUES ('reminder', coalesce(firing, NEW.user_id), NEW.id, NEW.next_reminder_at)
-    ON CONFLICT (kind, user_id, ref) DO UPDATE SET run_at = excluded.run_at, claim = NULL, leased_until = NULL;
+    DELETE FROM taskapp_queue.jobs
+    WHERE kind = 'reminder' AND ref = NEW.id AND list_id = coalesce(OLD.list_id, NEW.list_id)
+      AND user_id IS DISTINCT FROM firing;
+    INSERT INTO taskapp_queue.jobs (kind, user_id, ref, run_at, list_id)
+    VALUES ('reminder', coalesce(firing, NEW.user_id), NEW.id, NEW.next_reminder_at, NEW.list_id)
+    ON CONFLICT ON CONSTRAINT jobs_one_per_thing
+    DO UPDATE SET run_at = excluded.run_at, list_id = excluded.list_id, claim = NULL, leased_until = NULL;
     RETURN NULL;
 END
 $$;
@@ -567,8 +576,9 @@ $$;
 CREATE TRIGGER tasks_schedule_reminder_on_insert AFTER INSERT ON tasks
     FOR EACH ROW WHEN (NEW.next_reminder_at IS NOT NULL)
     EXECUTE FUNCTION taskapp_queue.tasks_schedule_reminder();
+-- A task that moves takes its reminder's job along.
 CREATE TRIGGER tasks_schedule_reminder_on_update AFTER UPDATE ON tasks
-    FOR EACH ROW WHEN (OLD.next_reminder_at IS DISTINCT FROM NEW.next_reminder_at)
+    FOR EACH ROW WHEN (OLD.next_reminder_at IS DISTINCT FROM NEW.next_reminder_at OR OLD.list_id IS DISTINCT FROM NEW.list_id)
     EXECUTE FUNCTION taskapp_queue.tasks_schedule_reminder();
 CREATE TRIGGER tasks_schedule_reminder_on_delete AFTER DELETE ON tasks
     FOR EACH ROW WHEN (OLD.next_reminder_at IS NOT NULL)

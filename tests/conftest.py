@@ -20,6 +20,7 @@ from taskapp.app import create_app
 from taskapp.config import sqlalchemy_url
 from taskapp.database.embedded import embedded_postgres
 from taskapp.database.migrations import upgrade
+from tests.support.citus import CITUS_ADMIN_URL, create_citus_database, drop_citus_database
 from tests.support.identity import IDENTITY_KEY, IDENTITY_KEY_SECRET
 from tests.support.sharing import Sharing
 from tests.support.users import (
@@ -78,17 +79,25 @@ def server_admin_url():
 
 @pytest.fixture(scope="session")
 def fresh_database(server_admin_url):
-    """Factory: an empty database on the test server, dropped at the end of the session."""
+    """Factory: an empty database on the test server, dropped at the end of the session.
+
+    With TEST_CITUS_ADMIN_URL, a distributed database on that Citus coordinator and its
+    workers instead: the suite then runs through the coordinator (tests/support/citus.py).
+    """
     names = []
+    if CITUS_ADMIN_URL:
+        create, drop, admin_url = create_citus_database, drop_citus_database, CITUS_ADMIN_URL
+    else:
+        create, drop, admin_url = create_database, drop_database, server_admin_url
 
     def make() -> str:
         name = f"taskapp_test_{uuid.uuid4().hex[:12]}"
         names.append(name)
-        return create_database(server_admin_url, name)
+        return create(admin_url, name)
 
     yield make
     for name in names:
-        drop_database(server_admin_url, name)
+        drop(admin_url, name)
 
 
 @pytest.fixture(scope="session")

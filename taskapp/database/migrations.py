@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import URL, Connection
 
 from taskapp.config import ConfigError
+from taskapp.database import citus
 from taskapp.identity.proof import IdentityKey
 
 # sql/ and migrations/ travel inside the package (pyproject.toml maps them to taskapp.sql and
@@ -77,11 +78,21 @@ def upgrade(admin_url: URL, app_password: str | None = None, identity_key: Ident
             if worker_password:
                 set_runtime_password(connection, worker_password, WORKER_ROLE)
         command.upgrade(alembic_config(admin_url), "head")
+        with engine.begin() as connection:
+            distributed = citus.is_citus(connection)
+            if distributed:
+                citus.distribute(connection)
+        if distributed:
+            with engine.begin() as connection:
+                citus.nodes(connection)
         if identity_key is not None:
             inner_pad, outer_pad = identity_key.pads()
             with engine.begin() as connection:
                 connection.execute(STORE_KEY, {"key_id": identity_key.key_id, "inner_pad": inner_pad,
                                                "outer_pad": outer_pad})
+        if distributed:
+            with engine.begin() as connection:
+                citus.copy_identity_keys(connection)
     finally:
         engine.dispose()
 
@@ -95,6 +106,9 @@ def retire_identity_keys(admin_url: URL, keep: IdentityKey) -> int:
                                       {"key_id": keep.key_id}).first():
                 raise ConfigError("TASKAPP_IDENTITY_KEY is not stored in the database: run `taskapp db upgrade` "
                                   "with it first, and retire the others once every server uses it")
-            return connection.execute(RETIRE_OTHER_KEYS, {"key_id": keep.key_id}).rowcount
+            retired = connection.execute(RETIRE_OTHER_KEYS, {"key_id": keep.key_id}).rowcount
+            if citus.is_citus(connection):
+                citus.copy_identity_keys(connection)
+            return retired
     finally:
         engine.dispose()

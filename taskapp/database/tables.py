@@ -102,6 +102,7 @@ webhook_attempts = Table(
     Column("status", Integer),
     Column("error", Text),
     Column("attempted_at", DateTime(timezone=True)),
+    Column("list_id", Uuid),
 )
 
 lists = Table(

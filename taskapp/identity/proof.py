@@ -18,6 +18,9 @@ The database stores the key as HMAC's two padded keys (RFC 2104: the key XOR 0x3
 import hashlib
 import hmac
 import time
+import weakref
+
+from psycopg import sql
 
 VERSION = "v1"
 PROOF_SECONDS = 60
@@ -41,6 +44,17 @@ def set_identity_sql(user_id: str = "%s", proof: str = "%s") -> str:
 
 
 SET_IDENTITY = set_identity_sql()
+
+# On a Citus coordinator the identity must reach the workers, whose shards' policies verify
+# it, and Citus passes on only SET LOCAL (with citus.propagate_set_commands = 'local'), which
+# takes no parameters: the values are quoted into the statement instead.
+SET_IDENTITY_ON_CITUS = sql.SQL(
+    "SET LOCAL citus.propagate_set_commands = 'local'; "
+    "SET LOCAL app.user_id = {}; SET LOCAL app.identity_proof = {}"
+)
+IS_CITUS = "select exists (select from pg_extension where extname = 'citus')"
+# Whether each connection's database is a Citus coordinator's: asked once per connection.
+_on_citus: "weakref.WeakKeyDictionary[object, bool]" = weakref.WeakKeyDictionary()
 
 
 class IdentityKey:
@@ -81,4 +95,11 @@ def act_as(connection, key: IdentityKey, user_id: str, now: float | None = None)
     `connection`: a psycopg connection inside its transaction. The proof is what makes the
     database believe the user id (verified_user_id() in sql/01_schema.sql).
     """
-    connection.execute(SET_IDENTITY, (user_id, key.proof(user_id, now)))
+    proof = key.proof(user_id, now)
+    on_citus = _on_citus.get(connection)
+    if on_citus is None:
+        on_citus = _on_citus[connection] = connection.execute(IS_CITUS).fetchone()[0]
+    if on_citus:
+        connection.execute(SET_IDENTITY_ON_CITUS.format(sql.Literal(user_id), sql.Literal(proof)))
+    else:
+        connection.execute(SET_IDENTITY, (user_id, proof))

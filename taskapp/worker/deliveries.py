@@ -38,7 +38,7 @@ FORGET_EVERY = 0.1  # of deliveries look for old events of their subscription to
 # event of a list is sent only while the subscriber is still a member (they see the list: the
 # policies say so, as the subscriber); an invitation is theirs whether or not they joined.
 EVENT = f"""
-select d.type, d.created_at as event_at, d.attempts, d.state, d.reminder, d.data, d.task is not null as about_task,
+select d.type, d.list_id, d.created_at as event_at, d.attempts, d.state, d.reminder, d.data, d.task is not null as about_task,
        w.id as webhook_id, w.url, w.secret, w.active,
        d.list_id is null or d.type = 'invitation.received'
            or exists (select from lists l where l.id = d.list_id) as still_a_member,
@@ -49,8 +49,8 @@ left join lateral jsonb_populate_record(null::tasks, d.task) t on d.task is not 
 where d.id = %(delivery)s
 """
 RECORD_ATTEMPT = """
-insert into webhook_attempts (webhook_id, delivery_id, attempt, status, error)
-values (%(webhook)s, %(delivery)s, %(attempt)s, %(status)s, %(error)s)
+insert into webhook_attempts (webhook_id, delivery_id, list_id, attempt, status, error)
+values (%(webhook)s, %(delivery)s, %(list)s, %(attempt)s, %(status)s, %(error)s)
 """
 UPDATE_DELIVERY = "update webhook_deliveries set attempts = %(attempt)s, state = %(state)s where id = %(delivery)s"
 # An event of a subscription switched off, or of a list the subscriber has left, is not sent:
@@ -116,7 +116,7 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
             still_held = conn.execute(RETRY, {**holding, "delay": delay(attempt, settings.retry_delays)}).fetchone()[0]
         if not still_held:  # the lease ran out and another worker has the job: it records the outcome
             raise psycopg.Rollback(transaction)
-        ids = {"webhook": event["webhook_id"], "delivery": delivery}
+        ids = {"webhook": event["webhook_id"], "delivery": delivery, "list": event["list_id"]}
         conn.execute(RECORD_ATTEMPT, {**ids, "attempt": attempt, "status": status, "error": error})
         state = "delivered" if delivered else "failed" if last else "pending"
         conn.execute(UPDATE_DELIVERY, {**ids, "attempt": attempt, "state": state})

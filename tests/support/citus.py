@@ -1,0 +1,57 @@
+"""A Citus cluster for the tests: TEST_CITUS_ADMIN_URL names a superuser of its coordinator.
+
+The coordinator's database named there must have the citus extension with its workers added
+(`citus_add_node`); a test database is then made on the coordinator and on every worker, with
+the extension in each and the same workers added, as an operator would make one.
+"""
+
+import os
+
+import psycopg
+from psycopg import sql
+
+from tests.support.users import with_database
+
+CITUS_ADMIN_URL = os.environ.get("TEST_CITUS_ADMIN_URL")
+SKIP_REASON = "TEST_CITUS_ADMIN_URL names no Citus coordinator"
+
+
+def workers(admin_url: str) -> list[tuple[str, int]]:
+    """The active workers of the coordinator's cluster."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return conn.execute("SELECT node_name, node_port FROM citus_get_active_worker_nodes() ORDER BY 1, 2").fetchall()
+
+
+def node_url(admin_url: str, host: str, port: int, database: str | None = None) -> str:
+    """The admin URL of one node: the coordinator's, with the node's host and port."""
+    info = psycopg.conninfo.conninfo_to_dict(admin_url)
+    info.update(host=host, port=str(port))
+    if database is not None:
+        info["dbname"] = database
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def create_citus_database(admin_url: str, name: str) -> str:
+    """An empty distributed database `name`: made on every node, its workers added."""
+    nodes = workers(admin_url)
+    coordinator = psycopg.conninfo.conninfo_to_dict(admin_url)
+    for host, port in [(coordinator.get("host", "localhost"), int(coordinator.get("port", 5432))), *nodes]:
+        with psycopg.connect(node_url(admin_url, host, port), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        with psycopg.connect(node_url(admin_url, host, port, name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION citus")
+    url = with_database(admin_url, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT citus_set_coordinator_host(%s, %s)",
+                     (coordinator.get("host", "localhost"), int(coordinator.get("port", 5432))))
+        for host, port in nodes:
+            conn.execute("SELECT citus_add_node(%s, %s)", (host, port))
+    return url
+
+
+def drop_citus_database(admin_url: str, name: str) -> None:
+    coordinator = psycopg.conninfo.conninfo_to_dict(admin_url)
+    nodes = workers(admin_url)
+    for host, port in [(coordinator.get("host", "localhost"), int(coordinator.get("port", 5432))), *nodes]:
+        with psycopg.connect(node_url(admin_url, host, port), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
