@@ -139,8 +139,11 @@ functions AS (
       AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
                                                 AND d.deptype = 'e')
 ),
+-- On a Citus cluster (the extension installed: `taskapp db upgrade` then distributes the
+-- schema) the policies are citus_policies.sql's, without subqueries, which Citus refuses.
+cluster AS (SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus),
 -- The policies exactly as sql/02_policies.sql declares them, in PostgreSQL's own rendering.
-canonical (tablename, cmd, qual, with_check) AS (VALUES
+canonical_single_node (tablename, cmd, qual, with_check) AS (VALUES
     ('lists', 'SELECT',
         '(id = ANY (( SELECT lists_where_i_am(''viewer''::list_role) AS lists_where_i_am)::uuid[]))',
         NULL),
@@ -266,6 +269,134 @@ canonical (tablename, cmd, qual, with_check) AS (VALUES
         '(user_id = ( SELECT verified_user_id() AS verified_user_id))',
         NULL)
 ),
+-- The same policies in the form sql/citus_policies.sql declares them, on a Citus cluster.
+canonical_on_citus (tablename, cmd, qual, with_check) AS (VALUES
+    ('idempotency_keys', 'DELETE',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('idempotency_keys', 'INSERT',
+        NULL,
+        '(user_id = verified_user_id())'),
+    ('idempotency_keys', 'SELECT',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('list_departures', 'DELETE',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('list_departures', 'INSERT',
+        NULL,
+        '(list_id = ANY (lists_where_i_am(''viewer''::list_role)))'),
+    ('list_departures', 'SELECT',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('list_departures', 'UPDATE',
+        '(list_id = ANY (lists_where_i_am(''viewer''::list_role)))',
+        '(list_id = ANY (lists_where_i_am(''viewer''::list_role)))'),
+    ('list_invitations', 'DELETE',
+        '((invitee_id = verified_user_id()) OR (list_id = ANY (lists_where_i_am(''admin''::list_role))))',
+        NULL),
+    ('list_invitations', 'INSERT',
+        NULL,
+        '((invited_by = verified_user_id()) AND ((list_id = ANY (lists_where_i_am(''owner''::list_role))) OR ((role < ''admin''::list_role) AND (list_id = ANY (lists_where_i_am(''admin''::list_role))))))'),
+    ('list_invitations', 'SELECT',
+        '((invitee_id = verified_user_id()) OR (list_id = ANY (lists_where_i_am(''admin''::list_role))))',
+        NULL),
+    ('list_members', 'DELETE',
+        '((role <> ''owner''::list_role) AND ((user_id = verified_user_id()) OR (list_id = ANY (lists_where_i_am(''owner''::list_role))) OR ((role < ''admin''::list_role) AND (list_id = ANY (lists_where_i_am(''admin''::list_role))))))',
+        NULL),
+    ('list_members', 'INSERT',
+        NULL,
+        '((user_id = verified_user_id()) AND (((role = ''owner''::list_role) AND (list_id = ANY (lists_where_i_am(''owner''::list_role)))) OR (role <> ''owner''::list_role)))'),
+    ('list_members', 'SELECT',
+        '(list_id = ANY (lists_where_i_am(''viewer''::list_role)))',
+        NULL),
+    ('list_members', 'UPDATE',
+        '((list_id = ANY (lists_where_i_am(''owner''::list_role))) OR ((role < ''admin''::list_role) AND (list_id = ANY (lists_where_i_am(''admin''::list_role)))))',
+        '((list_id = ANY (lists_where_i_am(''owner''::list_role))) OR ((role < ''admin''::list_role) AND (list_id = ANY (lists_where_i_am(''admin''::list_role)))))'),
+    ('lists', 'DELETE',
+        '((id = ANY (lists_where_i_am(''owner''::list_role))) AND (personal_of IS NULL))',
+        NULL),
+    ('lists', 'INSERT',
+        NULL,
+        '((created_by = verified_user_id()) AND ((personal_of IS NULL) OR (personal_of = verified_user_id())))'),
+    ('lists', 'SELECT',
+        '(id = ANY (lists_where_i_am(''viewer''::list_role)))',
+        NULL),
+    ('lists', 'UPDATE',
+        '(id = ANY (lists_where_i_am(''admin''::list_role)))',
+        '(id = ANY (lists_where_i_am(''admin''::list_role)))'),
+    ('task_completions', 'DELETE',
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))',
+        NULL),
+    ('task_completions', 'INSERT',
+        NULL,
+        '((list_id = ANY (lists_where_i_am(''editor''::list_role))) AND (completed_by = verified_user_id()))'),
+    ('task_completions', 'SELECT',
+        '(list_id = ANY (lists_where_i_am(''viewer''::list_role)))',
+        NULL),
+    ('task_deletions', 'DELETE',
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))',
+        NULL),
+    ('task_deletions', 'INSERT',
+        NULL,
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))'),
+    ('task_deletions', 'SELECT',
+        '(list_id = ANY (lists_where_i_am(''viewer''::list_role)))',
+        NULL),
+    ('task_deletions', 'UPDATE',
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))',
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))'),
+    ('tasks', 'DELETE',
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))',
+        NULL),
+    ('tasks', 'INSERT',
+        NULL,
+        '((list_id = ANY (lists_where_i_am(''editor''::list_role))) AND (user_id = verified_user_id()))'),
+    ('tasks', 'SELECT',
+        '(list_id = ANY (lists_where_i_am(''viewer''::list_role)))',
+        NULL),
+    ('tasks', 'UPDATE',
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))',
+        '(list_id = ANY (lists_where_i_am(''editor''::list_role)))'),
+    ('webhook_attempts', 'DELETE',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('webhook_attempts', 'INSERT',
+        NULL,
+        '(user_id = verified_user_id())'),
+    ('webhook_attempts', 'SELECT',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('webhook_deliveries', 'DELETE',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('webhook_deliveries', 'INSERT',
+        NULL,
+        '((user_id = verified_user_id()) OR (list_id = ANY (lists_where_i_am(''viewer''::list_role))))'),
+    ('webhook_deliveries', 'SELECT',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('webhook_deliveries', 'UPDATE',
+        '(user_id = verified_user_id())',
+        '(user_id = verified_user_id())'),
+    ('webhooks', 'DELETE',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('webhooks', 'INSERT',
+        NULL,
+        '(user_id = verified_user_id())'),
+    ('webhooks', 'SELECT',
+        '(user_id = verified_user_id())',
+        NULL),
+    ('webhooks', 'UPDATE',
+        '(user_id = verified_user_id())',
+        '(user_id = verified_user_id())')
+),
+canonical AS (
+    SELECT * FROM canonical_single_node WHERE NOT (SELECT on_citus FROM cluster)
+    UNION ALL
+    SELECT * FROM canonical_on_citus WHERE (SELECT on_citus FROM cluster)
+),
 -- The commands each table must have a policy for (completions, invitations and idempotency
 -- keys are never updated).
 required_policies (tablename, command) AS (
@@ -389,6 +520,18 @@ problems AS (
     SELECT DISTINCT format('function %s has no fixed search_path', name)
     FROM functions
     WHERE NOT EXISTS (SELECT FROM unnest(proconfig) AS setting WHERE setting LIKE 'search\_path=%')
+    -- On Citus the identity reaches the workers as the text of SET LOCAL: whoever reads the
+    -- runtime role's query texts could take a proof (valid for a minute) and act as its user.
+    UNION ALL
+    SELECT format('%s may read %s, where the identity proofs sent to the workers show', app.rolname, v)
+    FROM app, unnest(ARRAY['pg_catalog.pg_stat_activity', 'pg_catalog.citus_stat_activity',
+                           'pg_catalog.citus_dist_stat_activity', 'pg_catalog.citus_locks',
+                           'public.pg_stat_statements', 'pg_catalog.citus_stat_statements']) v
+    WHERE (SELECT on_citus FROM cluster) AND has_table_privilege(app.oid, to_regclass(v), 'SELECT')
+    UNION ALL
+    SELECT format('%s may call %s, which shows the identity proofs sent to the workers', app.rolname, f)
+    FROM app, unnest(ARRAY['pg_catalog.pg_stat_get_activity(integer)', 'pg_catalog.citus_stat_activity()']) f
+    WHERE (SELECT on_citus FROM cluster) AND has_function_privilege(app.oid, to_regprocedure(f), 'EXECUTE')
     -- The policies are exactly the canonical ones.
     UNION ALL
     SELECT format('%s has no %s policy', required.tablename, required.command)
@@ -417,9 +560,11 @@ problems AS (
                   CASE WHEN p.qual = 'true' OR p.with_check = 'true' THEN 'USING (true): it lets everyone in'
                        WHEN concat(p.qual, p.with_check) ~ 'verified_user_id\(\)'
                             AND concat(p.qual, p.with_check) !~ 'SELECT verified_user_id\(\)'
+                            AND NOT (SELECT on_citus FROM cluster)
                             THEN 'calling verified_user_id() without (select …), once per row'
                        WHEN concat(p.qual, p.with_check) ~ 'lists_where_i_am\('
                             AND concat(p.qual, p.with_check) !~ 'SELECT lists_where_i_am\('
+                            AND NOT (SELECT on_citus FROM cluster)
                             THEN 'calling lists_where_i_am() without (select …), once per row'
                        WHEN concat(p.qual, p.with_check) ~ 'current_setting'
                             THEN 'reading app.user_id unverified'

@@ -88,3 +88,24 @@ FROM pg_catalog.pg_proc p
 WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_stat_get_'
   AND p.proname !~ '^pg_stat_get_subscription' AND p.pronargs = 1 AND p.proargtypes[0] = 'oid'::regtype;
 
+
+-- ---------------------------------------------------------------------------
+-- What the runtime roles may not read on a cluster
+-- ---------------------------------------------------------------------------
+-- The identity reaches the workers as the text of SET LOCAL (taskapp/identity/proof.py): the
+-- query texts of the runtime role's sessions are taken from it (and from the functions the
+-- activity views read, on every node), or SQL as the role could take a proof, valid for a
+-- minute, and act as its user. Citus's own tables of sizes are whole-table statistics, which
+-- 00_roles.sql keeps from the runtime roles too. Monitoring reads them as pg_read_all_stats.
+REVOKE ALL ON TABLE pg_catalog.pg_stat_activity, pg_catalog.citus_stat_activity, pg_catalog.citus_dist_stat_activity,
+    pg_catalog.citus_locks, public.citus_tables, public.citus_schemas FROM PUBLIC;
+GRANT SELECT ON TABLE pg_catalog.pg_stat_activity, pg_catalog.citus_stat_activity, pg_catalog.citus_dist_stat_activity,
+    pg_catalog.citus_locks, public.citus_tables, public.citus_schemas TO pg_read_all_stats;
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_activity(integer), pg_catalog.citus_stat_activity() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(integer), pg_catalog.citus_stat_activity() TO pg_read_all_stats;
+SELECT pg_temp.on_every_worker($worker$
+REVOKE ALL ON TABLE pg_catalog.pg_stat_activity FROM PUBLIC
+$worker$);
+SELECT pg_temp.on_every_worker($worker$
+REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_activity(integer) FROM PUBLIC
+$worker$);
