@@ -44,7 +44,9 @@ DECLARE
     inbox uuid := public.inbox_id(me);
 BEGIN
     IF me IS NULL THEN
-        RETURN NULL;
+        -- No list (Citus refuses a NULL distribution column before any policy could): the
+        -- policies then refuse the row, as on a single node.
+        RETURN '00000000-0000-0000-0000-000000000000';
     END IF;
     IF NOT EXISTS (SELECT FROM public.lists l WHERE l.id = inbox) THEN
         BEGIN
@@ -149,17 +151,10 @@ REVOKE ALL ON FUNCTION taskapp_private.unassign_departing_member() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_invitations_not_to_an_inbox() FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
--- What runs on the coordinator reads the distributed tables
+-- Functions in the form Citus runs
 -- ---------------------------------------------------------------------------
--- The coordinator holds no shard, so its own copy of the memberships stays empty: the
--- caller's memberships are read from list_members (as the caller, under its policies).
-CREATE OR REPLACE FUNCTION public.my_memberships() RETURNS TABLE (list_id uuid, role list_role, joined_xid xid8)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT m.list_id, m.role, m.joined_xid FROM public.list_members m
-    WHERE m.user_id = public.verified_user_id()
-$$;
+-- (my_memberships() stays as it is: in a query with the lists it runs on each worker, beside
+-- its shards, where the node's copy of the memberships holds the lists of those shards.)
 
 -- Citus refuses a VOLATILE function in an UPDATE or DELETE of a distributed table, policies
 -- included: the lookup is STABLE here. (On a single node it is VOLATILE so that an INSERT
@@ -173,17 +168,54 @@ AS $$
     WHERE m.user_id = public.verified_user_id() AND m.role >= at_least
 $$;
 
--- Reminders handed over are found among the list's own jobs.
+-- Reminders handed over are found among the list's own jobs (PL/pgSQL: Citus plans no
+-- distributed statement with a SQL function's parameters in it).
 CREATE OR REPLACE FUNCTION taskapp_private.hand_reminders_to_owner(list uuid, member text) RETURNS void
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    UPDATE taskapp_queue.jobs j
-    SET user_id = (SELECT m.user_id FROM taskapp_private.memberships m WHERE m.list_id = list AND m.role = 'owner')
-    WHERE j.list_id = list AND j.kind = 'reminder' AND j.user_id = member
-      AND j.ref IN (SELECT t.id FROM public.tasks t WHERE t.list_id = list)
-      AND EXISTS (SELECT FROM taskapp_private.memberships m WHERE m.list_id = list AND m.role = 'owner'
-                                                               AND m.user_id <> member)
+DECLARE
+    owner text := (SELECT m.user_id FROM taskapp_private.memberships m WHERE m.list_id = list AND m.role = 'owner');
+BEGIN
+    IF owner IS NOT NULL AND owner <> member THEN
+        UPDATE taskapp_queue.jobs j SET user_id = owner
+        WHERE j.list_id = list AND j.kind = 'reminder' AND j.user_id = member;
+    END IF;
+END
+$$;
+
+-- A member who goes, or every member of a list that goes, is remembered with the list's tasks
+-- (Citus takes no subquery in an INSERT's values: the tasks are read first).
+CREATE OR REPLACE FUNCTION taskapp_private.list_members_remember_departure() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    held uuid[];
+BEGIN
+    IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
+        SELECT coalesce(array_agg(t.id), '{}') INTO held FROM public.tasks t WHERE t.list_id = OLD.list_id;
+        INSERT INTO public.list_departures (user_id, list_id, task_ids) VALUES (OLD.user_id, OLD.list_id, held);
+        PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
+        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, OLD.user_id, 'member.removed', NULL, NULL,
+                                              taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION taskapp_private.lists_remember_departures() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    held uuid[];
+BEGIN
+    SELECT coalesce(array_agg(t.id), '{}') INTO held FROM public.tasks t WHERE t.list_id = OLD.id;
+    INSERT INTO public.list_departures (user_id, list_id, task_ids)
+    SELECT m.user_id, OLD.id, held FROM public.list_members m WHERE m.list_id = OLD.id;
+    RETURN OLD;
+END
 $$;
 
 -- ---------------------------------------------------------------------------

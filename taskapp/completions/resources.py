@@ -64,7 +64,7 @@ class TaskCompletion(MethodView):
         task_id = uuid_or_404(task_id)
         completion_id = uuid_or_404(completion_id)
         # Locked: one undo at a time. Seen but not writable (a viewer): 403.
-        task = written_task(first(*task_queries.series(task_id)), task_id)
+        task = written_task(task_queries.locked(task_id, with_series=True), task_id)
         latest = first(*queries.latest(task_id))
         if latest is None or latest["id"] != completion_id:
             found(first(*queries.one(task_id, completion_id)))

@@ -17,6 +17,7 @@ from sqlalchemy.sql import ClauseElement
 
 from taskapp.database.engine import CALLER, Database
 from taskapp.database.statements import on_driver
+from taskapp.identity.proof import on_citus
 
 log = logging.getLogger(__name__)
 READ_METHODS = ("GET", "HEAD")
@@ -47,6 +48,15 @@ def rows(statement: ClauseElement, parameters: dict) -> list[dict]:
 def first(statement: ClauseElement, parameters: dict) -> dict | None:
     """The statement's first row as a dict, or None."""
     return execute(statement, parameters).fetchone()
+
+
+def distributed() -> bool:
+    """Whether the request's database is a Citus coordinator's: some statements must then name
+    the list they are about (specs/citus.md)."""
+    connection = get_connection()
+    if not connection.in_transaction():
+        connection.begin()  # acting as the caller tells, once per connection
+    return bool(on_citus(connection.connection.driver_connection))
 
 
 def hold_commit() -> None:

@@ -89,6 +89,14 @@ class IdentityKey:
         return f"IdentityKey({self.key_id})"
 
 
+def on_citus(connection) -> bool:
+    """Whether the psycopg connection's database is a Citus coordinator's (asked once)."""
+    found = _on_citus.get(connection)
+    if found is None:
+        found = _on_citus[connection] = connection.execute(IS_CITUS).fetchone()[0]
+    return found
+
+
 def act_as(connection, key: IdentityKey, user_id: str, now: float | None = None) -> None:
     """The first statement of a transaction: act as `user_id`, with a proof made by `key`.
 
@@ -96,10 +104,7 @@ def act_as(connection, key: IdentityKey, user_id: str, now: float | None = None)
     database believe the user id (verified_user_id() in sql/01_schema.sql).
     """
     proof = key.proof(user_id, now)
-    on_citus = _on_citus.get(connection)
-    if on_citus is None:
-        on_citus = _on_citus[connection] = connection.execute(IS_CITUS).fetchone()[0]
-    if on_citus:
+    if on_citus(connection):
         connection.execute(SET_IDENTITY_ON_CITUS.format(sql.Literal(user_id), sql.Literal(proof)))
     else:
         connection.execute(SET_IDENTITY, (user_id, proof))

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from taskapp.database.tables import TASK, task_completions, tasks
+from taskapp.database.transaction import distributed, first
 from taskapp.tasks import reminders
 
 # The task with its series' bookkeeping and the transaction's clock, to move it forward.
@@ -33,9 +34,16 @@ SERIES = [*TASK, tasks.c.recurrence_start, tasks.c.recurrence_last, tasks.c.seri
 # building and keying a new statement per request.
 TASK_ID = bindparam("task_id", type_=Uuid)
 
+LIST_ID = bindparam("list_id", type_=Uuid)
+
 GET = select(*TASK).where(tasks.c.id == TASK_ID)
 GET_FOR_UPDATE = GET.with_for_update()
 GET_SERIES = select(*SERIES).where(tasks.c.id == TASK_ID).with_for_update()
+# On Citus a row is locked only by a statement that names its list (the one shard it is on):
+# the task's list is read first.
+LIST_OF = select(tasks.c.list_id).where(tasks.c.id == TASK_ID)
+GET_FOR_UPDATE_IN_LIST = GET_FOR_UPDATE.where(tasks.c.list_id == LIST_ID)
+GET_SERIES_IN_LIST = GET_SERIES.where(tasks.c.list_id == LIST_ID)
 # A plain task, or a recurring one being reopened: one statement. Completing an open recurring
 # task moves it forward instead (taskapp/tasks/series.py), so this one leaves it alone.
 TOGGLE = (
@@ -105,6 +113,18 @@ def advance(task_id, values: dict, occurrence):
 
 def series(task_id):
     return GET_SERIES, {"task_id": task_id}
+
+
+def locked(task_id, *, with_series: bool = False) -> dict | None:
+    """The task, locked until the transaction ends (None: not visible), with its series'
+    bookkeeping if asked."""
+    if not distributed():
+        return first(*(series(task_id) if with_series else get(task_id, for_update=True)))
+    placed = first(LIST_OF, {"task_id": task_id})
+    if placed is None:
+        return None
+    return first(GET_SERIES_IN_LIST if with_series else GET_FOR_UPDATE_IN_LIST,
+                 {"task_id": task_id, "list_id": placed["list_id"]})
 
 
 def toggle_completed(task_id):

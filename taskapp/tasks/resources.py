@@ -47,7 +47,7 @@ def write_task(task_id: str, change, moving_to=None):
     with refusals_explained(moving_to):
         if request.if_match:
             # Lock the row so the version checked is the version changed.
-            check_if_match(written_task(first(*queries.get(task_id, for_update=True)), task_id))
+            check_if_match(written_task(queries.locked(task_id), task_id))
         task = written_task(change(task_id), task_id)
     commit()
     return task, etag_header(task)

@@ -32,7 +32,7 @@ def check_reminders(task: dict) -> None:
 def apply(task_id, values: dict):
     """Apply a PUT's or PATCH's values to a task that is or becomes recurring (or is completed);
     None when the caller may not write it (or it does not exist)."""
-    task = first(*queries.series(task_id))
+    task = queries.locked(task_id, with_series=True)
     if task is None:
         return None
     check_if_match(task)

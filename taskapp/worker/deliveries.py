@@ -38,7 +38,8 @@ FORGET_EVERY = 0.1  # of deliveries look for old events of their subscription to
 # event of a list is sent only while the subscriber is still a member (they see the list: the
 # policies say so, as the subscriber); an invitation is theirs whether or not they joined.
 EVENT = f"""
-select d.type, d.list_id, d.created_at as event_at, d.attempts, d.state, d.reminder, d.data, d.task is not null as about_task,
+select d.type, d.list_id, d.created_at as event_at, d.attempts, d.state, d.reminder, d.data,
+       d.task is not null as about_task,
        w.id as webhook_id, w.url, w.secret, w.active,
        d.list_id is null or d.type = 'invitation.received'
            or exists (select from lists l where l.id = d.list_id) as still_a_member,
