@@ -112,7 +112,7 @@ definers_allowed (rolname, fn) AS (
     SELECT r, to_regprocedure(f) FROM unnest(ARRAY['taskapp_app', 'taskapp_worker']) r,
            unnest(ARRAY['public.verified_user_id()', 'public.lists_where_i_am(list_role)']) f
     UNION ALL
-    SELECT 'taskapp_app', to_regprocedure('public.my_memberships()')
+    SELECT 'taskapp_app', to_regprocedure(f) FROM unnest(ARRAY['public.my_memberships()', 'public.my_role(uuid)']) f
     UNION ALL
     SELECT 'taskapp_worker', to_regprocedure(f)
     FROM unnest(ARRAY['taskapp_queue.claim(integer, integer, integer, text[])', 'taskapp_queue.finish(bigint, uuid)',

@@ -153,8 +153,40 @@ REVOKE ALL ON FUNCTION taskapp_private.list_invitations_not_to_an_inbox() FROM P
 -- ---------------------------------------------------------------------------
 -- Functions in the form Citus runs
 -- ---------------------------------------------------------------------------
--- (my_memberships() stays as it is: in a query with the lists it runs on each worker, beside
--- its shards, where the node's copy of the memberships holds the lists of those shards.)
+-- The caller's role in a list, for the list's own node to answer beside its shard (a query
+-- on the coordinator could not join my_memberships(): the coordinator's copy is empty).
+CREATE FUNCTION public.my_role(list uuid) RETURNS list_role
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.role FROM taskapp_private.memberships m WHERE m.user_id = public.verified_user_id() AND m.list_id = list
+$$;
+REVOKE ALL ON FUNCTION public.my_role(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.my_role(uuid) TO taskapp_app;
+
+-- Reopening forgets the latest completion, found first (Citus plans no subquery in the
+-- DELETE a trigger runs on a shard).
+CREATE OR REPLACE FUNCTION public.tasks_record_completion() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    latest uuid;
+BEGIN
+    IF NEW.completed THEN
+        -- By the transaction's user (the creator, for SQL run without one).
+        INSERT INTO public.task_completions (list_id, task_id, due_at, completed_at, completed_by)
+        VALUES (NEW.list_id, NEW.id, NEW.due_at, NEW.completed_at,
+                coalesce(nullif(current_setting('app.user_id', true), ''), NEW.user_id));
+    ELSE
+        SELECT c.id INTO latest FROM public.task_completions c
+        WHERE c.list_id = NEW.list_id AND c.task_id = NEW.id
+        ORDER BY c.completed_at DESC, c.id DESC LIMIT 1;
+        DELETE FROM public.task_completions c WHERE c.list_id = NEW.list_id AND c.id = latest;
+    END IF;
+    RETURN NULL;
+END
+$$;
 
 -- Citus refuses a VOLATILE function in an UPDATE or DELETE of a distributed table, policies
 -- included: the lookup is STABLE here. (On a single node it is VOLATILE so that an INSERT

@@ -98,9 +98,10 @@ WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_stat_get_
 -- minute, and act as its user. Citus's own tables of sizes are whole-table statistics, which
 -- 00_roles.sql keeps from the runtime roles too. Monitoring reads them as pg_read_all_stats.
 REVOKE ALL ON TABLE pg_catalog.pg_stat_activity, pg_catalog.citus_stat_activity, pg_catalog.citus_dist_stat_activity,
-    pg_catalog.citus_locks, public.citus_tables, public.citus_schemas FROM PUBLIC;
+    pg_catalog.citus_locks, pg_catalog.citus_stat_statements, public.citus_tables, public.citus_schemas FROM PUBLIC;
 GRANT SELECT ON TABLE pg_catalog.pg_stat_activity, pg_catalog.citus_stat_activity, pg_catalog.citus_dist_stat_activity,
-    pg_catalog.citus_locks, public.citus_tables, public.citus_schemas TO pg_read_all_stats;
+    pg_catalog.citus_locks, pg_catalog.citus_stat_statements, public.citus_tables, public.citus_schemas
+    TO pg_read_all_stats;
 REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_activity(integer), pg_catalog.citus_stat_activity() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(integer), pg_catalog.citus_stat_activity() TO pg_read_all_stats;
 SELECT pg_temp.on_every_worker($worker$

@@ -5,6 +5,8 @@ invitations come from the database's verified identity (my_memberships(), verifi
 
 from sqlalchemy import text
 
+from taskapp.database.transaction import distributed
+
 # A list as returned: the caller's role in it and its owner beside it (a join on the list,
 # which a Citus cluster runs on the list's shard; a subquery in the select list it refuses).
 LIST = """
@@ -14,9 +16,26 @@ FROM lists l JOIN my_memberships() mine ON mine.list_id = l.id
 LEFT JOIN list_members o ON o.list_id = l.id AND o.role = 'owner'
 """
 
+# On a Citus cluster the caller's role is asked beside each list's shard (specs/citus.md).
+LIST_ON_CITUS = """
+SELECT l.id, l.name, my_role(l.id)::text AS role, o.user_id AS owner_id,
+       l.personal_of IS NOT NULL AS personal, l.created_at, l.updated_at
+FROM lists l LEFT JOIN list_members o ON o.list_id = l.id AND o.role = 'owner'
+"""
+
 INBOX = text("SELECT personal_list_id() AS id")
 ALL = text(LIST + " ORDER BY l.personal_of IS NULL, l.created_at, l.id")
 ONE = text(LIST + " WHERE l.id = :list_id")
+ALL_ON_CITUS = text(LIST_ON_CITUS + " ORDER BY l.personal_of IS NULL, l.created_at, l.id")
+ONE_ON_CITUS = text(LIST_ON_CITUS + " WHERE l.id = :list_id")
+
+
+def every_list():
+    return (ALL_ON_CITUS if distributed() else ALL), {}
+
+
+def one_list(list_id):
+    return (ONE_ON_CITUS if distributed() else ONE), {"list_id": list_id}
 # No RETURNING: a row returned must pass the SELECT policy, which a new list passes only once
 # the trigger has made its creator the owner, after the row. Its id is made here instead.
 CREATE = text("INSERT INTO lists (id, name) VALUES (:list_id, :name)")
@@ -29,14 +48,14 @@ MEMBERS = text(MEMBER + " WHERE m.list_id = :list_id ORDER BY m.role DESC, m.add
 ONE_MEMBER = text(MEMBER + " WHERE m.list_id = :list_id AND m.user_id = :user_id")
 CHANGE_ROLE = text("""
 UPDATE list_members SET role = CAST(:role AS list_role) WHERE list_id = :list_id AND user_id = :user_id
-RETURNING user_id, role::text AS role, added_at
+RETURNING user_id, role, added_at
 """)
 # Ownership handed over in one statement (the one-owner constraint is checked at its end): the
 # member becomes owner, the owner an admin.
 HAND_OVER = text("""
 UPDATE list_members SET role = CASE WHEN user_id = :user_id THEN 'owner'::list_role ELSE 'admin'::list_role END
 WHERE list_id = :list_id AND (user_id = :user_id OR role = 'owner')
-RETURNING user_id, role::text AS role, added_at
+RETURNING user_id, role, added_at
 """)
 REMOVE_MEMBER = text("DELETE FROM list_members WHERE list_id = :list_id AND user_id = :user_id RETURNING user_id")
 

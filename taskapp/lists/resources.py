@@ -55,7 +55,7 @@ LOCATION = {"Location": string_header("URL of the new resource", required=True)}
 
 def the_list(list_id):
     """The list as the caller sees it (their role beside it), or 404."""
-    return found(first(queries.ONE, {"list_id": list_id}))
+    return found(first(*queries.one_list(list_id)))
 
 
 def personal(list_id) -> bool:
@@ -75,7 +75,7 @@ class Lists(MethodView):
     def get(self):
         """List the lists you belong to, your Inbox first"""
         first(queries.INBOX, {})
-        return rows(queries.ALL, {})
+        return rows(*queries.every_list())
 
     @blp.doc(operationId="createList", parameters=[IDEMPOTENCY_KEY])
     @blp.arguments(LIST_WRITE)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -136,16 +137,18 @@ def remove(task_id):
 
 
 # Total, open, completed and overdue, in one scan of the caller's rows.
-COUNTS = select(
+# (Two aggregates side by side rather than one inside the other's select list, which a Citus
+# coordinator cannot push down to the shards.)
+_TASK_COUNTS = select(
     func.count().label("total"),
     func.count().filter(not_(tasks.c.completed)).label("open"),
     func.count().filter(tasks.c.completed).label("completed"),
     func.count().filter(not_(tasks.c.completed) & (tasks.c.due_at < func.now())).label("overdue"),
-    select(func.count())
-    .where(task_completions.c.completed_at >= func.date_trunc("day", func.now(), "UTC"))
-    .scalar_subquery()
-    .label("completed_today"),
-).select_from(tasks)
+).select_from(tasks).subquery("task_counts")
+_DONE_TODAY = select(func.count().label("completed_today")).where(
+    task_completions.c.completed_at >= func.date_trunc("day", func.now(), "UTC")
+).subquery("done_today")
+COUNTS = select(*_TASK_COUNTS.c, _DONE_TODAY.c.completed_today).select_from(_TASK_COUNTS.join(_DONE_TODAY, true()))
 
 
 def counts():
