@@ -68,7 +68,7 @@ def apply(task_id, values: dict):
         changes["completed"] = True
         return first(*queries.change(task_id, changes))
     changes.update(due_at=following, series_completions=completions + 1)
-    return first(*queries.advance(task_id, changes, occurrence=after["due_at"]))
+    return queries.advance(task_id, changes, occurrence=after["due_at"])
 
 
 def check_new(values: dict) -> None:
