@@ -808,6 +808,23 @@ $$;
 CREATE TRIGGER lists_add_owner AFTER INSERT ON lists
     FOR EACH ROW EXECUTE FUNCTION taskapp_private.lists_add_owner();
 
+-- What a member who leaves a list may hold of it: its tasks, and the tasks deleted from it (or
+-- moved out) that it still remembers, whose deletion their feed may not have given yet.
+CREATE FUNCTION taskapp_private.held_by(list uuid) RETURNS uuid[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    held uuid[];
+BEGIN
+    SELECT coalesce(array_agg(DISTINCT gone.id), '{}') INTO held FROM (
+        SELECT t.id FROM public.tasks t WHERE t.list_id = list
+        UNION ALL
+        SELECT d.task_id FROM public.task_deletions d WHERE d.list_id = list
+    ) gone;
+    RETURN held;
+END
+$$;
 -- A member who goes (removed or leaving) is remembered with the list's tasks, as the user
 -- removing them sees them (their reminders pass to the owner, and the others hear of it); so
 -- is every member when the list is deleted (before its rows go).
@@ -819,7 +836,7 @@ BEGIN
     -- When the list itself is being deleted, lists_remember_departures already did this.
     IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
         INSERT INTO public.list_departures (user_id, list_id, task_ids)
-        VALUES (OLD.user_id, OLD.list_id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.list_id));
+        VALUES (OLD.user_id, OLD.list_id, taskapp_private.held_by(OLD.list_id));
         PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
         PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, OLD.user_id, 'member.removed', NULL, NULL,
                                               taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
@@ -835,10 +852,11 @@ CREATE FUNCTION taskapp_private.lists_remember_departures() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    held uuid[] := taskapp_private.held_by(OLD.id);
 BEGIN
     INSERT INTO public.list_departures (user_id, list_id, task_ids)
-    SELECT m.user_id, OLD.id, ARRAY(SELECT t.id FROM public.tasks t WHERE t.list_id = OLD.id)
-    FROM public.list_members m WHERE m.list_id = OLD.id;
+    SELECT m.user_id, OLD.id, held FROM public.list_members m WHERE m.list_id = OLD.id;
     RETURN OLD;
 END
 $$;

@@ -44,6 +44,7 @@ REVOKE ALL ON FUNCTION taskapp_private.list_members_copy() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_add_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_members_remember_departure() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.lists_remember_departures() FROM PUBLIC;
+REVOKE ALL ON FUNCTION taskapp_private.held_by(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION list_members_keep_owner() FROM PUBLIC;
 REVOKE ALL ON FUNCTION taskapp_private.list_members_take_invitation() FROM PUBLIC;
 REVOKE ALL ON TABLE taskapp_private.subscriptions FROM PUBLIC;

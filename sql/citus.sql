@@ -164,6 +164,67 @@ $$;
 REVOKE ALL ON FUNCTION public.my_role(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.my_role(uuid) TO taskapp_app;
 
+-- ---------------------------------------------------------------------------
+-- The change feed, node by node
+-- ---------------------------------------------------------------------------
+-- A feed position is a snapshot of the transactions that wrote the rows; on a cluster every
+-- node has transactions of its own, so a position is a snapshot per node (by its group id)
+-- and a row is compared with its own node's (taskapp/changes/queries.py). Every transaction
+-- id the feed reads is one its own node gave: written by a trigger on the row's shard, or, for
+-- a member's joining, set there by list_members_joined_here.
+CREATE FUNCTION public.node_group() RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT groupid FROM pg_catalog.pg_dist_local_group
+$$;
+
+-- Every worker's current snapshot, by group: where a round of the feed ends. A worker that
+-- does not answer fails the call (a feed without it could skip its rows).
+CREATE FUNCTION public.node_snapshots() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found jsonb;
+BEGIN
+    IF EXISTS (SELECT FROM run_command_on_workers('SELECT pg_current_snapshot()') r WHERE NOT r.success) THEN
+        RAISE EXCEPTION 'a worker did not answer for its snapshot' USING ERRCODE = 'connection_failure';
+    END IF;
+    SELECT jsonb_object_agg(n.groupid::text, r.result) INTO found
+    FROM run_command_on_workers('SELECT pg_current_snapshot()') r
+    JOIN pg_catalog.pg_dist_node n ON n.nodename = r.nodename AND n.nodeport = r.nodeport;
+    RETURN coalesce(found, '{}');
+END
+$$;
+
+-- The caller's memberships with the node that gave each its transaction id (as the caller,
+-- under the policies of list_members; on the coordinator, which reads them from the workers).
+CREATE FUNCTION public.my_memberships_by_node() RETURNS TABLE (list_id uuid, joined_xid xid8, node integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.list_id, m.joined_xid, public.node_group() FROM public.list_members m
+    WHERE m.user_id = public.verified_user_id()
+$$;
+
+CREATE FUNCTION taskapp_private.list_members_joined_here() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.joined_xid := pg_current_xact_id();
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER list_members_joined_here BEFORE INSERT ON list_members
+    FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_joined_here();
+
+REVOKE ALL ON FUNCTION public.node_group(), public.node_snapshots(), public.my_memberships_by_node(),
+    taskapp_private.list_members_joined_here() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.node_group(), public.node_snapshots(), public.my_memberships_by_node() TO taskapp_app;
+
 -- Reopening forgets the latest completion, found first (Citus plans no subquery in the
 -- DELETE a trigger runs on a shard).
 CREATE OR REPLACE FUNCTION public.tasks_record_completion() RETURNS trigger
@@ -216,39 +277,6 @@ BEGIN
 END
 $$;
 
--- A member who goes, or every member of a list that goes, is remembered with the list's tasks
--- (Citus takes no subquery in an INSERT's values: the tasks are read first).
-CREATE OR REPLACE FUNCTION taskapp_private.list_members_remember_departure() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    held uuid[];
-BEGIN
-    IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
-        SELECT coalesce(array_agg(t.id), '{}') INTO held FROM public.tasks t WHERE t.list_id = OLD.list_id;
-        INSERT INTO public.list_departures (user_id, list_id, task_ids) VALUES (OLD.user_id, OLD.list_id, held);
-        PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
-        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, OLD.user_id, 'member.removed', NULL, NULL,
-                                              taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
-    END IF;
-    RETURN OLD;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION taskapp_private.lists_remember_departures() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    held uuid[];
-BEGIN
-    SELECT coalesce(array_agg(t.id), '{}') INTO held FROM public.tasks t WHERE t.list_id = OLD.id;
-    INSERT INTO public.list_departures (user_id, list_id, task_ids)
-    SELECT m.user_id, OLD.id, held FROM public.list_members m WHERE m.list_id = OLD.id;
-    RETURN OLD;
-END
-$$;
 
 -- ---------------------------------------------------------------------------
 -- The queue, claimed across the workers' shards
@@ -351,6 +379,8 @@ SELECT create_distributed_table('webhook_deliveries', 'list_id', colocate_with =
 SELECT create_distributed_table('webhook_attempts', 'list_id', colocate_with => 'lists');
 SELECT create_distributed_table('taskapp_queue.jobs', 'list_id', colocate_with => 'lists');
 SELECT create_distributed_table('idempotency_keys', 'user_id');
+-- The feed's function that runs beside the shards, on every worker.
+SELECT create_distributed_function('public.node_group()');
 
 DO $add$
 DECLARE

@@ -18,6 +18,7 @@ What a round holds, each task at most once:
 from sqlalchemy import text
 
 from taskapp.database.tables import TASK_FIELDS
+from taskapp.database.transaction import distributed
 
 COLUMNS = ", ".join(f"t.{name}" for name in TASK_FIELDS if name != "id")
 NO_TASK = ", ".join(f"NULL AS {name}" for name in TASK_FIELDS if name != "id")
@@ -66,6 +67,69 @@ LEFT JOIN (
 ORDER BY page.xid, page.id
 """)
 
+# On a Citus cluster (specs/citus.md) every node numbers its own transactions: a position is
+# a snapshot per node, by group id, as JSON ({"1": "<snapshot>", …}), and a row is compared
+# with its own node's (node_group(), run beside the row's shard). A node missing from `prev`
+# (added since) has all its rows new. The order within a round is by node, then transaction:
+# a change's position is the node's group in the top 16 bits and the transaction id below.
+
+
+def _on_node(snapshot: str) -> str:
+    return f"(b.{snapshot} ->> public.node_group()::text)::pg_snapshot"
+
+
+def _new_on_node(column: str) -> str:
+    """Written by a transaction its node's `prev` did not see and its `target` did."""
+    return (f"coalesce(NOT pg_visible_in_snapshot({column}, {_on_node('prev')}), true)"
+            f" AND pg_visible_in_snapshot({column}, {_on_node('target')})")
+
+
+def _position(column: str) -> str:
+    return f"((public.node_group()::bigint << 48) + {column}::text::bigint)"
+
+
+FEED_ON_CITUS = text(f"""
+WITH here AS (
+    SELECT public.node_snapshots() AS snapshot, floor(extract(epoch FROM now()))::bigint AS at
+), b AS (
+    SELECT CAST(:prev AS jsonb) AS prev, coalesce(CAST(:target AS jsonb), (SELECT snapshot FROM here)) AS target
+), gained AS MATERIALIZED (
+    SELECT m.list_id FROM public.my_memberships_by_node() m, b
+    WHERE b.prev IS NOT NULL
+      AND coalesce(NOT pg_visible_in_snapshot(m.joined_xid, (b.prev ->> m.node::text)::pg_snapshot), true)
+      AND pg_visible_in_snapshot(m.joined_xid, (b.target ->> m.node::text)::pg_snapshot)
+), upserted AS MATERIALIZED (
+    SELECT 'upsert' AS op, {_position("t.written_xid")} AS position, t.id, {COLUMNS} FROM tasks t, b
+    WHERE pg_visible_in_snapshot(t.written_xid, {_on_node('target')})
+      AND (b.prev IS NULL OR coalesce(NOT pg_visible_in_snapshot(t.written_xid, {_on_node('prev')}), true)
+           OR t.list_id IN (SELECT gained.list_id FROM gained))
+), gone AS MATERIALIZED (
+    SELECT {_position("d.deleted_xid")} AS position, d.task_id FROM task_deletions d, b
+    WHERE b.prev IS NOT NULL AND {_new_on_node("d.deleted_xid")}
+    UNION ALL
+    SELECT {_position("x.left_xid")}, left_with.task_id
+    FROM list_departures x, unnest(x.task_ids) AS left_with(task_id), b
+    WHERE b.prev IS NOT NULL AND {_new_on_node("x.left_xid")}
+), still_here AS MATERIALIZED (
+    SELECT t.id FROM tasks t WHERE t.id IN (SELECT gone.task_id FROM gone)
+), changed AS (
+    SELECT * FROM upserted
+    UNION ALL
+    SELECT 'delete', max(gone.position), gone.task_id, {NO_TASK} FROM gone
+    WHERE gone.task_id NOT IN (SELECT still_here.id FROM still_here)
+    GROUP BY gone.task_id
+)
+SELECT here.snapshot::text AS snapshot, here.at, page.position::text AS position, page.op, page.id, {PAGE}
+FROM here
+LEFT JOIN (
+    SELECT * FROM changed
+    WHERE (changed.position, changed.id) > (CAST(:after_xid AS bigint), CAST(:after_id AS uuid))
+    ORDER BY changed.position, changed.id
+    LIMIT :limit
+) AS page ON true
+ORDER BY page.position, page.id
+""")
+
 # Deletions older than the retention are forgotten a few at a time (by any editor of the
 # list), and so are the caller's own departures: a token older than the retention is refused.
 FORGET = text("""
@@ -85,8 +149,8 @@ SELECT 1
 
 
 def feed(prev: str | None, target: str | None, after_xid: int, after_id, limit: int):
-    return FEED, {"prev": prev, "target": target, "after_xid": str(after_xid), "after_id": after_id,
-                  "limit": limit}
+    parameters = {"prev": prev, "target": target, "after_xid": str(after_xid), "after_id": after_id, "limit": limit}
+    return (FEED_ON_CITUS if distributed() else FEED), parameters
 
 
 def forget(days: int):

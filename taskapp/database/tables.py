@@ -89,6 +89,7 @@ webhook_deliveries = Table(
     Column("user_id", Text),
     Column("webhook_id", Uuid),
     Column("type", Text),
+    Column("list_id", Uuid),
 )
 
 webhook_attempts = Table(

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from taskapp.database.tables import webhook_attempts, webhook_deliveries, webhooks
+from taskapp.database.transaction import distributed
 
 MAX_PER_USER = 10
 
@@ -56,11 +57,16 @@ AFTER = tuple_(webhook_attempts.c.attempted_at, webhook_attempts.c.id) < tuple_(
 )
 
 
-def _attempts(*conditions):
+def _attempts(*conditions, by_list: bool = False):
+    """by_list: joined on the list too, as a Citus cluster needs (it joins on the column it
+    distributes both by; on a single server an event from before lists has none)."""
+    joined = (webhook_deliveries.c.user_id == webhook_attempts.c.user_id) & (
+        webhook_deliveries.c.id == webhook_attempts.c.delivery_id)
+    if by_list:
+        joined &= webhook_deliveries.c.list_id == webhook_attempts.c.list_id
     return (
         select(*ATTEMPT)
-        .join(webhook_deliveries, (webhook_deliveries.c.user_id == webhook_attempts.c.user_id)
-              & (webhook_deliveries.c.id == webhook_attempts.c.delivery_id))
+        .join(webhook_deliveries, joined)
         .where(webhook_attempts.c.webhook_id == WEBHOOK_ID, *conditions)
         .order_by(*NEWEST_FIRST)
         .limit(LIMIT)
@@ -68,6 +74,7 @@ def _attempts(*conditions):
 
 
 ATTEMPTS, ATTEMPTS_AFTER = _attempts(), _attempts(AFTER)
+ATTEMPTS_ON_CITUS, ATTEMPTS_AFTER_ON_CITUS = _attempts(by_list=True), _attempts(AFTER, by_list=True)
 
 # One statement per set of fields a PATCH may change (the empty set only touches updated_at).
 CHANGEABLE = ("url", "events", "active")
@@ -110,7 +117,8 @@ def remove(webhook_id):
 
 def attempts(webhook_id, limit: int, after=None):
     parameters = {"webhook_id": webhook_id, "limit": limit}
+    on_citus = distributed()
     if after is None:
-        return ATTEMPTS, parameters
+        return (ATTEMPTS_ON_CITUS if on_citus else ATTEMPTS), parameters
     parameters["after_at"], parameters["after_id"] = after
-    return ATTEMPTS_AFTER, parameters
+    return (ATTEMPTS_AFTER_ON_CITUS if on_citus else ATTEMPTS_AFTER), parameters
