@@ -14,12 +14,13 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from taskapp.identity.proof import IS_CITUS
+
 SQL_DIR = files("taskapp.sql")
 DISTRIBUTE_SQL = SQL_DIR / "citus.sql"
 POLICIES_SQL = SQL_DIR / "citus_policies.sql"
 NODES_SQL = SQL_DIR / "citus_nodes.sql"
 
-IS_CITUS = text("select exists (select from pg_extension where extname = 'citus')")
 IS_DISTRIBUTED = text("select exists (select from pg_dist_partition where logicalrelid = 'public.tasks'::regclass)")
 KEYS = text("select key_id, inner_pad, outer_pad, added_at from taskapp_private.identity_keys order by key_id")
 
@@ -50,7 +51,7 @@ def run(connection: Connection, script: str) -> None:
 
 def is_citus(connection: Connection) -> bool:
     """Whether the database is a Citus coordinator's (the extension is installed)."""
-    return connection.execute(IS_CITUS).scalar()
+    return connection.execute(text(IS_CITUS)).scalar()
 
 
 def distribute(connection: Connection) -> None:

@@ -32,12 +32,17 @@ def get_connection() -> Connection:
     return g.db_connection
 
 
-def execute(statement: ClauseElement, parameters: dict) -> psycopg.Cursor:
-    """Run a statement in the request's transaction (begun, as the caller, if none is open)."""
+def in_transaction() -> Connection:
+    """The request's connection inside a transaction (begun, as the caller, if none is open)."""
     connection = get_connection()
     if not connection.in_transaction():
         connection.begin()
-    return on_driver(connection, statement, parameters, dict_row)
+    return connection
+
+
+def execute(statement: ClauseElement, parameters: dict) -> psycopg.Cursor:
+    """Run a statement in the request's transaction."""
+    return on_driver(in_transaction(), statement, parameters, dict_row)
 
 
 def rows(statement: ClauseElement, parameters: dict) -> list[dict]:
@@ -53,10 +58,8 @@ def first(statement: ClauseElement, parameters: dict) -> dict | None:
 def distributed() -> bool:
     """Whether the request's database is a Citus coordinator's: some statements must then name
     the list they are about (specs/citus.md)."""
-    connection = get_connection()
-    if not connection.in_transaction():
-        connection.begin()  # acting as the caller tells, once per connection
-    return bool(on_citus(connection.connection.driver_connection))
+    # Acting as the caller, as every transaction begins, asks once per connection.
+    return bool(on_citus(in_transaction().connection.driver_connection))
 
 
 def hold_commit() -> None:

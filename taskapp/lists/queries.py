@@ -7,21 +7,22 @@ from sqlalchemy import text
 
 from taskapp.database.transaction import distributed
 
-# A list as returned: the caller's role in it and its owner beside it (a join on the list,
-# which a Citus cluster runs on the list's shard; a subquery in the select list it refuses).
-LIST = """
-SELECT l.id, l.name, mine.role::text AS role, o.user_id AS owner_id,
+
+def _list(role: str, mine: str) -> str:
+    """A list as returned: the caller's role in it and its owner beside it (a join on the list,
+    which a Citus cluster runs on the list's shard; a subquery in the select list it refuses)."""
+    return f"""
+SELECT l.id, l.name, {role}::text AS role, o.user_id AS owner_id,
        l.personal_of IS NOT NULL AS personal, l.created_at, l.updated_at
-FROM lists l JOIN my_memberships() mine ON mine.list_id = l.id
+FROM lists l {mine}
 LEFT JOIN list_members o ON o.list_id = l.id AND o.role = 'owner'
 """
 
-# On a Citus cluster the caller's role is asked beside each list's shard (specs/citus.md).
-LIST_ON_CITUS = """
-SELECT l.id, l.name, my_role(l.id)::text AS role, o.user_id AS owner_id,
-       l.personal_of IS NOT NULL AS personal, l.created_at, l.updated_at
-FROM lists l LEFT JOIN list_members o ON o.list_id = l.id AND o.role = 'owner'
-"""
+
+LIST = _list("mine.role", "JOIN my_memberships() mine ON mine.list_id = l.id")
+# On a Citus cluster the caller's role is asked beside each list's shard (specs/citus.md): the
+# coordinator's copy of the memberships, which my_memberships() would read there, is empty.
+LIST_ON_CITUS = _list("my_role(l.id)", "")
 
 INBOX = text("SELECT personal_list_id() AS id")
 ALL = text(LIST + " ORDER BY l.personal_of IS NULL, l.created_at, l.id")

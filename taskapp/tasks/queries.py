@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from taskapp.database.tables import TASK, task_completions, tasks
-from taskapp.database.transaction import distributed, first
+from taskapp.database.transaction import distributed, execute, first
 from taskapp.tasks import reminders
 
 # The task with its series' bookkeeping and the transaction's clock, to move it forward.
@@ -125,9 +125,8 @@ def advance(task_id, values: dict, occurrence) -> dict | None:
                                                         **_values(values)})
     task = first(*change(task_id, values))
     if task is not None:
-        first(RECORD_OCCURRENCE.returning(task_completions.c.id), {
-            "list_id": task["list_id"], "task_id": task["id"], "occurrence": occurrence,
-            "completed_at": task["updated_at"]})
+        execute(RECORD_OCCURRENCE, {"list_id": task["list_id"], "task_id": task["id"], "occurrence": occurrence,
+                                    "completed_at": task["updated_at"]})
     return task
 
 

@@ -22,6 +22,12 @@ def workers(admin_url: str) -> list[tuple[str, int]]:
         return conn.execute("SELECT node_name, node_port FROM citus_get_active_worker_nodes() ORDER BY 1, 2").fetchall()
 
 
+def every_node(admin_url: str) -> list[tuple[str, int]]:
+    """The coordinator (first) and its active workers."""
+    coordinator = psycopg.conninfo.conninfo_to_dict(admin_url)
+    return [(coordinator.get("host", "localhost"), int(coordinator.get("port", 5432))), *workers(admin_url)]
+
+
 def node_url(admin_url: str, host: str, port: int, database: str | None = None) -> str:
     """The admin URL of one node: the coordinator's, with the node's host and port."""
     info = psycopg.conninfo.conninfo_to_dict(admin_url)
@@ -33,25 +39,21 @@ def node_url(admin_url: str, host: str, port: int, database: str | None = None) 
 
 def create_citus_database(admin_url: str, name: str) -> str:
     """An empty distributed database `name`: made on every node, its workers added."""
-    nodes = workers(admin_url)
-    coordinator = psycopg.conninfo.conninfo_to_dict(admin_url)
-    for host, port in [(coordinator.get("host", "localhost"), int(coordinator.get("port", 5432))), *nodes]:
+    (coordinator, *nodes) = every_node(admin_url)
+    for host, port in (coordinator, *nodes):
         with psycopg.connect(node_url(admin_url, host, port), autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         with psycopg.connect(node_url(admin_url, host, port, name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION citus")
     url = with_database(admin_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT citus_set_coordinator_host(%s, %s)",
-                     (coordinator.get("host", "localhost"), int(coordinator.get("port", 5432))))
+        conn.execute("SELECT citus_set_coordinator_host(%s, %s)", coordinator)
         for host, port in nodes:
             conn.execute("SELECT citus_add_node(%s, %s)", (host, port))
     return url
 
 
 def drop_citus_database(admin_url: str, name: str) -> None:
-    coordinator = psycopg.conninfo.conninfo_to_dict(admin_url)
-    nodes = workers(admin_url)
-    for host, port in [(coordinator.get("host", "localhost"), int(coordinator.get("port", 5432))), *nodes]:
+    for host, port in every_node(admin_url):
         with psycopg.connect(node_url(admin_url, host, port), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
