@@ -2,7 +2,8 @@
 
 Delivery is at least once: an attempt is recorded, and its job finished or rescheduled, in
 one transaction after the receiver answered; a worker that dies in between leaves the job to
-another once its lease ends, and the event is sent again with the same webhook-id. Events of
+another once its lease ends, and the event is sent again with the same webhook-id. (On a Citus
+cluster the job is settled in a transaction of its own, just after: queue.settled_apart.) Events of
 one subscription are sent independently (a retry does not hold back later events), so a
 receiver orders them by `timestamp`, or by the task's `updated_at`, when order matters.
 """
@@ -20,7 +21,7 @@ from taskapp.identity.proof import act_as
 from taskapp.webhooks import events as webhook_events
 from taskapp.webhooks import targets as webhook_targets
 from taskapp.worker.metrics import DELIVERIES, DELIVERY_LATENCY
-from taskapp.worker.queue import FINISH, RETRY, held
+from taskapp.worker.queue import FINISH, RETRY, held, settled_apart
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,15 @@ RECORD_ATTEMPT = """
 insert into webhook_attempts (webhook_id, delivery_id, list_id, attempt, status, error)
 values (%(webhook)s, %(delivery)s, %(list)s, %(attempt)s, %(status)s, %(error)s)
 """
-UPDATE_DELIVERY = "update webhook_deliveries set attempts = %(attempt)s, state = %(state)s where id = %(delivery)s"
+# Only over the state this attempt began from: an event another worker recorded meanwhile (its
+# lease ran out here) keeps that worker's outcome.
+UPDATE_DELIVERY = """
+update webhook_deliveries set attempts = %(attempt)s, state = %(state)s
+where {event} and state = 'pending' and attempts = %(attempt)s - 1
+"""
 # An event of a subscription switched off, or of a list the subscriber has left, is not sent:
 # it ends as failed, with no attempt.
-DROP = "update webhook_deliveries set state = 'failed' where id = %(delivery)s and state = 'pending'"
+DROP = "update webhook_deliveries set state = 'failed' where {event} and state = 'pending'"
 SWITCH_OFF = "update webhooks set active = false, updated_at = now() where id = %(webhook)s and active"
 # Old events of the subscription, a bounded number at a time, at one delivery in ten (no cron).
 FORGET_OLD = f"""
@@ -65,6 +71,12 @@ delete from webhook_deliveries where id in (
     where webhook_id = %(webhook)s and state <> 'pending' and created_at < now() - interval '{RETENTION}'
     order by created_at limit {FORGET_AT_ONCE})
 """
+
+
+def of_event(statement: str, event: dict) -> str:
+    """The statement on the one event, naming its list when it has one (one shard on Citus)."""
+    one = "list_id = %(list)s and id = %(delivery)s" if event["list_id"] else "id = %(delivery)s"
+    return statement.format(event=one)
 
 
 def delay(attempt: int, delays=RETRY_DELAYS) -> float:
@@ -98,33 +110,46 @@ def deliver(conn: psycopg.Connection, key, job: dict, settings) -> None:
     holding = held(job)
     with conn.transaction():
         act_as(conn, key, user_id)
+        apart = settled_apart(conn)
         event = conn.cursor(row_factory=dict_row).execute(EVENT, {"delivery": delivery}).fetchone()
-        if event is None or event["state"] != "pending" or not event["active"] or not event["still_a_member"]:
+        # gone with its subscription, done already, switched off, or of a list they left
+        unsent = event is None or event["state"] != "pending" or not event["active"] or not event["still_a_member"]
+        if unsent:
             if event is not None and event["state"] == "pending":
-                conn.execute(DROP, {"delivery": delivery})
-            # gone with its subscription, done already, switched off, or of a list they left
-            conn.execute(FINISH, holding)
-            return
+                conn.execute(of_event(DROP, event), {"delivery": delivery, "list": event["list_id"]})
+            if not apart:
+                conn.execute(FINISH, holding)
+    if unsent:
+        if apart:
+            with conn.transaction():
+                conn.execute(FINISH, holding)
+        return
     status, error = send(event, str(delivery), settings.allow_private, settings.timeout)
     attempt = event["attempts"] + 1
     delivered = status is not None and 200 <= status < 300
     last = not delivered and attempt > len(settings.retry_delays)
+    settle = (FINISH, holding) if delivered or last else (
+        RETRY, {**holding, "delay": delay(attempt, settings.retry_delays)})
+    still_held = True
     with conn.transaction() as transaction:
         act_as(conn, key, user_id)
-        if delivered or last:
-            still_held = conn.execute(FINISH, holding).fetchone()[0]
-        else:
-            still_held = conn.execute(RETRY, {**holding, "delay": delay(attempt, settings.retry_delays)}).fetchone()[0]
-        if not still_held:  # the lease ran out and another worker has the job: it records the outcome
-            raise psycopg.Rollback(transaction)
+        if not apart:
+            still_held = conn.execute(*settle).fetchone()[0]
+            if not still_held:  # the lease ran out and another worker has the job: it records the outcome
+                raise psycopg.Rollback(transaction)
         ids = {"webhook": event["webhook_id"], "delivery": delivery, "list": event["list_id"]}
-        conn.execute(RECORD_ATTEMPT, {**ids, "attempt": attempt, "status": status, "error": error})
         state = "delivered" if delivered else "failed" if last else "pending"
-        conn.execute(UPDATE_DELIVERY, {**ids, "attempt": attempt, "state": state})
+        if not conn.execute(of_event(UPDATE_DELIVERY, event), {**ids, "attempt": attempt, "state": state}).rowcount:
+            still_held = False  # another worker took the job and recorded its own attempt
+            raise psycopg.Rollback(transaction)
+        conn.execute(RECORD_ATTEMPT, {**ids, "attempt": attempt, "status": status, "error": error})
         if last:
             conn.execute(SWITCH_OFF, ids)
         if random.random() < FORGET_EVERY:
             conn.execute(FORGET_OLD, ids)
+    if apart and still_held:
+        with conn.transaction():
+            still_held = conn.execute(*settle).fetchone()[0]
     if not still_held:
         log.warning("delivery lease lost; another worker has the event", extra={"fields": {"event": str(delivery)}})
         return

@@ -11,7 +11,7 @@ import psycopg
 
 from taskapp.identity.proof import act_as
 from taskapp.worker.metrics import REMINDER_LAG
-from taskapp.worker.queue import FINISH, held
+from taskapp.worker.queue import FINISH, held, settled_apart
 
 # Every reminder of the task whose time has come, not fired yet and not missed, is marked
 # fired; only while the task is open. (A reminder moved later meanwhile is not yet due.)
@@ -31,6 +31,11 @@ def fire(conn: psycopg.Connection, key, job: dict, settings) -> None:
         act_as(conn, key, job["user_id"])
         fired = conn.execute(FIRE_DUE, {"task": job["ref"]}).rowcount
         # Firing rescheduled the job (or removed it) already; otherwise it is done.
-        conn.execute(FINISH, held(job))
+        apart = settled_apart(conn)
+        if not apart:
+            conn.execute(FINISH, held(job))
+    if apart:  # a worker that dies before this leaves the job to be claimed again: it fires nothing twice
+        with conn.transaction():
+            conn.execute(FINISH, held(job))
     if fired:
         REMINDER_LAG.observe(max((datetime.now(timezone.utc) - job["run_at"]).total_seconds(), 0.0))

@@ -72,7 +72,10 @@ def test_the_worker_claims_ids_and_times_and_then_acts_as_the_user(alice_subscri
     conn.execute("insert into tasks (title) values ('secret title')")
     [delivery] = conn.execute("select id from webhook_deliveries").fetchone()
     conn.commit()
+    # Claiming is its own transaction, as in the worker (on Citus the queue's functions, which
+    # act as the schema's owner, may not share one with the worker's reads and writes).
     claimed = worker_sql.execute("select * from taskapp_queue.claim(100, 30)").fetchall()
+    worker_sql.commit()
     mine = [row for row in claimed if row[4] == delivery]
     assert len(mine) == 1
     job, claim, kind, user_id, ref, run_at, claims = mine[0]
@@ -85,6 +88,7 @@ def test_the_worker_claims_ids_and_times_and_then_acts_as_the_user(alice_subscri
     assert worker_sql.execute("select task->>'title' from webhook_deliveries where id = %s",
                               (delivery,)).fetchone()[0] == "secret title"
     assert worker_sql.execute("select secret from webhooks").fetchone()[0] == SECRET
+    worker_sql.commit()
     # A second claim does not hand out the job it holds; finishing it with its claim removes it.
     again = worker_sql.execute("select ref from taskapp_queue.claim(100, 30)").fetchall()
     assert (delivery,) not in again
