@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.citus import CITUS_ADMIN_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^\| (schema|type|table|function) `([^`]+)` \| (.+?) \|$", re.MULTILINE)
 PRIVILEGE = re.compile(r"([A-Z]+)(?: \(([^)]*)\))?")
@@ -37,10 +39,11 @@ CANONICAL = {
 }
 
 
-def documented_grants(role: str) -> list[tuple[str, str, str, str | None]]:
-    """(kind, name, privilege, column) from the table under "### `role`" in docs/dbas.md."""
+def documented_grants(heading: str) -> list[tuple[str, str, str, str | None]]:
+    """(kind, name, privilege, column) from the table under `heading` in docs/dbas.md."""
     page = (ROOT / "docs" / "dbas.md").read_text()
-    section = page.split(f"\n### `{role}`\n", 1)[1].split("\n#", 1)[0]
+    parts = page.split(f"\n{heading}\n", 1)
+    section = parts[1].split("\n#", 1)[0] if len(parts) == 2 else ""
     return [(kind, name, privilege, column or None)
             for kind, name, privileges in ROW.findall(section)
             for privilege, columns in PRIVILEGE.findall(privileges)
@@ -49,8 +52,10 @@ def documented_grants(role: str) -> list[tuple[str, str, str, str | None]]:
 
 @pytest.mark.parametrize("role", ["taskapp_app", "taskapp_worker"])
 def test_the_dbas_page_lists_exactly_what_each_runtime_role_is_granted(admin_sql, role):
-    documented = documented_grants(role)
+    documented = documented_grants(f"### `{role}`")
     assert documented, f"no grants found for {role} in docs/dbas.md"
+    if CITUS_ADMIN_URL:  # and what the page adds for a cluster
+        documented += documented_grants(f"#### `{role}` on a Citus cluster")
     written = {(kind, admin_sql.execute(CANONICAL[kind], {"name": name}).fetchone()[0], privilege, column)
                for kind, name, privilege, column in documented}
     assert len(written) == len(documented), "a grant is listed twice"
