@@ -5,7 +5,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from taskapp.database import citus
 from taskapp.database.migrations import SQL_DIR
+from tests.support.citus import CITUS_ADMIN_URL
 
 SETUP_FILES = ["00_roles.sql", "01_schema.sql", "02_policies.sql", "03_privileges.sql"]
 TABLES = ("lists", "list_members", "list_invitations", "list_departures", "tasks", "task_completions",
@@ -111,6 +113,12 @@ def from_sql_files(fresh_database):
     with psycopg.connect(url, autocommit=True) as conn:
         for name in SETUP_FILES:
             conn.execute(Path(SQL_DIR / name).read_text())
+        if CITUS_ADMIN_URL:  # and the files db upgrade adds on a coordinator, as it runs them
+            for together in ((citus.POLICIES_SQL, citus.DISTRIBUTE_SQL), (citus.NODES_SQL,)):
+                with conn.transaction():
+                    for script in together:
+                        for statement in citus.statements(script.read_text()):
+                            conn.execute(statement)
     return snapshot(url)
 
 
