@@ -10,6 +10,7 @@ import pytest
 from psycopg import errors
 
 from tests.sql.test_listing_plans import plan_nodes
+from tests.support.citus import CITUS_ADMIN_URL
 from tests.support.identity import act_as
 
 WHO = ["owner", "admin", "editor", "viewer", "invited", "removed", "stranger", "nobody", "forged"]
@@ -90,6 +91,11 @@ MATRIX = {
                           denied_unless(**dict.fromkeys(EDITORS, 1))),
     "forget a deletion": ("delete from task_deletions where list_id = %(list)s", only(1, **dict.fromkeys(EDITORS, 1))),
 }
+if CITUS_ADMIN_URL:
+    # A task's list is its distribution column on Citus: moving it is refused before any policy
+    # is asked ("modifying the partition value of rows is not allowed"; here the function that
+    # names the Inbox is refused first, as a volatile function in a distributed UPDATE).
+    MATRIX["move a task out"] = (MATRIX["move a task out"][0], dict.fromkeys(WHO, errors.FeatureNotSupported))
 CASES = [(command, who) for command in MATRIX for who in WHO]
 
 
@@ -148,6 +154,8 @@ def test_a_member_who_was_removed_is_remembered_with_the_lists_tasks_and_its_del
         assert sorted(held) == sorted([shared["task"], shared["gone"]])
 
 
+@pytest.mark.skipif(bool(CITUS_ADMIN_URL), reason="a single server's plan: Citus refuses the scalar subquery that "
+                    "makes the lookup once per statement, and its workers run it per row (specs/citus.md)")
 def test_the_membership_lookup_runs_once_per_statement_not_once_per_row(database, admin_sql, shared):
     for n in range(20):  # rows enough that a per-row call would show
         admin_sql.execute("insert into tasks (title, list_id, user_id) values (%s, %s, %s)",
