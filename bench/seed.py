@@ -72,9 +72,12 @@ assert "recurrence" not in PLAIN_SEED
 
 # Every user's Inbox, made with the triggers on (its owner row and the membership copy), for
 # a schema with lists; the tasks then go into it.
+# On a Citus cluster an Inbox's id is made from its user's (public.inbox_id(), sql/citus.sql).
+INBOX_ID = "md5('bench-inbox-' || u)::uuid"
+INBOX_ID_ON_CITUS = "public.inbox_id('bench-' || u)"
 INBOXES = """
 insert into lists (id, name, personal_of, created_by)
-select md5('bench-inbox-' || u)::uuid, 'Inbox', 'bench-' || u, 'bench-' || u
+select {inbox_id}, 'Inbox', 'bench-' || u, 'bench-' || u
 from generate_series(%(first)s, %(first)s + %(users)s - 1) u
 """
 
@@ -88,11 +91,11 @@ def inboxes_of(admin_url: str) -> dict[str, str]:
                 conn.execute("select personal_of, id from lists where personal_of is not null")}
 
 
-def in_inboxes(statement: str) -> str:
+def in_inboxes(statement: str, inbox_id: str = INBOX_ID) -> str:
     """The seed statement with each task in its user's Inbox."""
     return statement.replace("insert into tasks (id, user_id,", "insert into tasks (id, list_id, user_id,").replace(
         "select md5('bench-' || u || '-' || n)::uuid,\n", "select md5('bench-' || u || '-' || n)::uuid,\n"
-        "       md5('bench-inbox-' || u)::uuid,\n")
+        f"       {inbox_id},\n")
 
 
 def has_lists(conn) -> bool:
@@ -106,8 +109,10 @@ def seed(admin_url: str, users: int = USERS, tasks: int = TASKS_PER_USER, recurr
     statement = SEED if recurring else PLAIN_SEED
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if has_lists(conn):
-            conn.execute(INBOXES, {"users": users, "first": first})
-            statement = in_inboxes(statement)
+            on_citus = conn.execute("select to_regprocedure('public.inbox_id(text)') is not null").fetchone()[0]
+            inbox_id = INBOX_ID_ON_CITUS if on_citus else INBOX_ID
+            conn.execute(INBOXES.format(inbox_id=inbox_id), {"users": users, "first": first})
+            statement = in_inboxes(statement, inbox_id)
         conn.execute("set session_replication_role = replica")
         conn.execute(statement, {"users": users, "tasks": tasks, "words": list(WORDS), "tags": list(TAGS),
                                  "first": first})

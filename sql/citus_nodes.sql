@@ -110,3 +110,20 @@ $worker$);
 SELECT pg_temp.on_every_worker($worker$
 REVOKE ALL ON FUNCTION pg_catalog.pg_stat_get_activity(integer) FROM PUBLIC
 $worker$);
+
+-- ---------------------------------------------------------------------------
+-- How the coordinator reaches the workers for the runtime roles
+-- ---------------------------------------------------------------------------
+-- One connection per worker for each statement, kept between statements: a request's
+-- statement that reads every shard (a listing across lists) then runs them one after another
+-- on warm connections, rather than opening new ones to run them in parallel. With many small
+-- concurrent requests that is several times faster (bench/README.md, "Citus"); an operator
+-- running large analytical queries as another role keeps Citus's default for that role.
+DO $settings$
+BEGIN
+    EXECUTE format('ALTER ROLE taskapp_app IN DATABASE %I SET citus.max_adaptive_executor_pool_size = 1',
+                   current_database());
+    EXECUTE format('ALTER ROLE taskapp_worker IN DATABASE %I SET citus.max_adaptive_executor_pool_size = 1',
+                   current_database());
+END
+$settings$;
