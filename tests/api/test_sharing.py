@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.support.citus import CITUS_ADMIN_URL
 from tests.support.users import new_user
 
 
@@ -117,6 +118,12 @@ def test_a_non_member_finds_nothing_of_the_list_as_if_it_never_existed(sharing, 
 
 def test_moving_a_task_needs_edit_rights_on_both_lists(sharing, groceries, alice, bob, carol):
     mine = sharing.add_task(carol, title="carol's own")
+    if CITUS_ADMIN_URL:  # the list is the distribution column: a move is refused, saying what to do instead
+        for who, task in ((carol, mine), (bob, sharing.add_task(bob, title="to share"))):
+            refused = sharing.call(who, "PATCH", f"/tasks/{task['id']}", {"list_id": groceries["id"]}, status=409)
+            assert "create it in that list" in refused["message"]
+        assert "to share" not in sharing.titles(carol)
+        return
     sharing.call(carol, "PATCH", f"/tasks/{mine['id']}", {"list_id": groceries["id"]}, status=403)
     moved = sharing.call(bob, "PATCH", f"/tasks/{sharing.add_task(bob, title='to share')['id']}",
                          {"list_id": groceries["id"]}, status=200)
