@@ -33,10 +33,11 @@ from tests.support.citus import create_citus_database, drop_citus_database
 
 
 @contextmanager
-def citus_database(coordinator_url: str):
-    """A fresh database on every node of the coordinator's cluster: its admin URL."""
+def citus_database(coordinator_url: str, shards: int | None):
+    """A fresh database on every node of the coordinator's cluster, `shards` per table as an
+    operator sets it before `taskapp db upgrade` (None: Citus's default): its admin URL."""
     name = f"taskapp_bench_{os.urandom(4).hex()}"
-    url = create_citus_database(coordinator_url, name)
+    url = create_citus_database(coordinator_url, name, shards)
     try:
         yield sqlalchemy_url(url)
     finally:
@@ -77,10 +78,7 @@ def main() -> int:
     labels = ("citus", "single")
     with tempfile.TemporaryDirectory(prefix="taskapp-citus-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        on_cluster = stack.enter_context(citus_database(args.coordinator))
-        if args.shards:  # as an operator chooses it, before `taskapp db upgrade` distributes the schema
-            with psycopg.connect(libpq_url(on_cluster), autocommit=True) as conn:
-                conn.execute(f'alter database "{on_cluster.database}" set citus.shard_count = {args.shards:d}')
+        on_cluster = stack.enter_context(citus_database(args.coordinator, args.shards or None))
         [on_single] = stack.enter_context(fresh_databases(args.single, 1))
         servers = []
         for label, admin_url in zip(labels, (on_cluster, on_single), strict=True):

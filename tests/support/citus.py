@@ -37,12 +37,22 @@ def node_url(admin_url: str, host: str, port: int, database: str | None = None) 
     return psycopg.conninfo.make_conninfo(**info)
 
 
-def create_citus_database(admin_url: str, name: str) -> str:
-    """An empty distributed database `name`: made on every node, its workers added."""
+# Shards per distributed table in a test database: two per worker of a two-worker cluster, so
+# that rows of different lists are on different shards of each node, while a statement that
+# reads every shard stays quick enough for the suite (Citus's default is 32).
+TEST_SHARDS = 4
+
+
+def create_citus_database(admin_url: str, name: str, shards: int | None = TEST_SHARDS) -> str:
+    """An empty distributed database `name`: made on every node, its workers added; with
+    `shards`, db upgrade distributes each table in that many (else Citus's default)."""
     (coordinator, *nodes) = every_node(admin_url)
     for host, port in (coordinator, *nodes):
         with psycopg.connect(node_url(admin_url, host, port), autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            if shards and (host, port) == coordinator:
+                conn.execute(sql.SQL("ALTER DATABASE {} SET citus.shard_count = {}").format(
+                    sql.Identifier(name), sql.Literal(shards)))
         with psycopg.connect(node_url(admin_url, host, port, name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION citus")
     url = with_database(admin_url, name)
