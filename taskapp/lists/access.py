@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 
 from taskapp.database.tables import lists, tasks
-from taskapp.database.transaction import first, roll_back
+from taskapp.database.transaction import distributed, first, roll_back
 from taskapp.web.errors import abort
 
 REFUSED_BY_POLICY = "42501"  # new row violates row-level security policy
@@ -25,6 +25,7 @@ MOVE_NOT_DISTRIBUTED = ("This service's database is distributed by list (Citus),
 
 LIST_VISIBLE = select(lists.c.id).where(lists.c.id == bindparam("list_id"))
 TASK_VISIBLE = select(tasks.c.id).where(tasks.c.id == bindparam("task_id"))
+TASK_LIST = select(tasks.c.list_id).where(tasks.c.id == bindparam("task_id"))
 
 
 def list_visible(list_id) -> bool:
@@ -33,6 +34,19 @@ def list_visible(list_id) -> bool:
 
 def task_visible(task_id) -> bool:
     return first(TASK_VISIBLE, {"task_id": task_id}) is not None
+
+
+def refuse_moves_where_distributed(task_id, list_id) -> None:
+    """On Citus, before a write that names a list: a task cannot change list there (the list is
+    its distribution column), so a move is 409 (404 for a task or list the caller does not
+    see). Asked before writing, so that a batch's earlier operations are still there to see."""
+    if list_id is None or not distributed():
+        return
+    placed = first(TASK_LIST, {"task_id": task_id})
+    if placed is None or not list_visible(list_id):
+        abort(404)
+    if str(placed["list_id"]) != str(list_id):
+        abort(409, MOVE_NOT_DISTRIBUTED)
 
 
 def forbidden_or_missing(visible: bool):

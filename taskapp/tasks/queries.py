@@ -101,10 +101,29 @@ def create(values: dict):
     return _insert(tuple(sorted(values))), _values(values)
 
 
+def in_its_list(statement, parameters: dict, placed=False):
+    """A write by task id, naming the task's list too on Citus (read first, unless `placed`
+    gives it), so that it touches one shard: a write to every shard waits on Citus's locks for
+    every other such write. An invisible task has no list: the write then finds nothing."""
+    if not distributed():
+        return statement, parameters
+    if placed is False:
+        placed = first(LIST_OF, {"task_id": parameters["task_id"]})
+    return (statement.where(tasks.c.list_id == LIST_ID),
+            {**parameters, "list_id": placed["list_id"] if placed else None})
+
+
 def change(task_id, values: dict):
+    placed = False
+    if distributed() and "list_id" in values:
+        # Citus refuses any SET of the distribution column, even to the value it has: a task
+        # "moved" to the list it is in is not moved (a real move was refused before: lists.access).
+        placed = first(LIST_OF, {"task_id": task_id})
+        if placed is not None and str(placed["list_id"]) == str(values["list_id"]):
+            values = {name: value for name, value in values.items() if name != "list_id"}
     if not values:
-        return TOUCH, {"task_id": task_id}
-    return _update(tuple(sorted(values))), {"task_id": task_id, **_values(values)}
+        return in_its_list(TOUCH, {"task_id": task_id}, placed)
+    return in_its_list(_update(tuple(sorted(values))), {"task_id": task_id, **_values(values)}, placed)
 
 
 RECORD_OCCURRENCE = insert(task_completions).values(
@@ -147,11 +166,11 @@ def locked(task_id, *, with_series: bool = False) -> dict | None:
 
 
 def toggle_completed(task_id):
-    return TOGGLE, {"task_id": task_id}
+    return in_its_list(TOGGLE, {"task_id": task_id})
 
 
 def remove(task_id):
-    return REMOVE, {"task_id": task_id}
+    return in_its_list(REMOVE, {"task_id": task_id})
 
 
 # Total, open, completed and overdue, in one scan of the caller's rows.

@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from taskapp.changes import queries as change_queries
 from taskapp.database.transaction import commit, execute, first, rows
-from taskapp.lists.access import refusals_explained, written_task
+from taskapp.lists.access import refusals_explained, refuse_moves_where_distributed, written_task
 from taskapp.tasks import queries, series
 from taskapp.tasks.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, answer_with_etag, check_if_match, etag_header
 from taskapp.tasks.listing import SORT_ORDERS, page_scope, page_statement, read_cursor, task_cursor
@@ -45,6 +45,7 @@ def write_task(task_id: str, change, moving_to=None):
     """
     task_id = uuid_or_404(task_id)
     with refusals_explained(moving_to):
+        refuse_moves_where_distributed(task_id, moving_to)
         if request.if_match:
             # Lock the row so the version checked is the version changed.
             check_if_match(written_task(queries.locked(task_id), task_id))
