@@ -23,12 +23,11 @@ import psycopg
 
 from bench import report
 from bench.__main__ import APP_PASSWORD, IDENTITY_KEY_SECRET, SECRET, fresh_databases, users_file
-from bench.compare import table
+from bench.compare import measure, table
 from bench.scenarios import IN_MIX, MIX
 from bench.seed import seed
-from bench.targets import ROOT, VENV_BIN, Server, side_by_side, wrk
+from bench.targets import ROOT, VENV_BIN, Server
 from taskapp.config import libpq_url, sqlalchemy_url
-from taskapp.identity.issuing import issue_token
 from tests.support.citus import create_citus_database, drop_citus_database
 
 
@@ -74,7 +73,6 @@ def main() -> int:
     only = {name.strip() for name in args.only.split(";") if name.strip()}
     plan = [(name, chosen) for name, chosen in plan if not only or name in only]
     started = time.time()
-    rows = []
     labels = ("citus", "single")
     with tempfile.TemporaryDirectory(prefix="taskapp-citus-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
@@ -98,24 +96,7 @@ def main() -> int:
         for label, admin_url in zip(labels, (on_cluster, on_single), strict=True):
             (folder / label).mkdir()
             users.append(users_file(libpq_url(admin_url), folder / label))
-        probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
-        try:
-            for target in servers:
-                target.start("/api/me/tasks?limit=1", probe)
-            for target, listed in zip(servers, users, strict=True):  # warm up: imports, pools, plans
-                wrk(target.url, list(IN_MIX), 4, 3, listed)
-            for name, chosen in plan:
-                for count in connections:
-                    cluster, single = side_by_side([target.url for target in servers], chosen, count, args.seconds,
-                                                   users, args.slices)
-                    rows.append({"scenario": name, "connections": count, "new": cluster, "base": single})
-                    print(f"{name:<17} c={count:<3} citus {cluster['throughput']:7.0f}/s p99 {cluster['p99_ms']:6.1f}"
-                          f" ms | single {single['throughput']:7.0f}/s p99 {single['p99_ms']:6.1f} ms"
-                          f" | ratio {cluster['throughput'] / single['throughput']:.1%}"
-                          f" | errors {cluster['errors']}/{single['errors']}", flush=True)
-        finally:
-            for target in servers:
-                target.stop()
+        rows = measure(servers, plan, connections, args.seconds, args.slices, users, labels)
         shard_count = shards(libpq_url(on_cluster))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     document = {

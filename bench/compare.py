@@ -84,7 +84,6 @@ def main() -> int:
     only = {name.strip() for name in args.only.split(";") if name.strip()}
     plan = [(name, chosen) for name, chosen in plan if not only or name in only]
     started = time.time()
-    rows = []
     with tempfile.TemporaryDirectory(prefix="taskapp-compare-") as tmp, database_server() as server, \
             fresh_databases(server, 2) as admin_urls:
         folder = Path(tmp)
@@ -111,24 +110,10 @@ def main() -> int:
                 revision, [str(bin_dir / "taskapp"), "serve", "--port", "{port}", "--workers", str(args.workers),
                            "--threads", str(args.threads)], env, folder / f"serve-{index}.log", cwd=folder))
         users = users_file(libpq_url(admin_urls[0]), folder)
-        probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
         try:
-            for target in servers:
-                target.start("/api/me/tasks?limit=1", probe)
-            for target in servers:  # warm up: imports, pools, plans
-                wrk(target.url, list(IN_MIX), 4, 3, users)
-            for name, chosen in plan:
-                for count in connections:
-                    new, base = side_by_side([target.url for target in servers], chosen, count, args.seconds,
-                                             users, args.slices)
-                    rows.append({"scenario": name, "connections": count, "new": new, "base": base})
-                    print(f"{name:<17} c={count:<3} {args.new} {new['throughput']:7.0f}/s p99 {new['p99_ms']:6.1f} ms"
-                          f" | {args.base} {base['throughput']:7.0f}/s p99 {base['p99_ms']:6.1f} ms"
-                          f" | ratio {new['throughput'] / base['throughput']:.1%}"
-                          f" | errors {new['errors']}/{base['errors']}", flush=True)
+            rows = measure(servers, plan, connections, args.seconds, args.slices, [users, users],
+                           (args.new, args.base))
         finally:
-            for target in servers:
-                target.stop()
             for process in background:
                 process.terminate()
                 process.wait(timeout=30)
@@ -152,6 +137,32 @@ def main() -> int:
     print(table(document))
     print(f"wrote {args.out / (args.name + '.json')}")
     return 0
+
+
+def measure(servers: list[Server], plan: list, connections: list[int], seconds: int, slices: int,
+            users: list[Path], labels: tuple[str, str]) -> list[dict]:
+    """Start the two servers (the new, then the base), warm them up and drive them side by side
+    over every (scenario, connections) cell of `plan`, each with its users file; the rows,
+    printed as they come. The servers are stopped after."""
+    probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
+    rows = []
+    try:
+        for target in servers:
+            target.start("/api/me/tasks?limit=1", probe)
+        for target, listed in zip(servers, users, strict=True):  # warm up: imports, pools, plans
+            wrk(target.url, list(IN_MIX), 4, 3, listed)
+        for name, chosen in plan:
+            for count in connections:
+                new, base = side_by_side([target.url for target in servers], chosen, count, seconds, users, slices)
+                rows.append({"scenario": name, "connections": count, "new": new, "base": base})
+                print(f"{name:<17} c={count:<3} {labels[0]} {new['throughput']:7.0f}/s p99 {new['p99_ms']:6.1f} ms"
+                      f" | {labels[1]} {base['throughput']:7.0f}/s p99 {base['p99_ms']:6.1f} ms"
+                      f" | ratio {new['throughput'] / base['throughput']:.1%}"
+                      f" | errors {new['errors']}/{base['errors']}", flush=True)
+    finally:
+        for target in servers:
+            target.stop()
+    return rows
 
 
 def table(document: dict) -> str:

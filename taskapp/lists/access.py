@@ -17,7 +17,6 @@ from taskapp.web.errors import abort
 
 REFUSED_BY_POLICY = "42501"  # new row violates row-level security policy
 FOREIGN_KEY_VIOLATION = "23503"
-FEATURE_NOT_SUPPORTED = "0A000"  # on Citus: "modifying the partition value of rows is not allowed"
 ROLE_TOO_LOW = "Your role in this list does not allow this."
 NOT_A_MEMBER = "The assignee is not a member of the task's list."
 MOVE_NOT_DISTRIBUTED = ("This service's database is distributed by list (Citus), where a task cannot move to "
@@ -77,9 +76,4 @@ def refusals_explained(list_id=None):
         if state == FOREIGN_KEY_VIOLATION and "tasks_assignee_fkey" in str(error.orig):
             roll_back()
             abort(422, NOT_A_MEMBER, errors={"json": {"assignee_id": [NOT_A_MEMBER]}})
-        if state == FEATURE_NOT_SUPPORTED and list_id is not None and "partition value" in str(error.orig):
-            roll_back()
-            if not list_visible(list_id):
-                forbidden_or_missing(False)
-            abort(409, MOVE_NOT_DISTRIBUTED)
         raise
