@@ -75,64 +75,95 @@ def db_retire_identity_keys():
 @click.option("--mcp-port", type=click.IntRange(0, 65535),
               help="The MCP server's port (Streamable HTTP at /mcp); default PORT+1, 0 for none.")
 @click.option("--mcp-public-url", help="Where agents reach the MCP server (default http://HOST:MCP_PORT).")
-def serve(host, port, workers, threads, mcp_port, mcp_public_url):
+@click.option("--mcp-allowed-origin", "mcp_allowed_origins", multiple=True,
+              help="A browser Origin allowed to call the MCP server (repeatable; none by default).")
+def serve(host, port, workers, threads, mcp_port, mcp_public_url, mcp_allowed_origins):
     """Serve the API with Granian (on the embedded PostgreSQL when nothing is configured), and
     the MCP server for AI agents beside it."""
     from taskapp import server
 
     config = embedded.serving_config()
     check_runtime_connection(config)
-    base = f"http://{host}:{port}"
+    base = listening_url(host, port)
     if mcp_port is None:
         mcp_port = port + 1 if port < 65535 else 0
     click.echo(f"taskapp API:  {base}/api/me/tasks")
     click.echo(f"Swagger UI:   {base}/api/docs")
     if mcp_port:
-        click.echo(f"MCP server:   {(mcp_public_url or f'http://{host}:{mcp_port}').rstrip('/')}/mcp")
+        click.echo(f"MCP server:   {(mcp_public_url or listening_url(host, mcp_port)).rstrip('/')}/mcp")
     if config.embedded_data_dir is not None:
         click.echo(f"Data folder:  {config.embedded_data_dir}")
         if needs_secret(config.JWT_ALGORITHM):
             token = issue_for(config, "demo")
             click.echo(f"Token for user 'demo' (24 h): {token}")
-    server.serve(config, host, port, workers, threads, mcp_port, mcp_public_url)
+    server.serve(config, host, port, workers, threads, mcp_port, mcp_public_url, mcp_allowed_origins)
+
+
+def url_host(host: str) -> str:
+    """`host` as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def listening_url(host: str, port: int) -> str:
+    """The URL of a server listening on `host` (a wildcard address: this machine's loopback name)."""
+    return f"http://{'localhost' if host in WILDCARD_HOSTS else url_host(host)}:{port}"
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 @cli.command(with_appcontext=False)
 @click.option("--http", "over_http", is_flag=True, help="Serve Streamable HTTP at /mcp instead of stdio.")
+@click.option("--api-url", envvar="TASKAPP_API_URL", default="http://127.0.0.1:8000", show_default=True,
+              help="Over stdio: the API the tools call, with TASKAPP_TOKEN (env TASKAPP_API_URL).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (with --http).")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="With --http.")
-@click.option("--public-url", help="Where clients reach this server (with --http; default http://HOST:PORT).")
+@click.option("--public-url", help="Where clients reach this server (with --http; default http://HOST:PORT, "
+              "localhost for a wildcard HOST).")
 @click.option("--allowed-origin", "allowed_origins", multiple=True,
               help="A browser Origin allowed to call it (with --http; repeatable; none by default).")
-def mcp(over_http, host, port, public_url, allowed_origins):
+def mcp(over_http, api_url, host, port, public_url, allowed_origins):
     """The MCP server for AI agents, acting as the user of a bearer token and no one else.
 
-    Over stdio (for a local agent) the token is TASKAPP_TOKEN; over HTTP each request carries
-    its own (`Authorization: Bearer …`)."""
+    Over stdio (for a local agent) the token is TASKAPP_TOKEN, and the tools call the API at
+    --api-url over HTTP: the process holds that token and nothing else. Over HTTP (run by
+    `taskapp serve`, or alone beside the API's configuration) each request carries its own
+    (`Authorization: Bearer …`)."""
     import os
     from urllib.parse import urlsplit
 
     from taskapp.agents import server as agents
-    from taskapp.app import create_app
+    from taskapp.agents.calls import APIUnreachable, CallerAPI
 
-    app = create_app()
     if not over_http:
         import anyio
 
         token = os.environ.get(agents.TOKEN_VARIABLE, "")
-        from taskapp.agents.calls import CallerAPI
-
-        if not token or CallerAPI(app).subject(token) is None:
-            raise click.ClickException(f"{agents.TOKEN_VARIABLE} must hold a valid bearer token for this API.")
-        anyio.run(agents.stdio_server(app, token).run_stdio_async)
+        if not token:
+            raise click.ClickException(f"{agents.TOKEN_VARIABLE} must hold a bearer token for the API.")
+        api = CallerAPI.over_network(api_url)
+        try:
+            answer = api.call(token, "GET", "/summary")
+        except APIUnreachable as error:
+            raise click.ClickException(f"{error} Start it (taskapp serve) or name it with --api-url.") from None
+        if answer.status == 401:
+            raise click.ClickException(f"The API at {api_url} refuses the token in {agents.TOKEN_VARIABLE}.")
+        if not answer.ok:
+            message = answer.body.get("message") if isinstance(answer.body, dict) else None
+            raise click.ClickException(f"The API at {api_url} answered {answer.status}: {message or 'no reason'}.")
+        anyio.run(agents.stdio_server(api, token).run_stdio_async)
         return
     import uvicorn
 
-    public_url = (public_url or f"http://{host}:{port}").rstrip("/")
-    public_host = urlsplit(public_url).netloc
-    hosts = sorted({public_host, f"{host}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"})
+    from taskapp.app import create_app
+
+    app = create_app()
+    public_url = (public_url or listening_url(host, port)).rstrip("/")
+    listening = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", urlsplit(public_url).netloc}
+    if host not in WILDCARD_HOSTS:
+        listening.add(f"{url_host(host)}:{port}")
     click.echo(f"taskapp MCP:  {public_url}{agents.MCP_PATH}", err=True)
-    uvicorn.run(agents.http_app(app, public_url, hosts, list(allowed_origins)), host=host, port=port,
+    uvicorn.run(agents.http_app(app, public_url, sorted(listening), list(allowed_origins)), host=host, port=port,
                 log_level="warning")
 
 

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,15 +82,40 @@ def metrics_beside(host: str, metrics_port: int | None, made_folder: str | None)
 
 
 def child_process(name: str, command: list[str], environment: dict) -> Beside:
-    """`command` run beside the server; stopped with SIGTERM (what it has in hand finishes),
-    killed if it is still there at the deadline."""
-    running = []
+    """`command` run beside the server, started again if it exits on its own (a second later,
+    then after longer waits up to 30 s while it keeps failing at once); stopped with SIGTERM
+    (what it has in hand finishes), killed if it is still there at the deadline."""
+    running: list[subprocess.Popen] = []
+    stopping = threading.Event()
+    starting = threading.Lock()  # a restart and the stop do not cross
 
-    def start():
-        running.append(subprocess.Popen(command, env=environment))
+    def launch():
+        with starting:
+            if stopping.is_set():
+                return
+            running.append(subprocess.Popen(command, env=environment))
         print(f"{name} started (pid {running[-1].pid})", file=sys.stderr, flush=True)
 
+    def supervise():
+        pause = 1.0
+        while True:
+            began = time.monotonic()
+            status = running[-1].wait()
+            if stopping.is_set():
+                return
+            pause = 1.0 if time.monotonic() - began > 60 else min(pause * 2, 30.0)
+            print(f"{name} exited ({status}); starting it again in {pause:.0f} s", file=sys.stderr, flush=True)
+            if stopping.wait(pause):
+                return
+            launch()
+
+    def start():
+        launch()
+        threading.Thread(target=supervise, name=f"{name} supervisor", daemon=True).start()
+
     def stop():
+        with starting:
+            stopping.set()
         for process in running:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -111,17 +137,19 @@ def background_worker(config: Config) -> Beside:
     return child_process("background worker", [sys.executable, "-m", "taskapp", "worker"], environment)
 
 
-def mcp_server(host: str, mcp_port: int, public_url: str | None) -> Beside:
+def mcp_server(host: str, mcp_port: int, public_url: str | None, allowed_origins=()) -> Beside:
     """The MCP server (`taskapp mcp --http`) on its own port beside the API. Its own process: the
     SDK's Streamable HTTP transport is an ASGI app, and the API's workers are WSGI."""
     command = [sys.executable, "-m", "taskapp", "mcp", "--http", "--host", host, "--port", str(mcp_port)]
     if public_url:
         command += ["--public-url", public_url]
+    for origin in allowed_origins:
+        command += ["--allowed-origin", origin]
     return child_process("MCP server", command, dict(os.environ))
 
 
 def serve(config: Config, host: str, port: int, workers: int, threads: int, mcp_port: int | None = None,
-          mcp_public_url: str | None = None) -> None:
+          mcp_public_url: str | None = None, mcp_allowed_origins=()) -> None:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
 
@@ -133,7 +161,7 @@ def serve(config: Config, host: str, port: int, workers: int, threads: int, mcp_
     if config.embedded_data_dir is not None:
         beside.append(background_worker(config))
     if mcp_port:
-        beside.append(mcp_server(host, mcp_port, mcp_public_url))
+        beside.append(mcp_server(host, mcp_port, mcp_public_url, mcp_allowed_origins))
     server = Granian(
         "taskapp.app:create_app", factory=True, interface=Interfaces.WSGI, address=host, port=port,
         workers=workers, blocking_threads=threads,

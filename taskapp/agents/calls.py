@@ -1,18 +1,28 @@
-"""An agent's calls: the REST API, called in process with the agent's own bearer token.
+"""An agent's calls: the REST API, called with the agent's own bearer token.
 
-Every tool is one or a few requests to the same Flask application that serves the API, through
-the whole of it: the token is verified as for any client, the rate limit is spent, and every
-statement acts as the token's subject with the identity proof. Writes go through `POST /batch`,
-so that several of them are one transaction and one Idempotency-Key makes a retry safe.
+Every tool is one or a few requests to the API, through the whole of it: the token is verified
+as for any client, the rate limit is spent, and every statement acts as the token's subject with
+the identity proof. Writes go through `POST /batch`, so that several of them are one transaction
+and one Idempotency-Key makes a retry safe.
+
+The requests go one of two ways, through the same HTTP client: in process, to the Flask
+application that serves the API (the MCP server `taskapp serve` runs, which holds the
+service's configuration anyway), or over the network to a running API (`taskapp mcp` over
+stdio, which an agent starts on its own machine with nothing but a token: it holds no key, no
+database address, nothing that could act for anyone else).
 """
 
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 from flask import Flask
-from werkzeug.test import Client
 
-from taskapp.identity.bearer import Unauthenticated, identify
+from taskapp.identity.bearer import KeysUnavailable, Unauthenticated, identify
+
+
+class APIUnreachable(Exception):
+    """The API could not be reached (over the network), or could not check tokens now."""
 
 
 @dataclass
@@ -27,7 +37,7 @@ class Answer:
 
     def next_cursor(self) -> str | None:
         """The `cursor` of the `Link: <…>; rel="next"` header, if another page follows."""
-        link = self.headers.get("Link")
+        link = self.headers.get("link")
         if not link or 'rel="next"' not in link:
             return None
         target = link[link.index("<") + 1:link.index(">")]
@@ -37,23 +47,44 @@ class Answer:
 class CallerAPI:
     """The API as one caller sees it: each call carries their token."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, client: httpx2.Client, app: Flask | None = None):
+        self.client = client
         self.app = app
 
+    @classmethod
+    def in_process(cls, app: Flask) -> "CallerAPI":
+        transport = httpx2.WSGITransport(app=app)
+        return cls(httpx2.Client(transport=transport, base_url="http://taskapp.internal"), app)
+
+    @classmethod
+    def over_network(cls, base_url: str, timeout: float = 30) -> "CallerAPI":
+        return cls(httpx2.Client(base_url=base_url.rstrip("/"), timeout=timeout))
+
     def subject(self, token: str) -> str | None:
-        """The token's `sub` when the API would accept it (the same check, the same settings); else None."""
+        """In process: the token's `sub` when the API would accept it (the same check, the same
+        settings); else None. APIUnreachable when the keys to check it cannot be had now."""
+        assert self.app is not None, "a token's subject is checked where the API's settings are"
         with self.app.test_request_context("/api/me/tasks", headers={"Authorization": f"Bearer {token}"}):
             try:
                 return identify()
             except Unauthenticated:
                 return None
+            except KeysUnavailable as error:
+                raise APIUnreachable("The identity provider's keys cannot be fetched now.") from error
 
     def call(self, token: str, method: str, path: str, *, json=None, query=None,
              idempotency_key: str | None = None) -> Answer:
         headers = {"Authorization": f"Bearer {token}"}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        client = Client(self.app, response_wrapper=self.app.response_class)
         query = {name: value for name, value in (query or {}).items() if value is not None}
-        response = client.open(f"/api/me{path}", method=method, json=json, query_string=query, headers=headers)
-        return Answer(response.status_code, response.get_json(silent=True), dict(response.headers))
+        try:
+            response = self.client.request(method, f"/api/me{path}", json=json, params=query, headers=headers)
+        except httpx2.HTTPError as error:
+            raise APIUnreachable(f"The API at {self.client.base_url} cannot be reached: "
+                                 f"{error.__class__.__name__}.") from error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return Answer(response.status_code, body, {name.lower(): value for name, value in response.headers.items()})

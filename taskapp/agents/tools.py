@@ -9,13 +9,14 @@ idempotency key, so an agent's retry never applies twice).
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from taskapp.agents.calls import Answer, CallerAPI
+from taskapp.agents.calls import Answer, APIUnreachable, CallerAPI
 
 INSTRUCTIONS = (
     "taskapp: the user's tasks, in lists they may share with others. You act as the user whose token "
@@ -26,10 +27,14 @@ INSTRUCTIONS = (
 )
 
 IdempotencyKey = Annotated[str | None, Field(
-    description="Optional: a unique string for this write. Retrying with the same key and the same "
-    "arguments returns the first answer and writes nothing again.", min_length=1, max_length=255)]
-TaskId = Annotated[str, Field(description="A task's id (UUID).")]
-ListId = Annotated[str, Field(description="A list's id (UUID).")]
+    description="Optional: a unique string for this write (1-255 printable ASCII characters). Retrying "
+    "with the same key and the same arguments returns the first answer and writes nothing again.",
+    min_length=1, max_length=255, pattern=r"^[!-~]([ -~]{0,253}[!-~])?$")]  # the header's printable ASCII
+# Ids are UUIDs in the schema, so a malformed one is refused with its field named before anything
+# is called, and none can change the path of the request it goes into.
+TaskId = Annotated[UUID, Field(description="A task's id (UUID).")]
+ListId = Annotated[UUID, Field(description="A list's id (UUID).")]
+InvitationId = Annotated[UUID, Field(description="An invitation's id (UUID).")]
 Priority = Literal["low", "medium", "high"]
 Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "due_at", "-due_at",
                "priority", "-priority", "title", "-title"]
@@ -37,6 +42,8 @@ Role = Literal["viewer", "editor", "admin", "owner"]
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 ADD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+# Completing a recurring task moves it to its next occurrence: the same call again completes that one.
+COMPLETE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 REMOVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
@@ -68,7 +75,7 @@ class Strict(BaseModel):
 class NewTask(Strict):
     title: str = Field(description="What to do (1-255 characters).")
     description: str | None = Field(None, description="Details (up to 1000 characters).")
-    list_id: str | None = Field(None, description="The list to put it in; your Inbox when left out.")
+    list_id: UUID | None = Field(None, description="The list to put it in; your Inbox when left out.")
     priority: Priority | None = Field(None, description="low, medium (the default) or high.")
     due_at: str | None = Field(None, description="When it is due: RFC 3339 with an offset, e.g. 2030-01-15T09:00:00Z.")
     tags: list[str] | None = Field(None, description="Labels, lowercased (up to 20).")
@@ -84,7 +91,7 @@ class TaskChange(Strict):
     priority: Priority | None = None
     due_at: str | None = Field(None, description="RFC 3339 with an offset; give clear_due_at to remove it.")
     tags: list[str] | None = Field(None, description="The whole new set of tags.")
-    list_id: str | None = Field(None, description="Move it to this list (one you may edit).")
+    list_id: UUID | None = Field(None, description="Move it to this list (one you may edit).")
     assignee_id: str | None = Field(None, description="Assign it to this member of its list.")
     clear_description: bool = False
     clear_due_at: bool = False
@@ -93,7 +100,7 @@ class TaskChange(Strict):
 
 def task_changes(change: TaskChange) -> dict:
     """The PATCH body of a change: what was given, and null for what is to be cleared."""
-    body = change.model_dump(exclude_none=True, exclude={"task_id", "clear_description", "clear_due_at",
+    body = change.model_dump(mode="json", exclude_none=True, exclude={"task_id", "clear_description", "clear_due_at",
                                                           "clear_assignee"})
     for cleared, name in ((change.clear_description, "description"), (change.clear_due_at, "due_at"),
                           (change.clear_assignee, "assignee_id")):
@@ -128,7 +135,10 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     """Register every tool on `server`; `token()` is the caller's bearer token."""
 
     def call(method: str, path: str, **kwargs) -> Answer:
-        answer = api.call(token(), method, path, **kwargs)
+        try:
+            answer = api.call(token(), method, path, **kwargs)
+        except APIUnreachable as error:
+            raise ToolError(f"{error} Try again shortly.") from None
         if not answer.ok:
             raise failure(answer)
         return answer
@@ -139,7 +149,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     @server.tool(annotations=READ)
     def find_tasks(
         q: Annotated[str | None, Field(description="Words that must all appear in the title or description.")] = None,
-        list_id: Annotated[str | None, Field(description="Only this list's tasks.")] = None,
+        list_id: Annotated[UUID | None, Field(description="Only this list's tasks.")] = None,
         completed: Annotated[bool | None, Field(description="true: done; false: open; left out: both.")] = None,
         priority: Priority | None = None,
         tags: Annotated[list[str] | None, Field(description="Tasks having all of these tags.")] = None,
@@ -151,8 +161,9 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
     ) -> Answered:
         """Find the user's tasks across every list they can see: filter, search, sort, page."""
-        query = {"q": q, "list_id": list_id, "priority": priority, "due_before": due_before,
-                 "due_after": due_after, "assignee_id": assignee_id, "sort": sort, "limit": limit, "cursor": cursor}
+        query = {"q": q, "list_id": None if list_id is None else str(list_id), "priority": priority,
+                 "due_before": due_before, "due_after": due_after, "assignee_id": assignee_id, "sort": sort,
+                 "limit": limit, "cursor": cursor}
         if completed is not None:
             query["completed"] = "true" if completed else "false"
         if tags:
@@ -172,7 +183,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     def add_tasks(tasks: Annotated[list[NewTask], Field(min_length=1, max_length=100)],
                   idempotency_key: IdempotencyKey = None) -> Answered:
         """Add one or more tasks (all or none)."""
-        operations = [{"op": "create_task", "task": task.model_dump(exclude_none=True)} for task in tasks]
+        operations = [{"op": "create_task", "task": task.model_dump(mode="json", exclude_none=True)} for task in tasks]
         made = [result["task"] for result in batch(operations, idempotency_key)]
         return answered(tasks_text("Added", made), {"tasks": made})
 
@@ -180,17 +191,17 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     def update_tasks(changes: Annotated[list[TaskChange], Field(min_length=1, max_length=100)],
                      idempotency_key: IdempotencyKey = None) -> Answered:
         """Change fields of one or more tasks (all or none); fields left out stay as they are."""
-        operations = [{"op": "update_task", "task_id": change.task_id, "changes": task_changes(change)}
+        operations = [{"op": "update_task", "task_id": str(change.task_id), "changes": task_changes(change)}
                       for change in changes]
         changed = [result["task"] for result in batch(operations, idempotency_key)]
         return answered(tasks_text("Updated", changed), {"tasks": changed})
 
-    @server.tool(annotations=CHANGE)
+    @server.tool(annotations=COMPLETE)
     def complete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
                        completed: Annotated[bool, Field(description="false reopens them.")] = True,
                        idempotency_key: IdempotencyKey = None) -> Answered:
         """Complete (or reopen) tasks; a recurring task completed moves to its next occurrence."""
-        operations = [{"op": "complete_task", "task_id": task_id, "completed": completed} for task_id in task_ids]
+        operations = [{"op": "complete_task", "task_id": str(task_id), "completed": completed} for task_id in task_ids]
         done = [result["task"] for result in batch(operations, idempotency_key)]
         return answered(tasks_text("Completed" if completed else "Reopened", done), {"tasks": done})
 
@@ -198,8 +209,9 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     def delete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
                      idempotency_key: IdempotencyKey = None) -> Answered:
         """Delete tasks for good (all or none)."""
-        batch([{"op": "delete_task", "task_id": task_id} for task_id in task_ids], idempotency_key)
-        return answered(f"Deleted {len(task_ids)} task{'s' if len(task_ids) != 1 else ''}.", {"deleted": task_ids})
+        deleted = [str(task_id) for task_id in task_ids]
+        batch([{"op": "delete_task", "task_id": task_id} for task_id in deleted], idempotency_key)
+        return answered(f"Deleted {len(deleted)} task{'s' if len(deleted) != 1 else ''}.", {"deleted": deleted})
 
     @server.tool(annotations=READ)
     def get_summary() -> Answered:
@@ -212,7 +224,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=READ)
     def completion_history(
-        task_id: Annotated[str | None, Field(description="One task's completions; left out: all.")] = None,
+        task_id: Annotated[UUID | None, Field(description="One task's completions; left out: all.")] = None,
         completed_after: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
         completed_before: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
@@ -246,7 +258,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=READ)
     def list_invitations(
-        list_id: Annotated[str | None, Field(description="A list's pending invitations (admins and the owner); "
+        list_id: Annotated[UUID | None, Field(description="A list's pending invitations (admins and the owner); "
                                              "left out: the invitations addressed to the user.")] = None,
     ) -> Answered:
         """Pending invitations: to the user, or of one list."""
@@ -267,48 +279,49 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     @server.tool(annotations=CHANGE)
     def rename_list(list_id: ListId, name: str, idempotency_key: IdempotencyKey = None) -> Answered:
         """Rename a list (admins and the owner)."""
-        renamed = batch([{"op": "rename_list", "list_id": list_id, "list": {"name": name}}], idempotency_key)[0]
+        renamed = batch([{"op": "rename_list", "list_id": str(list_id), "list": {"name": name}}], idempotency_key)[0]
         return answered(f"Renamed the list to {renamed['list']['name']}.", renamed["list"])
 
     @server.tool(annotations=REMOVE)
     def delete_list(list_id: ListId, idempotency_key: IdempotencyKey = None) -> Answered:
         """Delete a list and all its tasks, for every member (the owner only)."""
-        batch([{"op": "delete_list", "list_id": list_id}], idempotency_key)
-        return answered("Deleted the list and its tasks.", {"deleted": list_id})
+        batch([{"op": "delete_list", "list_id": str(list_id)}], idempotency_key)
+        return answered("Deleted the list and its tasks.", {"deleted": str(list_id)})
 
     @server.tool(annotations=ADD)
     def invite_to_list(list_id: ListId, invitee_id: Annotated[str, Field(description="Whom to invite (their id).")],
                        role: Literal["viewer", "editor", "admin"],
                        idempotency_key: IdempotencyKey = None) -> Answered:
         """Invite someone to a list; they join when they accept (within 7 days)."""
-        operation = {"op": "invite", "list_id": list_id, "invitation": {"user_id": invitee_id, "role": role}}
+        operation = {"op": "invite", "list_id": str(list_id), "invitation": {"user_id": invitee_id, "role": role}}
         sent = batch([operation], idempotency_key)[0]["invitation"]
         return answered(f"Invited {sent['invitee_id']} as {sent['role']} [{sent['id']}]; "
                         f"it expires {sent['expires_at']}.", sent)
 
     @server.tool(annotations=REMOVE)
-    def revoke_invitation(list_id: ListId, invitation_id: str,
+    def revoke_invitation(list_id: ListId, invitation_id: InvitationId,
                           idempotency_key: IdempotencyKey = None) -> Answered:
         """Take back a pending invitation to a list (admins and the owner)."""
-        batch([{"op": "revoke_invitation", "list_id": list_id, "invitation_id": invitation_id}], idempotency_key)
-        return answered("Revoked the invitation.", {"revoked": invitation_id})
+        batch([{"op": "revoke_invitation", "list_id": str(list_id), "invitation_id": str(invitation_id)}],
+              idempotency_key)
+        return answered("Revoked the invitation.", {"revoked": str(invitation_id)})
 
     @server.tool(annotations=CHANGE)
-    def answer_invitation(invitation_id: str, accept: Annotated[bool, Field(description="false declines it.")],
+    def answer_invitation(invitation_id: InvitationId, accept: Annotated[bool, Field(description="false declines it.")],
                           idempotency_key: IdempotencyKey = None) -> Answered:
         """Accept (join the list) or decline an invitation addressed to the user."""
         op = "accept_invitation" if accept else "decline_invitation"
-        result = batch([{"op": op, "invitation_id": invitation_id}], idempotency_key)[0]
+        result = batch([{"op": op, "invitation_id": str(invitation_id)}], idempotency_key)[0]
         if accept:
             joined = result["list"]
             return answered(f"Joined {joined['name']} [{joined['id']}] as {joined['role']}.", {"joined": joined})
-        return answered("Declined the invitation.", {"declined": invitation_id})
+        return answered("Declined the invitation.", {"declined": str(invitation_id)})
 
     @server.tool(annotations=CHANGE)
     def change_member_role(list_id: ListId, member_id: Annotated[str, Field(description="The member's id.")],
                            role: Role, idempotency_key: IdempotencyKey = None) -> Answered:
         """Change a member's role; `owner` hands ownership over (the user becomes an admin)."""
-        operation = {"op": "change_member_role", "list_id": list_id, "user_id": member_id, "role": role}
+        operation = {"op": "change_member_role", "list_id": str(list_id), "user_id": member_id, "role": role}
         member = batch([operation], idempotency_key)[0]["member"]
         return answered(f"{member['user_id']} is now {member['role']}.", member)
 
@@ -317,7 +330,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
                       member_id: Annotated[str, Field(description="The member's id, or `me` to leave.")],
                       idempotency_key: IdempotencyKey = None) -> Answered:
         """Remove a member from a list, or leave it (`me`)."""
-        batch([{"op": "remove_member", "list_id": list_id, "user_id": member_id}], idempotency_key)
+        batch([{"op": "remove_member", "list_id": str(list_id), "user_id": member_id}], idempotency_key)
         return answered(f"{member_id} is no longer a member.", {"removed": member_id})
 
     return server

@@ -4,7 +4,9 @@ as its token's user and no one else, and its writes are writes like any other.""
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,9 +27,11 @@ from tests.support.served import CONFIG_VARIABLES, free_port, http_request
 from tests.support.users import SECRET, User, make_token, new_user
 
 AUDIENCE = "taskapp-agents-test"
+ISSUER = "https://issuer.taskapp.test"
 READ_ONLY = {"find_tasks", "get_task", "get_summary", "completion_history", "list_lists", "list_members",
              "list_invitations"}
 DESTRUCTIVE = {"delete_tasks", "delete_list", "revoke_invitation", "remove_member"}
+NOT_IDEMPOTENT = {"add_tasks", "complete_tasks", "create_list", "invite_to_list"}  # the same call again does more
 
 
 def environment(database, **extra) -> dict:
@@ -37,8 +41,15 @@ def environment(database, **extra) -> dict:
 
 
 def audience_user(prefix: str) -> User:
+    """A user whose token names the served MCP server's audience and issuer."""
     sub = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    return User(sub=sub, token=make_token({"sub": sub, "aud": AUDIENCE}))
+    return User(sub=sub, token=make_token({"sub": sub, "aud": AUDIENCE, "iss": ISSUER}))
+
+
+def token_only(api_url: str, token: str) -> dict:
+    """What a local agent gives `taskapp mcp`: a token and the API's address, none of the service's settings."""
+    clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    return {**clean, "TASKAPP_TOKEN": token, "TASKAPP_API_URL": api_url}
 
 
 class ServedMCP:
@@ -51,8 +62,8 @@ class ServedMCP:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "taskapp", "mcp", "--http", "--port", str(self.port),
              "--allowed-origin", "https://agents.example"],
-            env=environment(database, JWT_AUDIENCE=AUDIENCE), stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            env=environment(database, JWT_AUDIENCE=AUDIENCE, JWT_ISSUER=ISSUER), stdout=self.log,
+            stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -78,6 +89,16 @@ def served_mcp(database):
     server.close()
 
 
+@pytest.fixture(scope="module")
+def served_api(database):
+    """`taskapp serve` (no MCP server beside it): the API a local agent's `taskapp mcp` calls."""
+    from tests.support.served import Served
+
+    server = Served(database.app_url, workers=1, threads=4)
+    yield server
+    server.close()
+
+
 @asynccontextmanager
 async def over_http(served, token: str | None, **headers):
     if token is not None:
@@ -90,9 +111,9 @@ async def over_http(served, token: str | None, **headers):
 
 
 @asynccontextmanager
-async def over_stdio(database, token: str):
+async def over_stdio(served_api, token: str):
     parameters = StdioServerParameters(command=sys.executable, args=["-m", "taskapp", "mcp"],
-                                       env=environment(database, TASKAPP_TOKEN=token))
+                                       env=token_only(served_api.url, token))
     async with stdio_client(parameters) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
@@ -125,6 +146,7 @@ async def every_tool(session, owner: User, invitee_session, invitee: User) -> se
         assert tool.input_schema["type"] == "object" and "user_id" not in tool.input_schema.get("properties", {}), name
         assert tool.annotations.read_only_hint is (name in READ_ONLY), name
         assert tool.annotations.destructive_hint is (name in DESTRUCTIVE), name
+        assert tool.annotations.idempotent_hint is (name not in NOT_IDEMPOTENT), name
         assert tool.description, name
         assert tool.output_schema is not None and tool.output_schema["type"] == "object", name
 
@@ -146,12 +168,16 @@ async def every_tool(session, owner: User, invitee_session, invitee: User) -> se
     changed = (await use("update_tasks", changes=[{"task_id": garden["id"], "title": "Water the roses",
                                                    "clear_description": True}]))["tasks"][0]
     assert changed["title"] == "Water the roses" and changed["description"] is None
+    reopened = (await use("complete_tasks", task_ids=[garden["id"]], completed=True))["tasks"][0]
+    assert reopened["completed"] is True
+    reopened = (await use("complete_tasks", task_ids=[garden["id"]], completed=False))["tasks"][0]
+    assert reopened["completed"] is False
     done = (await use("complete_tasks", task_ids=[report["id"]]))["tasks"][0]
     assert done["completed"] is True
     assert (await use("get_summary"))["tasks"]["completed"] == 1
     history = await use("completion_history", task_id=report["id"])
     assert [c["completed_by"] for c in history["completions"]] == [owner.sub]
-    assert len((await use("completion_history"))["completions"]) == 1
+    assert len((await use("completion_history"))["completions"]) == 1  # the garden's was undone with its reopening
 
     shared = await use("create_list", name="Garden club")
     assert shared["role"] == "owner"
@@ -185,14 +211,29 @@ async def every_tool(session, owner: User, invitee_session, invitee: User) -> se
     return called
 
 
-def test_every_tool_over_stdio(database):
+def test_every_tool_over_stdio(served_api):
     alice, bob = new_user("alice"), new_user("bob")
 
     async def session():
-        async with over_stdio(database, alice.token) as alices, over_stdio(database, bob.token) as bobs:
+        async with over_stdio(served_api, alice.token) as alices, over_stdio(served_api, bob.token) as bobs:
             await every_tool(alices, alice, bobs, bob)
 
     anyio.run(session)
+
+
+def test_over_stdio_a_token_is_all_an_agent_holds_and_it_must_be_good(served_api):
+    """`taskapp mcp` over stdio starts with a token and the API's address alone; a bad token, or an
+    API it cannot reach, ends it at once with a line that says so (and the API's 401 never leaks a key)."""
+    for env, said in (
+        ({k: v for k, v in token_only(served_api.url, "").items() if k != "TASKAPP_TOKEN"},
+         "TASKAPP_TOKEN must hold a bearer token"),
+        (token_only(served_api.url, make_token({"sub": "x"}, secret="y" * 64)), "refuses the token in TASKAPP_TOKEN"),
+        (token_only(f"http://127.0.0.1:{free_port()}", new_user("alice").token), "cannot be reached"),
+    ):
+        done = subprocess.run([sys.executable, "-m", "taskapp", "mcp"], env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and said in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_every_tool_over_streamable_http(served_mcp):
@@ -212,23 +253,68 @@ def test_bobs_agent_given_alices_ids_finds_and_changes_nothing(served_mcp, clien
         async with over_http(served_mcp, alice.token) as alices, over_http(served_mcp, bob.token) as bobs:
             task = (await call(alices, "add_tasks", tasks=[{"title": "Alice's secret"}]))["tasks"][0]
             shared = await call(alices, "create_list", name="Alice's list")
+            carol = audience_user("carol")
+            invitation = await call(alices, "invite_to_list", list_id=shared["id"], invitee_id=carol.sub,
+                                    role="editor")
             for tool, arguments in (
                 ("get_task", {"task_id": task["id"]}),
                 ("update_tasks", {"changes": [{"task_id": task["id"], "title": "mine"}]}),
                 ("complete_tasks", {"task_ids": [task["id"]]}),
+                ("complete_tasks", {"task_ids": [task["id"]], "completed": False}),
                 ("delete_tasks", {"task_ids": [task["id"]]}),
                 ("completion_history", {"task_id": task["id"]}),
                 ("add_tasks", {"tasks": [{"title": "into hers", "list_id": task["list_id"]}]}),
+                ("update_tasks", {"changes": [{"task_id": task["id"], "list_id": shared["id"]}]}),
                 ("list_members", {"list_id": shared["id"]}),
+                ("list_invitations", {"list_id": shared["id"]}),
                 ("rename_list", {"list_id": shared["id"], "name": "mine"}),
                 ("invite_to_list", {"list_id": shared["id"], "invitee_id": bob.sub, "role": "admin"}),
+                ("revoke_invitation", {"list_id": shared["id"], "invitation_id": invitation["id"]}),
+                ("answer_invitation", {"invitation_id": invitation["id"], "accept": True}),
+                ("answer_invitation", {"invitation_id": invitation["id"], "accept": False}),
+                ("change_member_role", {"list_id": shared["id"], "member_id": alice.sub, "role": "viewer"}),
+                ("change_member_role", {"list_id": shared["id"], "member_id": bob.sub, "role": "owner"}),
+                ("remove_member", {"list_id": shared["id"], "member_id": alice.sub}),
+                ("remove_member", {"list_id": shared["id"], "member_id": "me"}),
                 ("delete_list", {"list_id": shared["id"]}),
             ):
                 text = await refused(bobs, tool, **arguments)
                 assert "404" in text and "Not found" in text and alice.sub not in text, (tool, text)
             assert (await call(bobs, "find_tasks"))["tasks"] == []
+            assert (await call(bobs, "find_tasks", list_id=shared["id"]))["tasks"] == []
+            assert (await call(bobs, "find_tasks", list_id=task["list_id"]))["tasks"] == []
             assert [item["name"] for item in (await call(bobs, "list_lists"))["lists"]] == ["Inbox"]
+            assert (await call(bobs, "list_invitations"))["invitations"] == []
             assert (await call(alices, "get_task", task_id=task["id"]))["title"] == "Alice's secret"
+            assert [m["user_id"] for m in (await call(alices, "list_members", list_id=shared["id"]))["members"]] == [
+                alice.sub]
+            pending = (await call(alices, "list_invitations", list_id=shared["id"]))["invitations"]
+            assert [i["id"] for i in pending] == [invitation["id"]]
+
+    anyio.run(session)
+
+
+def test_a_malformed_id_is_refused_naming_its_field(served_mcp):
+    """Ids are UUIDs in the tools' schemas: one that is not is refused before any call, its field
+    named, and no text can change the path of the request it would have gone into."""
+    alice = audience_user("alice")
+
+    async def session():
+        async with over_http(served_mcp, alice.token) as alices:
+            task = (await call(alices, "add_tasks", tasks=[{"title": "mine"}]))["tasks"][0]
+            for tool, arguments, field in (
+                ("get_task", {"task_id": "x?y=1"}, "task_id"),
+                ("get_task", {"task_id": f"{task['id']}/completions"}, "task_id"),
+                ("completion_history", {"task_id": "../summary"}, "task_id"),
+                ("list_members", {"list_id": "not-a-uuid"}, "list_id"),
+                ("complete_tasks", {"task_ids": ["%2e%2e"]}, "task_ids"),
+                ("answer_invitation", {"invitation_id": "1 OR 1=1", "accept": True}, "invitation_id"),
+                ("add_tasks", {"tasks": [{"title": "x"}], "idempotency_key": "line\nbreak"}, "idempotency_key"),
+            ):
+                text = await refused(alices, tool, **arguments)
+                assert field in text, (tool, text)
+            assert (await call(alices, "get_task", task_id=task["id"]))["title"] == "mine"
+            assert len((await call(alices, "find_tasks"))["tasks"]) == 1
 
     anyio.run(session)
 
@@ -263,9 +349,15 @@ def test_without_a_valid_token_the_answer_is_401_pointing_at_the_metadata(served
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}}}
     accept = {"Accept": "application/json, text/event-stream"}
-    wrong_audience = new_user("alice").token  # valid for the API's default settings, not this server's audience
-    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": f"Bearer {wrong_audience}"},
-                    {"Authorization": "Bearer " + make_token({"sub": "x", "aud": AUDIENCE}, secret="x" * 64)}):
+    wrong_audience = make_token({"sub": "x", "aud": "another-service", "iss": ISSUER})
+    wrong_issuer = make_token({"sub": "x", "aud": AUDIENCE, "iss": "https://elsewhere.example"})
+    no_issuer = make_token({"sub": "x", "aud": AUDIENCE})
+    expired = make_token({"sub": "x", "aud": AUDIENCE, "iss": ISSUER, "iat": 1_000_000, "exp": 1_000_600})
+    wrong_key = make_token({"sub": "x", "aud": AUDIENCE, "iss": ISSUER}, secret="x" * 64)
+    assert http_request(served_mcp.url, "POST", "/mcp", initialize,
+                        {**accept, "Authorization": f"Bearer {audience_user('alice').token}"})[0] == 200
+    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, *({"Authorization": f"Bearer {token}"} for token in (
+            wrong_audience, wrong_issuer, no_issuer, expired, wrong_key))):
         status, answer_headers, _ = http_request(served_mcp.url, "POST", "/mcp", initialize, {**accept, **headers})
         assert status == 401, headers
         challenge = answer_headers["WWW-Authenticate"]
@@ -273,7 +365,8 @@ def test_without_a_valid_token_the_answer_is_401_pointing_at_the_metadata(served
             f'resource_metadata="{served_mcp.url}/.well-known/oauth-protected-resource/mcp"' in challenge
     status, _, metadata = http_request(served_mcp.url, "GET", "/.well-known/oauth-protected-resource/mcp")
     assert status == 200 and metadata["resource"] == f"{served_mcp.url}/mcp"
-    assert metadata["authorization_servers"] and metadata["bearer_methods_supported"] == ["header"]
+    assert [server.rstrip("/") for server in metadata["authorization_servers"]] == [ISSUER]  # the configured issuer
+    assert metadata["bearer_methods_supported"] == ["header"]
 
 
 def test_a_foreign_host_or_origin_is_refused(served_mcp):
@@ -284,9 +377,17 @@ def test_a_foreign_host_or_origin_is_refused(served_mcp):
     assert http_request(served_mcp.url, "POST", "/mcp", initialize, headers)[0] == 200
     allowed = {**headers, "Origin": "https://agents.example"}
     assert http_request(served_mcp.url, "POST", "/mcp", initialize, allowed)[0] == 200
-    for foreign in ({"Host": f"attacker.example:{served_mcp.port}"}, {"Origin": "https://attacker.example"}):
-        status, _, _ = http_request(served_mcp.url, "POST", "/mcp", initialize, {**headers, **foreign})
-        assert status in (400, 403, 421), (foreign, status)
+    for name in ("localhost", "127.0.0.1", "[::1]"):  # this machine's own names are not foreign
+        assert http_request(served_mcp.url, "POST", "/mcp", initialize,
+                            {**headers, "Host": f"{name}:{served_mcp.port}"})[0] == 200, name
+    port = served_mcp.port
+    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1.attacker.example:{port}",
+                 f"LOCALHOST.attacker.example:{port}", f"127.0.0.1:{port + 1}"):
+        status, _, _ = http_request(served_mcp.url, "POST", "/mcp", initialize, {**headers, "Host": host})
+        assert status == 421, (host, status)  # Misdirected Request
+    for origin in ("https://attacker.example", "http://127.0.0.1", "https://agents.example.attacker.example", "null"):
+        status, _, _ = http_request(served_mcp.url, "POST", "/mcp", initialize, {**headers, "Origin": origin})
+        assert status == 403, (origin, status)
 
 
 def test_an_agents_writes_reach_the_feed_and_the_webhooks(served_mcp, local_client, admin_sql):
@@ -343,6 +444,16 @@ def test_taskapp_serve_runs_the_mcp_server_beside_the_api(database):
         assert status == 401 and f"http://127.0.0.1:{mcp_port}/.well-known/oauth-protected-resource/mcp" in \
             headers["WWW-Authenticate"]
         assert server.request("GET", "/healthz")[0] == 200
+        assert f"MCP server:   http://127.0.0.1:{mcp_port}/mcp" in server.output().splitlines()
+        # The MCP server dies: serve starts it again.
+        started = re.findall(r"MCP server started \(pid (\d+)\)", server.output())
+        os.kill(int(started[-1]), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while len(re.findall(r"MCP server started", server.output())) < 2:
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.1)
+        assert "MCP server exited" in server.output()
+        assert server.wait_for_mcp()[0] == 401
     finally:
         assert server.stop() == 0
     with pytest.raises(OSError):  # stopped with the server
@@ -388,10 +499,10 @@ def test_the_mcp_inspector_lists_and_calls_tools_over_http(served_mcp, inspector
     assert [t["id"] for t in found["structuredContent"]["tasks"]] == [task["id"]]
 
 
-def test_the_mcp_inspector_over_stdio(database, inspector, tmp_path):
+def test_the_mcp_inspector_over_stdio(served_api, inspector, tmp_path):
     alice = new_user("alice")
-    variables = environment(database, TASKAPP_TOKEN=alice.token)
-    passed = [argument for name in ("DATABASE_URL", "JWT_SECRET_KEY", "TASKAPP_IDENTITY_KEY", "TASKAPP_TOKEN")
+    variables = token_only(served_api.url, alice.token)
+    passed = [argument for name in ("TASKAPP_API_URL", "TASKAPP_TOKEN")
               for argument in ("-e", f"{name}={variables[name]}")]
     added = inspect(inspector, *passed, sys.executable, "-m", "taskapp", "mcp", "--method", "tools/call",
                     "--tool-name", "add_tasks", "--tool-arg", 'tasks=[{"title": "over stdio"}]', home=tmp_path)
