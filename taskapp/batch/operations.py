@@ -3,7 +3,9 @@
 An operation becomes the request its single route would get (method, path, JSON body,
 `If-Match`) and runs that route's view in a request context of its own, inside the batch's
 request: the same validation, the same statements under the same identity, the same answers
-and errors. Nothing commits until every operation has succeeded (the commit is held); the
+and errors. Each runs in a savepoint, so that a route which undoes its refused statement to
+explain the refusal (taskapp.lists.access) undoes that operation alone and still sees what the
+earlier ones wrote. Nothing commits until every operation has succeeded (the commit is held); the
 first that fails ends the batch, and the request's transaction is rolled back.
 """
 
@@ -13,6 +15,7 @@ from flask import current_app
 from werkzeug.exceptions import HTTPException
 
 from taskapp.batch.schemas import ANSWERS
+from taskapp.database.transaction import in_savepoint
 from taskapp.web.api import api
 from taskapp.web.errors import error_body
 
@@ -158,7 +161,7 @@ def run(operation: dict, refs: References, index: int) -> dict:
     headers = {"If-Match": sent.if_match} if sent.if_match is not None else {}
     kwargs = {"json": sent.body} if sent.body is not None else {}
     with current_app.test_request_context(sent.routed_path(), method=sent.method, headers=headers,
-                                          **kwargs) as context:
+                                          **kwargs) as context, in_savepoint():
         request = context.request
         try:
             if request.routing_exception is not None:

@@ -7,13 +7,14 @@ the first operation that fails ends the batch with its own error, saying which o
 was (`operation`, a JSON pointer such as `/operations/3`). One Idempotency-Key covers the batch.
 """
 
-from flask import g
+from flask import g, jsonify
 from flask.views import MethodView
+from werkzeug.exceptions import UnprocessableEntity
 
 from taskapp.batch.operations import OperationFailed, run_all
 from taskapp.batch.schemas import MAX_OPERATIONS, BatchResultSchema, BatchSchema
 from taskapp.database.transaction import commit, hold_commit, release_commit, roll_back
-from taskapp.web.api import KEY_IN_USE
+from taskapp.web.api import KEY_IN_USE, api
 from taskapp.web.errors import abort
 from taskapp.web.idempotency import KEY_PARAMETER as IDEMPOTENCY_KEY
 from taskapp.web.idempotency import REPLAYED_HEADER
@@ -28,6 +29,19 @@ blp = user_blueprint(
 )
 
 BATCH, RESULTS = BatchSchema(), BatchResultSchema()
+
+
+@blp.errorhandler(422)
+def invalid_batch(error: UnprocessableEntity):
+    """A batch the schema refused (an unknown `op`, a malformed id, a field too many) says, as a
+    failed operation does, which operation it was: the first one named in its field errors."""
+    body, status, headers = api.handle_http_exception(error)
+    named = ((body.get("errors") or {}).get("json") or {}).get("operations") if isinstance(
+        body.get("errors"), dict) else None
+    indexes = [int(key) for key in named if str(key).isdigit()] if isinstance(named, dict) else []
+    if indexes and "operation" not in body:
+        body["operation"] = f"/operations/{min(indexes)}"
+    return jsonify(body), status, headers
 
 
 @blp.route("/batch")

@@ -7,6 +7,7 @@ back to the pool.
 """
 
 import logging
+from contextlib import contextmanager
 
 import psycopg
 from flask import Flask, g, request
@@ -87,10 +88,33 @@ def commit() -> None:
 
 def roll_back() -> None:
     """Undo the request's transaction after the database refused a statement in it (the next
-    statement begins a new one, as the caller): to find out why, or to answer without it."""
+    statement begins a new one, as the caller): to find out why, or to answer without it.
+
+    Inside a savepoint (one operation of a batch, `in_savepoint`) only that savepoint is undone:
+    what the batch's earlier operations wrote stays, so the answer is the one the operation's
+    single route would give after them."""
+    savepoint = g.get("db_savepoint")
+    if savepoint is not None:
+        if savepoint.is_active:
+            savepoint.rollback()
+        g.db_savepoint = savepoint.connection.begin_nested()
+        return
     connection = g.get("db_connection")
     if connection is not None and connection.in_transaction():
         connection.rollback()
+
+
+@contextmanager
+def in_savepoint():
+    """The block's statements in a savepoint of the request's transaction, which `roll_back()`
+    undoes alone; released when the block ends without an error (an error leaves it to the
+    transaction's own end)."""
+    g.db_savepoint = in_transaction().begin_nested()
+    try:
+        yield
+        g.db_savepoint.commit()
+    finally:
+        g.pop("db_savepoint", None)
 
 
 def end_request(exc: BaseException | None = None) -> None:

@@ -91,7 +91,57 @@ def test_a_malformed_operation_is_422_naming_it_and_its_field(client, alice, ope
     where = body["errors"]["json"]["operations"]
     index = str(len(operations))  # the last one given is the malformed one
     assert field in where[index], body
+    assert body["operation"] == f"/operations/{index}", body
     assert titles(client, alice) == []
+
+
+@pytest.mark.parametrize("failing", [0, 11, 98, 99])
+def test_whichever_operation_fails_nothing_is_written(client, alice, create_task, failing):
+    """A stale If-Match, a missing task, an invalid body: at any place in a full batch, nothing stays."""
+    task = create_task(alice, title="kept as it was")
+    failures = [
+        {"op": "update_task", "task_id": task["id"], "if_match": '"stale"', "changes": {"title": "changed"}},
+        {"op": "complete_task", "task_id": str(uuid.uuid4())},
+        {"op": "replace_task", "task_id": task["id"], "task": {"title": ""}},
+    ]
+    for failure, status in zip(failures, (412, 404, 422), strict=True):
+        operations = [{"op": "create_task", "task": {"title": f"t{n}"}} if n % 2 else
+                      {"op": "update_task", "task_id": task["id"], "changes": {"priority": "high"}}
+                      for n in range(MAX_OPERATIONS)]
+        operations[failing] = failure
+        body = run(client, alice, operations, status=status).json
+        assert body["operation"] == f"/operations/{failing}", body
+        assert titles(client, alice) == ["kept as it was"]
+        assert client.get(f"/api/me/tasks/{task['id']}", headers=alice.headers).json["priority"] == "medium"
+
+
+def test_replace_task_answers_as_put(client, alice, create_task):
+    task = create_task(alice, title="old", priority="low", tags=["a"])
+    result = run(client, alice, [{"op": "replace_task", "task_id": task["id"], "task": {"title": "new"}}]).json
+    replaced = result["results"][0]
+    put = client.get(f"/api/me/tasks/{task['id']}", headers=alice.headers)
+    assert replaced["op"] == "replace_task" and replaced["status"] == 200 and replaced["etag"] == put.headers["ETag"]
+    assert replaced["task"] == put.json and put.json["title"] == "new" and put.json["tags"] == []
+    assert put.json["priority"] == "medium" and put.json["list_id"] == task["list_id"]
+
+
+def test_a_refusal_after_earlier_operations_is_answered_as_after_them(client, alice, bob):
+    """Bob joins as a viewer and then writes in the list: 403 (he sees it, thanks to the first
+    operation), not 404, and the whole batch, his joining too, is undone."""
+    house = client.post("/api/me/lists", json={"name": "House"}, headers=alice.headers).json
+    invitation = client.post(f"/api/me/lists/{house['id']}/invitations", json={"user_id": bob.sub, "role": "viewer"},
+                             headers=alice.headers).json
+    for write, status in (
+        ({"op": "create_task", "task": {"title": "mine", "list_id": house["id"]}}, 403),
+        ({"op": "rename_list", "list_id": house["id"], "list": {"name": "Bob's"}}, 403),
+        ({"op": "invite", "list_id": house["id"], "invitation": {"user_id": alice.sub + "x", "role": "viewer"}}, 403),
+        ({"op": "create_task", "task": {"title": "mine", "list_id": str(uuid.uuid4())}}, 404),
+    ):
+        body = run(client, bob, [{"op": "accept_invitation", "invitation_id": invitation["id"]}, write],
+                   status=status).json
+        assert body["operation"] == "/operations/1", (write, body)
+        assert [i["id"] for i in client.get("/api/me/invitations", headers=bob.headers).json] == [invitation["id"]]
+        assert client.get(f"/api/me/lists/{house['id']}", headers=bob.headers).status_code == 404
 
 
 @pytest.mark.parametrize("body", [{}, {"operations": []}, {"operations": {}}, [], {"operations": [1]},
