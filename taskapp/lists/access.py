@@ -65,15 +65,21 @@ def written_task(row, task_id):
 @contextmanager
 def refusals_explained(list_id=None):
     """Turn a write the policies refused into 403 or 404 (by whether `list_id`, the list the
-    row was to be in, is visible) and an assignee who is no member into 422."""
+    row was to be in, is visible), an assignee who is no member into 422, and a list deleted
+    while the row was being written to it into 404 (as any list that is not there)."""
     try:
         yield
     except DBAPIError as error:
         state = getattr(error.orig, "sqlstate", None)
+        # A shard's constraint carries its shard's number after the name (Citus).
+        constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or ""
         if state == REFUSED_BY_POLICY:
             roll_back()
             forbidden_or_missing(list_id is not None and list_visible(list_id))
-        if state == FOREIGN_KEY_VIOLATION and "tasks_assignee_fkey" in str(error.orig):
+        if state == FOREIGN_KEY_VIOLATION and constraint.startswith("tasks_assignee_fkey"):
             roll_back()
             abort(422, NOT_A_MEMBER, errors={"json": {"assignee_id": [NOT_A_MEMBER]}})
+        if state == FOREIGN_KEY_VIOLATION and "_list_fkey" in constraint:
+            roll_back()
+            abort(404)
         raise

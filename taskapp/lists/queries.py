@@ -89,7 +89,13 @@ FROM lists l WHERE l.id = :list_id
 RETURNING id
 """)
 ONE_INVITATION = text(INVITATION + " WHERE i.id = :invitation_id")
-REVOKE = text("DELETE FROM list_invitations WHERE list_id = :list_id AND id = :invitation_id RETURNING id")
+# Revoking is done from the list (whose admins may): the invitee, whom the policy lets delete it
+# too (declining), does not see the list, so finds nothing to revoke here.
+REVOKE = text("""
+DELETE FROM list_invitations
+WHERE list_id = :list_id AND id = :invitation_id AND EXISTS (SELECT FROM lists l WHERE l.id = :list_id)
+RETURNING id
+""")
 DECLINE = text("DELETE FROM list_invitations WHERE id = :invitation_id AND invitee_id = (SELECT verified_user_id())"
                " RETURNING id")
 # Accepting: the invitee adds themselves with the invitation's role (the policy checks that an

@@ -149,8 +149,10 @@ class Member(MethodView):
     @blp.response(200, MemberSchema)
     @blp.documents_errors(400, 401, 403, 404, 409, 413, 415)
     def patch(self, change, list_id, member_id):
-        """Change a member's role; `owner` hands ownership over (you become an admin)"""
+        """Change a member's role (yours: `me`); `owner` hands ownership over (you become an admin)"""
         list_id = uuid_or_404(list_id)
+        if member_id == "me":
+            member_id = g.user_id
         where = {"list_id": list_id, "user_id": member_id}
         if first(queries.ONE_MEMBER, where) is None:
             abort(404)
@@ -189,7 +191,7 @@ class Member(MethodView):
             member = first(queries.ONE_MEMBER, where)
             if member is None:
                 abort(404)
-            if member["role"] == "owner":
+            if member["role"] == "owner" and member_id == g.user_id:
                 abort(409, OWNER_STAYS)
             abort(403, ROLE_TOO_LOW)
         commit()
@@ -285,7 +287,10 @@ class InvitationAcceptance(MethodView):
         where = {"invitation_id": uuid_or_404(invitation_id)}
         invitation = found(first(queries.MY_INVITATION, where))
         try:
-            joined = execute(queries.ACCEPT, where).rowcount
+            # Revoked, declined or replaced meanwhile (joining takes the invitation, or is
+            # refused), or its list deleted: 404, as if it had not been found.
+            with refusals_explained(invitation["list_id"]):
+                joined = execute(queries.ACCEPT, where).rowcount
         except IntegrityError:  # already a member (joined by another invitation meanwhile)
             roll_back()
             execute(queries.FORGET_INVITATION, where)

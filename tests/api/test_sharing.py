@@ -2,6 +2,8 @@
 viewer, and each does what their role allows, no more; members come and go; the database
 decides every answer (the SQL side is tests/sql/test_sharing_policies.py)."""
 
+import datetime
+import time
 import uuid
 from urllib.parse import quote
 
@@ -161,7 +163,7 @@ def test_admins_manage_members_below_admin_and_the_owner_manages_admins(sharing,
     assert [i["id"] for i in sharing.call(bob, "GET", f"/lists/{groceries['id']}/invitations", status=200)] == [
         sent["id"]]
     sharing.call(bob, "DELETE", f"/lists/{groceries['id']}/members/{carol.sub}", status=204)
-    sharing.call(bob, "DELETE", f"/lists/{groceries['id']}/members/{alice.sub}", status=409)
+    sharing.call(bob, "DELETE", f"/lists/{groceries['id']}/members/{alice.sub}", status=403)  # his role forbids it
     sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/{bob.sub}", {"role": "viewer"}, status=200)
     sharing.call(bob, "PATCH", f"/lists/{groceries['id']}", {"name": "x"}, status=403)
 
@@ -192,7 +194,10 @@ def test_a_member_id_holding_nul_is_no_member(sharing, alice):
 
 def test_ownership_is_handed_over_and_the_owner_cannot_leave_without_it(sharing, groceries, alice, carol):
     sharing.call(alice, "DELETE", f"/lists/{groceries['id']}/members/me", status=409)
+    sharing.call(alice, "DELETE", f"/lists/{groceries['id']}/members/{alice.sub}", status=409)
     sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/{alice.sub}", {"role": "admin"}, status=409)
+    sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/me", {"role": "admin"}, status=409)
+    sharing.call(carol, "DELETE", f"/lists/{groceries['id']}/members/{alice.sub}", status=403)  # a viewer
     sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/nobody", {"role": "owner"}, status=404)
     handed = sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/{carol.sub}", {"role": "owner"},
                           status=200)
@@ -219,6 +224,48 @@ def test_an_invitation_revoked_before_it_is_accepted_is_gone(sharing, alice, bob
     assert sharing.call(bob, "GET", "/invitations", status=200) == []
     sharing.accept(bob, sent["id"], status=404)
     sharing.call(bob, "GET", f"/lists/{made['id']}", status=404)
+
+
+def test_only_the_lists_admins_revoke_from_the_list_the_invitee_declines(sharing, groceries, alice, bob, carol):
+    dave = new_user("dave")
+    sent = sharing.invite(alice, groceries["id"], dave, "viewer")
+    # To Dave, who is no member, the list does not exist: nothing there to revoke.
+    sharing.call(dave, "DELETE", f"/lists/{groceries['id']}/invitations/{sent['id']}", status=404)
+    sharing.call(carol, "DELETE", f"/lists/{groceries['id']}/invitations/{sent['id']}", status=403)  # a viewer
+    sharing.call(bob, "DELETE", f"/lists/{groceries['id']}/invitations/{sent['id']}", status=403)  # an editor
+    assert [i["id"] for i in sharing.call(dave, "GET", "/invitations", status=200)] == [sent["id"]]
+    sharing.call(dave, "DELETE", f"/invitations/{sent['id']}", status=204)
+
+
+def test_me_names_the_caller_among_the_members_as_their_sub_does(sharing, groceries, alice, bob):
+    """Roles are the owner's to change above editor: an admin may not change their own (403 by `me`
+    as by their sub, not 404); the owner changing their own is the 409 of a list keeping its owner."""
+    sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/{bob.sub}", {"role": "admin"}, status=200)
+    for member in ("me", bob.sub):
+        sharing.call(bob, "PATCH", f"/lists/{groceries['id']}/members/{member}", {"role": "viewer"}, status=403)
+    sharing.call(alice, "PATCH", f"/lists/{groceries['id']}/members/me", {"role": "viewer"}, status=409)
+    assert sharing.call(bob, "GET", f"/lists/{groceries['id']}", status=200)["role"] == "admin"
+
+
+def test_an_invitation_expires_seven_days_after_it_is_sent(sharing, alice, bob, admin_sql):
+    made = sharing.make_list(alice)
+    sent = sharing.invite(alice, made["id"], bob, "editor")
+    created, expires = admin_sql.execute("select created_at, expires_at from list_invitations where id = %s",
+                                         (sent["id"],)).fetchone()
+    assert expires - created == datetime.timedelta(days=7)
+    assert datetime.datetime.fromisoformat(sent["expires_at"]) == expires
+    # A moment before it is still good; at that moment it is not.
+    admin_sql.execute("update list_invitations set expires_at = now() + interval '2 seconds' where id = %s",
+                      (sent["id"],))
+    assert [i["id"] for i in sharing.call(bob, "GET", "/invitations", status=200)] == [sent["id"]]
+    time.sleep(2.1)
+    assert sharing.call(bob, "GET", "/invitations", status=200) == []
+    assert "expired" in sharing.accept(bob, sent["id"], status=410)["message"]
+    # Declining an expired one clears it away; a new one is sent and accepted.
+    sharing.call(bob, "DELETE", f"/invitations/{sent['id']}", status=204)
+    sharing.call(bob, "DELETE", f"/invitations/{sent['id']}", status=404)
+    again = sharing.invite(alice, made["id"], bob, "viewer")
+    assert sharing.accept(bob, again["id"], status=200)["role"] == "viewer"
 
 
 def test_an_expired_invitation_cannot_be_accepted(sharing, alice, bob, admin_sql):

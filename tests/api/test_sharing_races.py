@@ -1,0 +1,75 @@
+"""Writes racing a membership change, made deterministic: another transaction holds the change
+uncommitted while a request writes; it commits once the request waits on it. The request then
+gets the answer it would have got a moment later (404: the list or invitation is gone), never a
+500, and nothing of it is written."""
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.support.citus import CITUS_ADMIN_URL
+
+pytestmark = pytest.mark.skipif(bool(CITUS_ADMIN_URL), reason="row locks held across a coordinator's shards differ")
+
+
+def answered_while_held(database, client, change: str, parameters: tuple, send):
+    """`send()`'s answer, the request made while `change` is uncommitted in another transaction,
+    which commits once the request's statement waits for it."""
+    answer = {}
+    with psycopg.connect(database.admin_url) as holder:
+        holder.execute(change, parameters)
+        thread = threading.Thread(target=lambda: answer.setdefault("response", send()))
+        thread.start()
+        with psycopg.connect(database.admin_url, autocommit=True) as watcher:
+            deadline = time.monotonic() + 30
+            while not watcher.execute("select exists (select from pg_stat_activity where usename = 'taskapp_app' "
+                                      "and wait_event_type = 'Lock')").fetchone()[0]:
+                assert thread.is_alive() and time.monotonic() < deadline, answer
+                time.sleep(0.01)
+        holder.commit()
+        thread.join(30)
+    return answer["response"]
+
+
+def test_a_task_written_into_a_list_deleted_meanwhile_is_404(database, client, sharing, alice, bob):
+    for write in ("create", "move"):
+        shared = sharing.shared_list(alice, {bob: "editor"}, "Going away")
+        mine = sharing.add_task(bob)
+
+        def send(list_id=shared["id"], task=mine, write=write):
+            if write == "create":
+                return client.post("/api/me/tasks", json={"title": "too late", "list_id": list_id}, headers=bob.headers)
+            return client.patch(f"/api/me/tasks/{task['id']}", json={"list_id": list_id}, headers=bob.headers)
+
+        response = answered_while_held(database, client, "delete from lists where id = %s", (shared["id"],), send)
+        assert response.status_code == 404, (write, response.get_json())
+        assert response.get_json()["code"] == 404
+        assert sharing.call(bob, "GET", f"/tasks/{mine['id']}", status=200)["list_id"] == mine["list_id"]
+        assert "too late" not in sharing.titles(bob)
+
+
+def test_accepting_an_invitation_revoked_meanwhile_is_404(database, client, sharing, alice, bob):
+    shared = sharing.make_list(alice, "Club")
+    invitation = sharing.invite(alice, shared["id"], bob, "editor")
+
+    def send():
+        return client.post(f"/api/me/invitations/{invitation['id']}/accept", headers=bob.headers)
+
+    response = answered_while_held(database, client, "delete from list_invitations where id = %s",
+                                   (invitation["id"],), send)
+    assert response.status_code == 404, response.get_json()
+    assert sharing.call(bob, "GET", f"/lists/{shared['id']}", status=404)
+
+
+def test_accepting_an_invitation_to_a_list_deleted_meanwhile_is_404(database, client, sharing, alice, bob):
+    shared = sharing.make_list(alice, "Club")
+    invitation = sharing.invite(alice, shared["id"], bob, "editor")
+
+    def send():
+        return client.post(f"/api/me/invitations/{invitation['id']}/accept", headers=bob.headers)
+
+    response = answered_while_held(database, client, "delete from lists where id = %s", (shared["id"],), send)
+    assert response.status_code == 404, response.get_json()
+    assert sharing.call(bob, "GET", "/invitations", status=200) == []
