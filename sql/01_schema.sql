@@ -295,6 +295,13 @@ BEGIN
         END;
     END IF;
     NEW.written_xid := pg_current_xact_id();
+    -- A task entering a list holds the list's lock shared until it commits: a member leaving
+    -- the list takes it alone, so it waits for this task and then remembers it among the
+    -- list's tasks (list_members_remember_departure), and a task entering after waits for
+    -- the departure (when the member no longer sees it).
+    IF TG_OP = 'INSERT' OR NEW.list_id IS DISTINCT FROM OLD.list_id THEN
+        PERFORM pg_advisory_xact_lock_shared(hashtextextended('taskapp.list ' || NEW.list_id::text, 0));
+    END IF;
     IF NEW.reminders <> '[]' OR (TG_OP = 'UPDATE' AND OLD.reminders <> '[]') THEN
         NEW.reminders := public.tasks_arm_reminders(
             NEW.reminders, CASE WHEN TG_OP = 'UPDATE' THEN OLD.reminders END, NEW.due_at,
@@ -461,6 +468,10 @@ CREATE TABLE webhook_deliveries (
     -- about a task (a member, an invitation) carries its data instead of a task.
     list_id      uuid,
     data         jsonb,
+    -- The transaction that made it (NULL for events from before): an event made by the change
+    -- that took its subscriber out of its list (their removal, the list's deletion) is still
+    -- theirs to receive.
+    made_xid     xid8        DEFAULT pg_current_xact_id(),
     CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (user_id, id),
     CONSTRAINT webhook_deliveries_webhook_fkey FOREIGN KEY (user_id, webhook_id)
         REFERENCES webhooks (user_id, id) ON DELETE CASCADE,
@@ -826,8 +837,8 @@ BEGIN
 END
 $$;
 -- A member who goes (removed or leaving) is remembered with the list's tasks, as the user
--- removing them sees them (their reminders pass to the owner, and the others hear of it); so
--- is every member when the list is deleted (before its rows go).
+-- removing them sees them (their reminders pass to the owner, and every member, the one who
+-- goes too, hears of it); so is every member when the list is deleted (before its rows go).
 CREATE FUNCTION taskapp_private.list_members_remember_departure() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -835,10 +846,13 @@ AS $$
 BEGIN
     -- When the list itself is being deleted, lists_remember_departures already did this.
     IF EXISTS (SELECT FROM public.lists l WHERE l.id = OLD.list_id) THEN
+        -- Tasks entering the list hold its lock shared (tasks_stamp): wait for those in flight,
+        -- which the member may have seen; the statement after this one sees them committed.
+        PERFORM pg_advisory_xact_lock(hashtextextended('taskapp.list ' || OLD.list_id::text, 0));
         INSERT INTO public.list_departures (user_id, list_id, task_ids)
         VALUES (OLD.user_id, OLD.list_id, taskapp_private.held_by(OLD.list_id));
         PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
-        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, OLD.user_id, 'member.removed', NULL, NULL,
+        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, NULL, 'member.removed', NULL, NULL,
                                               taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
     END IF;
     RETURN OLD;
@@ -848,6 +862,9 @@ $$;
 CREATE TRIGGER list_members_remember_departure BEFORE DELETE ON list_members
     FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_remember_departure();
 
+-- The members of a list being deleted hear of each of its tasks' deletion (they belonged to
+-- it at the time of the change), before its rows go; the events are delivered to them after
+-- the list is gone because they were made with the departures (the worker's check).
 CREATE FUNCTION taskapp_private.lists_remember_departures() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -857,6 +874,13 @@ DECLARE
 BEGIN
     INSERT INTO public.list_departures (user_id, list_id, task_ids)
     SELECT m.user_id, OLD.id, held FROM public.list_members m WHERE m.list_id = OLD.id;
+    INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
+    SELECT s.user_id, s.webhook_id, OLD.id, 'task.deleted', to_jsonb(t) - 'search', NULL, NULL
+    FROM taskapp_private.memberships m
+    JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'task.deleted' = ANY (s.events)
+    CROSS JOIN public.tasks t
+    WHERE m.list_id = OLD.id AND t.list_id = OLD.id
+    ORDER BY t.created_at, t.id;
     RETURN OLD;
 END
 $$;
@@ -984,7 +1008,9 @@ $$;
 
 -- A task's write is told to the subscriptions of its list's members (of the list it is in
 -- after the write): created, updated, completed, deleted, or a reminder that fired (its own
--- event, not an update). Nothing for a list being deleted.
+-- event, not an update). A task moved out of a list is deleted for the members of that list
+-- who are not members of the one it went to. Nothing here for a list being deleted
+-- (lists_remember_departures tells its members).
 CREATE FUNCTION taskapp_private.tasks_emit_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -995,6 +1021,15 @@ DECLARE
     event  text;
     fired  jsonb;
 BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.list_id IS DISTINCT FROM OLD.list_id THEN
+        INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
+        SELECT s.user_id, s.webhook_id, OLD.list_id, 'task.deleted', to_jsonb(OLD) - 'search', NULL, NULL
+        FROM taskapp_private.memberships m
+        JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'task.deleted' = ANY (s.events)
+        WHERE m.list_id = OLD.list_id
+          AND NOT EXISTS (SELECT FROM taskapp_private.memberships n
+                          WHERE n.list_id = NEW.list_id AND n.user_id = m.user_id);
+    END IF;
     SELECT coalesce(array_agg(DISTINCT e), '{}') INTO hooked
     FROM taskapp_private.memberships m JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id,
          unnest(s.events) AS e

@@ -127,6 +127,9 @@ GRANT SELECT ON TABLE tasks TO taskapp_worker;
 GRANT UPDATE (reminders) ON TABLE tasks TO taskapp_worker;
 GRANT SELECT, UPDATE (active, updated_at) ON TABLE webhooks TO taskapp_worker;
 GRANT SELECT, UPDATE (attempts, state), DELETE ON TABLE webhook_deliveries TO taskapp_worker;
+-- Whether the subscriber left a list in the transaction that made an event of it (the worker's
+-- check at delivery, as the subscriber: their own departures only).
+GRANT SELECT ON TABLE list_departures TO taskapp_worker;
 GRANT SELECT, INSERT, DELETE ON TABLE webhook_attempts TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION utc_text(timestamptz) TO taskapp_worker;
 GRANT EXECUTE ON FUNCTION tasks_arm_reminders(jsonb, jsonb, timestamptz, boolean) TO taskapp_worker;

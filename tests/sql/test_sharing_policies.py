@@ -3,6 +3,8 @@ its owner, an admin, an editor, a viewer, someone invited who has not accepted, 
 was removed, a stranger, nobody and a forged identity — in SQL as taskapp_app, with no help
 from the application."""
 
+import threading
+import time
 import uuid
 
 import psycopg
@@ -170,3 +172,31 @@ def test_the_membership_lookup_runs_once_per_statement_not_once_per_row(database
         assert lookups[0]["Actual Loops"] == 1  # ... run once
         scans = [node for node in nodes if node.get("Relation Name") == "tasks"]
         assert scans and all(node["Actual Rows"] >= 21 for node in scans)
+
+
+@pytest.mark.skipif(bool(CITUS_ADMIN_URL), reason="one server's locks; on a cluster the list's shards hold them")
+def test_a_departure_waits_for_a_task_entering_the_list_and_remembers_it(database, shared):
+    """A task added while a member is being removed: the member may see it before the removal
+    commits, so their departure must hold it (their feed then deletes it). The removal waits
+    for the task's transaction (the list's lock, shared by tasks entering it), then lists it."""
+    with psycopg.connect(database.app_url) as adding, psycopg.connect(database.app_url) as removing, \
+            psycopg.connect(database.admin_url, autocommit=True) as watcher:
+        act_as(adding, shared["owner"])
+        (task,) = adding.execute("insert into tasks (title, list_id) values ('in flight', %s) returning id",
+                                 (shared["list"],)).fetchone()
+        act_as(removing, shared["owner"])
+        removal = threading.Thread(target=removing.execute, args=(
+            "delete from list_members where list_id = %s and user_id = %s", (shared["list"], shared["editor"])))
+        removal.start()
+        deadline = time.monotonic() + 30
+        while not watcher.execute("select exists (select from pg_stat_activity where usename = 'taskapp_app' "
+                                  "and wait_event_type = 'Lock' and wait_event = 'advisory')").fetchone()[0]:
+            assert time.monotonic() < deadline, "the removal did not wait for the task entering the list"
+            time.sleep(0.01)
+        adding.commit()
+        removal.join(30)
+        removing.commit()
+    with psycopg.connect(database.app_url) as conn:
+        act_as(conn, shared["editor"])
+        (held,) = conn.execute("select task_ids from list_departures where list_id = %s", (shared["list"],)).fetchone()
+        assert task in held

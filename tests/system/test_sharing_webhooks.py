@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.support.sharing import Sharing
+from tests.support.users import new_user
 from tests.support.working import Working
 from tests.system.test_worker import subscribe, utc
 
@@ -19,6 +20,11 @@ EVERYTHING = ("task.created", "task.updated", "task.completed", "task.deleted", 
 @pytest.fixture()
 def sharing(local_client):
     return Sharing(local_client)
+
+
+@pytest.fixture()
+def carol():
+    return new_user("carol")
 
 
 def by_type(events):
@@ -121,3 +127,59 @@ def test_a_reminder_still_fires_after_its_creator_left_the_list(
     [event] = alices.events(alice_hook["secret"], 1, seconds=15)
     assert event["data"]["task"]["id"] == task["id"]
     assert sharing.call(alice, "GET", f"/tasks/{task['id']}")["reminders"][0]["fired"] is True
+
+
+def test_the_member_who_goes_hears_of_it_and_nothing_after(local_client, sharing, alice, bob, receivers, worker):
+    bobs = receivers()
+    hook = subscribe(local_client, bob, bobs.url, events=("member.removed", "task.created"))
+    made = sharing.shared_list(alice, {bob: "editor"}, "Chores")
+    sharing.call(alice, "DELETE", f"/lists/{made['id']}/members/{bob.sub}", status=204)
+    [removed] = bobs.events(hook["secret"], 1)
+    chores = {"id": made["id"], "name": "Chores"}
+    assert (removed["type"], removed["data"]) == (
+        "member.removed", {"list": chores, "member": {"user_id": bob.sub, "role": "editor"}})
+    sharing.add_task(alice, made["id"], title="after bob went")
+    own = sharing.add_task(bob, title="bob's own")
+    bobs.wait_for(2)
+    time.sleep(1.5)
+    assert [e["type"] for e in bobs.events(hook["secret"], 2)] == ["member.removed", "task.created"]
+    assert bobs.events(hook["secret"], 2)[1]["data"]["task"]["id"] == own["id"]
+
+
+def test_the_members_of_a_deleted_list_hear_of_each_of_its_tasks_deletion(
+        local_client, sharing, alice, bob, carol, receivers, worker):
+    bobs, carols = receivers(), receivers()
+    bob_hook = subscribe(local_client, bob, bobs.url, events=("task.deleted", "task.created"))
+    subscribe(local_client, carol, carols.url, events=("task.deleted",))
+    made = sharing.shared_list(alice, {bob: "editor", carol: "viewer"})
+    tasks = [sharing.add_task(alice, made["id"], title=title) for title in ("paint", "sand")]
+    bobs.wait_for(2)
+    sharing.call(alice, "DELETE", f"/lists/{made['id']}/members/{carol.sub}", status=204)  # Carol went before
+    sharing.call(alice, "DELETE", f"/lists/{made['id']}", status=204)
+    deleted = [e for e in bobs.events(bob_hook["secret"], 4) if e["type"] == "task.deleted"]
+    assert sorted((e["data"]["task"]["id"], e["data"]["task"]["title"]) for e in deleted) == sorted(
+        (t["id"], t["title"]) for t in tasks)
+    assert all(e["data"]["task"]["list_id"] == made["id"] for e in deleted)
+    time.sleep(1.5)
+    assert carols.received == []  # she had left: nothing of the list reaches her
+
+
+def test_a_task_moved_out_is_deleted_for_members_who_do_not_see_where_it_went(
+        local_client, sharing, alice, bob, carol, receivers, worker):
+    alices, bobs, carols = receivers(), receivers(), receivers()
+    events = ("task.deleted", "task.updated")
+    alice_hook = subscribe(local_client, alice, alices.url, events=events)
+    bob_hook = subscribe(local_client, bob, bobs.url, events=events)
+    carol_hook = subscribe(local_client, carol, carols.url, events=events)
+    home = sharing.shared_list(alice, {bob: "editor", carol: "viewer"}, "Home")
+    work = sharing.shared_list(alice, {carol: "viewer"}, "Work")
+    task = sharing.add_task(alice, home["id"], title="file taxes")
+    sharing.call(alice, "PATCH", f"/tasks/{task['id']}", {"list_id": work["id"]}, status=200)
+    [for_bob] = bobs.events(bob_hook["secret"], 1)
+    assert for_bob["type"] == "task.deleted" and for_bob["data"]["task"]["list_id"] == home["id"]
+    [for_carol] = carols.events(carol_hook["secret"], 1)
+    assert for_carol["type"] == "task.updated" and for_carol["data"]["task"]["list_id"] == work["id"]
+    [for_alice] = alices.events(alice_hook["secret"], 1)
+    assert for_alice["type"] == "task.updated"
+    time.sleep(1.5)
+    assert len(alices.received) == len(bobs.received) == len(carols.received) == 1
