@@ -8,7 +8,7 @@ idempotency key, so an agent's retry never applies twice).
 """
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from mcp.server.mcpserver import MCPServer
@@ -49,8 +49,114 @@ REMOVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent
 
 
 # What every tool answers: a few lines for the model to read, and the data for the application
-# (structured content, described by the tool's output schema).
-Answered = Annotated[CallToolResult, dict[str, Any]]
+# (structured content, described by the tool's output schema: the models below, which name what
+# a client may rely on and let the API's answers carry more).
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Task(Shape):
+    id: str
+    title: str
+    description: str | None = None
+    completed: bool
+    priority: Priority
+    due_at: str | None = None
+    tags: list[str]
+    list_id: str = Field(description="The list it is in.")
+    user_id: str = Field(description="Who created it.")
+    assignee_id: str | None = None
+
+
+class TaskPage(Shape):
+    tasks: list[Task]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last.")
+
+
+class Tasks(Shape):
+    tasks: list[Task]
+
+
+class Completion(Shape):
+    id: str
+    task_id: str
+    completed_at: str
+    completed_by: str
+
+
+class CompletionPage(Shape):
+    completions: list[Completion]
+    next_cursor: str | None
+
+
+class Counts(Shape):
+    total: int
+    open: int
+    completed: int
+    overdue: int
+    completed_today: int
+
+
+class Summary(Shape):
+    user_id: str
+    tasks: Counts
+
+
+class TaskList(Shape):
+    id: str
+    name: str
+    role: Role = Field(description="The user's role in it.")
+    owner_id: str
+    personal: bool = Field(description="The user's Inbox.")
+
+
+class Lists(Shape):
+    lists: list[TaskList]
+
+
+class Member(Shape):
+    user_id: str
+    role: Role
+
+
+class Members(Shape):
+    members: list[Member]
+
+
+class Invitation(Shape):
+    id: str
+    list_id: str
+    list_name: str
+    invitee_id: str
+    role: Role
+    invited_by: str
+    expires_at: str
+
+
+class Invitations(Shape):
+    invitations: list[Invitation]
+
+
+class Deleted(Shape):
+    deleted: list[str] | str = Field(description="The ids deleted.")
+
+
+class Revoked(Shape):
+    revoked: str
+
+
+class Removed(Shape):
+    removed: str
+
+
+class InvitationAnswered(Shape):
+    joined: TaskList | None = Field(None, description="The list joined, when accepted.")
+    declined: str | None = Field(None, description="The invitation declined, when declined.")
+
+
+def answers(shape: type[BaseModel]):
+    """A tool's return annotation: a CallToolResult whose structured content has `shape`."""
+    return Annotated[CallToolResult, shape]
 
 
 def answered(summary: str, data: dict) -> CallToolResult:
@@ -159,7 +265,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         sort: Annotated[Sort, Field(description="Sort order; `-` for descending.")] = "-created_at",
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
-    ) -> Answered:
+    ) -> answers(TaskPage):
         """Find the user's tasks across every list they can see: filter, search, sort, page."""
         query = {"q": q, "list_id": None if list_id is None else str(list_id), "priority": priority,
                  "due_before": due_before, "due_after": due_after, "assignee_id": assignee_id, "sort": sort,
@@ -174,14 +280,14 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         return answered(tasks_text("Found", answer.body) + more, data)
 
     @server.tool(annotations=READ)
-    def get_task(task_id: TaskId) -> Answered:
+    def get_task(task_id: TaskId) -> answers(Task):
         """One task by its id."""
         task = call("GET", f"/tasks/{task_id}").body
         return answered(task_line(task).removeprefix("- ") + f" in list {task['list_id']}", task)
 
     @server.tool(annotations=ADD)
     def add_tasks(tasks: Annotated[list[NewTask], Field(min_length=1, max_length=100)],
-                  idempotency_key: IdempotencyKey = None) -> Answered:
+                  idempotency_key: IdempotencyKey = None) -> answers(Tasks):
         """Add one or more tasks (all or none)."""
         operations = [{"op": "create_task", "task": task.model_dump(mode="json", exclude_none=True)} for task in tasks]
         made = [result["task"] for result in batch(operations, idempotency_key)]
@@ -189,7 +295,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=CHANGE)
     def update_tasks(changes: Annotated[list[TaskChange], Field(min_length=1, max_length=100)],
-                     idempotency_key: IdempotencyKey = None) -> Answered:
+                     idempotency_key: IdempotencyKey = None) -> answers(Tasks):
         """Change fields of one or more tasks (all or none); fields left out stay as they are."""
         operations = [{"op": "update_task", "task_id": str(change.task_id), "changes": task_changes(change)}
                       for change in changes]
@@ -199,7 +305,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     @server.tool(annotations=COMPLETE)
     def complete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
                        completed: Annotated[bool, Field(description="false reopens them.")] = True,
-                       idempotency_key: IdempotencyKey = None) -> Answered:
+                       idempotency_key: IdempotencyKey = None) -> answers(Tasks):
         """Complete (or reopen) tasks; a recurring task completed moves to its next occurrence."""
         operations = [{"op": "complete_task", "task_id": str(task_id), "completed": completed} for task_id in task_ids]
         done = [result["task"] for result in batch(operations, idempotency_key)]
@@ -207,14 +313,14 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=REMOVE)
     def delete_tasks(task_ids: Annotated[list[TaskId], Field(min_length=1, max_length=100)],
-                     idempotency_key: IdempotencyKey = None) -> Answered:
+                     idempotency_key: IdempotencyKey = None) -> answers(Deleted):
         """Delete tasks for good (all or none)."""
         deleted = [str(task_id) for task_id in task_ids]
         batch([{"op": "delete_task", "task_id": task_id} for task_id in deleted], idempotency_key)
         return answered(f"Deleted {len(deleted)} task{'s' if len(deleted) != 1 else ''}.", {"deleted": deleted})
 
     @server.tool(annotations=READ)
-    def get_summary() -> Answered:
+    def get_summary() -> answers(Summary):
         """Counts of the user's tasks: total, open, completed, overdue, completed today (UTC)."""
         summary = call("GET", "/summary").body
         counts = summary["tasks"]
@@ -229,7 +335,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         completed_before: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
-    ) -> Answered:
+    ) -> answers(CompletionPage):
         """When tasks were completed, and by whom, newest first."""
         if task_id is not None:
             answer = call("GET", f"/tasks/{task_id}/completions", query={"limit": limit, "cursor": cursor})
@@ -243,14 +349,14 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
         return answered("\n".join([f"{len(answer.body)} completions:", *lines, *more]), data)
 
     @server.tool(annotations=READ)
-    def list_lists() -> Answered:
+    def list_lists() -> answers(Lists):
         """The lists the user belongs to, with their role in each (the Inbox first)."""
         lists = call("GET", "/lists").body
         lines = [f"- {item['name']} [{item['id']}] (you: {item['role']})" for item in lists]
         return answered("\n".join([f"{len(lists)} lists:", *lines]), {"lists": lists})
 
     @server.tool(annotations=READ)
-    def list_members(list_id: ListId) -> Answered:
+    def list_members(list_id: ListId) -> answers(Members):
         """A list's members and their roles."""
         members = call("GET", f"/lists/{list_id}/members").body
         lines = [f"- {member['user_id']} ({member['role']})" for member in members]
@@ -260,7 +366,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     def list_invitations(
         list_id: Annotated[UUID | None, Field(description="A list's pending invitations (admins and the owner); "
                                              "left out: the invitations addressed to the user.")] = None,
-    ) -> Answered:
+    ) -> answers(Invitations):
         """Pending invitations: to the user, or of one list."""
         path = f"/lists/{list_id}/invitations" if list_id is not None else "/invitations"
         invitations = call("GET", path).body
@@ -271,19 +377,19 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=ADD)
     def create_list(name: Annotated[str, Field(description="The new list's name.")],
-                    idempotency_key: IdempotencyKey = None) -> Answered:
+                    idempotency_key: IdempotencyKey = None) -> answers(TaskList):
         """Make a list to share; the user owns it."""
         made = batch([{"op": "create_list", "list": {"name": name}}], idempotency_key)[0]["list"]
         return answered(f"Made the list {made['name']} [{made['id']}]; you own it.", made)
 
     @server.tool(annotations=CHANGE)
-    def rename_list(list_id: ListId, name: str, idempotency_key: IdempotencyKey = None) -> Answered:
+    def rename_list(list_id: ListId, name: str, idempotency_key: IdempotencyKey = None) -> answers(TaskList):
         """Rename a list (admins and the owner)."""
         renamed = batch([{"op": "rename_list", "list_id": str(list_id), "list": {"name": name}}], idempotency_key)[0]
         return answered(f"Renamed the list to {renamed['list']['name']}.", renamed["list"])
 
     @server.tool(annotations=REMOVE)
-    def delete_list(list_id: ListId, idempotency_key: IdempotencyKey = None) -> Answered:
+    def delete_list(list_id: ListId, idempotency_key: IdempotencyKey = None) -> answers(Deleted):
         """Delete a list and all its tasks, for every member (the owner only)."""
         batch([{"op": "delete_list", "list_id": str(list_id)}], idempotency_key)
         return answered("Deleted the list and its tasks.", {"deleted": str(list_id)})
@@ -291,7 +397,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     @server.tool(annotations=ADD)
     def invite_to_list(list_id: ListId, invitee_id: Annotated[str, Field(description="Whom to invite (their id).")],
                        role: Literal["viewer", "editor", "admin"],
-                       idempotency_key: IdempotencyKey = None) -> Answered:
+                       idempotency_key: IdempotencyKey = None) -> answers(Invitation):
         """Invite someone to a list; they join when they accept (within 7 days)."""
         operation = {"op": "invite", "list_id": str(list_id), "invitation": {"user_id": invitee_id, "role": role}}
         sent = batch([operation], idempotency_key)[0]["invitation"]
@@ -300,7 +406,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=REMOVE)
     def revoke_invitation(list_id: ListId, invitation_id: InvitationId,
-                          idempotency_key: IdempotencyKey = None) -> Answered:
+                          idempotency_key: IdempotencyKey = None) -> answers(Revoked):
         """Take back a pending invitation to a list (admins and the owner)."""
         batch([{"op": "revoke_invitation", "list_id": str(list_id), "invitation_id": str(invitation_id)}],
               idempotency_key)
@@ -308,7 +414,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=CHANGE)
     def answer_invitation(invitation_id: InvitationId, accept: Annotated[bool, Field(description="false declines it.")],
-                          idempotency_key: IdempotencyKey = None) -> Answered:
+                          idempotency_key: IdempotencyKey = None) -> answers(InvitationAnswered):
         """Accept (join the list) or decline an invitation addressed to the user."""
         op = "accept_invitation" if accept else "decline_invitation"
         result = batch([{"op": op, "invitation_id": str(invitation_id)}], idempotency_key)[0]
@@ -319,7 +425,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=CHANGE)
     def change_member_role(list_id: ListId, member_id: Annotated[str, Field(description="The member's id.")],
-                           role: Role, idempotency_key: IdempotencyKey = None) -> Answered:
+                           role: Role, idempotency_key: IdempotencyKey = None) -> answers(Member):
         """Change a member's role; `owner` hands ownership over (the user becomes an admin)."""
         operation = {"op": "change_member_role", "list_id": str(list_id), "user_id": member_id, "role": role}
         member = batch([operation], idempotency_key)[0]["member"]
@@ -328,7 +434,7 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     @server.tool(annotations=REMOVE)
     def remove_member(list_id: ListId,
                       member_id: Annotated[str, Field(description="The member's id, or `me` to leave.")],
-                      idempotency_key: IdempotencyKey = None) -> Answered:
+                      idempotency_key: IdempotencyKey = None) -> answers(Removed):
         """Remove a member from a list, or leave it (`me`)."""
         batch([{"op": "remove_member", "list_id": str(list_id), "user_id": member_id}], idempotency_key)
         return answered(f"{member_id} is no longer a member.", {"removed": member_id})

@@ -149,6 +149,10 @@ async def every_tool(session, owner: User, invitee_session, invitee: User) -> se
         assert tool.annotations.idempotent_hint is (name not in NOT_IDEMPOTENT), name
         assert tool.description, name
         assert tool.output_schema is not None and tool.output_schema["type"] == "object", name
+        assert tool.output_schema.get("properties"), name  # the answer's shape, not just "an object"
+    assert set(tools["find_tasks"].output_schema["properties"]) == {"tasks", "next_cursor"}
+    assert {"id", "title", "completed", "list_id"} <= set(tools["get_task"].output_schema["required"])
+    assert set(tools["list_lists"].output_schema["properties"]) == {"lists"}
 
     added = (await use("add_tasks", tasks=[
         {"title": "Write the report", "priority": "high", "tags": ["work"], "due_at": "2030-01-15T09:00:00Z"},
