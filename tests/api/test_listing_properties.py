@@ -11,6 +11,7 @@ from taskapp.database.tables import PRIORITIES
 from taskapp.tasks.listing import SORT_NAMES
 from tests.support.identity import act_as
 from tests.support.pages import next_link
+from tests.support.sharing import Sharing
 from tests.support.users import new_user
 
 WORDS = ["alpha", "beta", "gamma", "delta", "Omega"]
@@ -123,4 +124,57 @@ def test_walking_the_pages_equals_a_python_filter_and_sort(app, database, batche
         assert response.json, "a page before the last is never empty"
         response = client.get(url, headers=user.headers)
 
+    assert served == model(rows, args)
+
+
+def store_in_lists(database, placed):
+    """Insert each (writer, list_id, task) as that writer, in one transaction each."""
+    with psycopg.connect(database.app_url) as conn:
+        for writer, list_id, t in placed:
+            act_as(conn, writer)
+            conn.execute(
+                "insert into tasks (title, description, completed, priority, due_at, tags, list_id) "
+                "values (%(title)s, %(description)s, %(completed)s, %(priority)s, %(due_at)s, %(tags)s, %(list_id)s)",
+                {**t, "list_id": list_id})
+            conn.commit()
+
+
+def visible_rows(database, sub):
+    with psycopg.connect(database.app_url) as conn:
+        act_as(conn, sub)
+        return conn.cursor(row_factory=psycopg.rows.dict_row).execute("select * from tasks").fetchall()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(placed=st.lists(st.tuples(st.integers(0, 3), task), max_size=14), args=query,
+       one_list=st.none() | st.integers(0, 3))
+def test_pages_across_shared_lists_equal_a_python_filter_and_sort(app, database, placed, args, one_list):
+    """Bob's tasks in his Inbox and in two lists others share with him (one as a viewer), with
+    a list he is not in beside them: every page, filter, sort and the list filter equal the model
+    over exactly what he may see."""
+    sharing = Sharing(app.test_client())
+    bob, alice, carol = new_user("bob"), new_user("alice"), new_user("carol")
+    inbox = sharing.add_task(bob, title="first")["list_id"]
+    lists = [inbox, sharing.shared_list(alice, {bob: "editor"}, "A")["id"],
+             sharing.shared_list(carol, {bob: "viewer"}, "C")["id"], sharing.make_list(carol, "not Bob's")["id"]]
+    writers = [bob.sub, alice.sub, carol.sub, carol.sub]
+    store_in_lists(database, [(writers[n], lists[n], t) for n, t in placed])
+    rows = visible_rows(database, bob.sub)
+    assert {str(r["list_id"]) for r in rows} <= set(lists[:3])
+    args = dict(args)
+    if one_list is not None:
+        args["list_id"] = lists[one_list]
+        rows = [r for r in rows if str(r["list_id"]) == lists[one_list]]
+
+    served = []
+    response = app.test_client().get("/api/me/tasks", query_string=as_query_string(args), headers=bob.headers)
+    while True:
+        assert response.status_code == 200, response.json
+        assert len(response.json) <= args["limit"]
+        served.extend(t["id"] for t in response.json)
+        url = next_link(response)
+        if url is None:
+            break
+        assert response.json, "a page before the last is never empty"
+        response = app.test_client().get(url, headers=bob.headers)
     assert served == model(rows, args)
