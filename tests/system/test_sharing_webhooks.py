@@ -129,6 +129,32 @@ def test_a_reminder_still_fires_after_its_creator_left_the_list(
     assert sharing.call(alice, "GET", f"/tasks/{task['id']}")["reminders"][0]["fired"] is True
 
 
+@pytest.mark.parametrize("change", ["demoted to viewer", "ownership handed over and then demoted"])
+def test_a_reminder_still_fires_after_its_creator_may_no_longer_edit(
+        local_client, sharing, alice, bob, carol, receivers, worker, change):
+    """The creator a viewer now: the reminder is the owner's to fire (whoever owns the list by then)."""
+    bobs, carols = receivers(), receivers()
+    bob_hook = subscribe(local_client, bob, bobs.url, events=("reminder.due",))
+    carol_hook = subscribe(local_client, carol, carols.url, events=("reminder.due", "member.role_changed"))
+    made = sharing.shared_list(alice, {bob: "editor", carol: "editor"})
+    at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=5)
+    task = sharing.add_task(bob, made["id"], title="bob set it", reminders=[{"at": utc(at)}])
+    owner = alice
+    if change == "ownership handed over and then demoted":
+        sharing.call(alice, "PATCH", f"/lists/{made['id']}/members/{carol.sub}", {"role": "owner"}, status=200)
+        owner = carol
+    sharing.call(owner, "PATCH", f"/lists/{made['id']}/members/{bob.sub}", {"role": "viewer"}, status=200)
+    [for_bob] = bobs.events(bob_hook["secret"], 1, seconds=20)  # a viewer still hears of it
+    assert for_bob["data"]["task"]["id"] == task["id"]
+    # The role changes she hears of (one; three with the handover: hers, Alice's and Bob's), and the reminder.
+    fired = [e for e in carols.events(carol_hook["secret"], 2 if owner is alice else 4, seconds=20)
+             if e["type"] == "reminder.due"]
+    assert [e["data"]["task"]["id"] for e in fired] == [task["id"]]
+    assert sharing.call(owner, "GET", f"/tasks/{task['id']}")["reminders"][0]["fired"] is True
+    time.sleep(1.5)
+    assert len(bobs.received) == 1
+
+
 def test_the_member_who_goes_hears_of_it_and_nothing_after(local_client, sharing, alice, bob, receivers, worker):
     bobs = receivers()
     hook = subscribe(local_client, bob, bobs.url, events=("member.removed", "task.created"))
