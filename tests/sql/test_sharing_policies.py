@@ -243,3 +243,38 @@ def test_the_worker_acts_only_within_the_users_membership(database, shared, who)
                 with conn.transaction():
                     conn.execute(refused, shared)
         conn.rollback()
+
+
+# Writes naming a list: a stranger (and a removed member) is answered alike whether the list
+# exists or never did, so no key or constraint tells them it exists.
+ORACLE_WRITES = {
+    "join it": "insert into list_members (list_id, user_id, role) values (%(target)s, %(me)s, 'editor')",
+    "invite to it": "insert into list_invitations (list_id, list_name, invitee_id, role) "
+                    "values (%(target)s, 'x', %(fresh)s, 'viewer')",
+    "add a task to it": "insert into tasks (title, list_id) values ('x', %(target)s)",
+    "record a departure from it": "insert into list_departures (user_id, list_id, task_ids) "
+                                  "values (%(me)s, %(target)s, '{}')",
+    "rename it": "update lists set name = 'x' where id = %(target)s",
+    "delete it": "delete from lists where id = %(target)s",
+    "revoke its invitations": "delete from list_invitations where list_id = %(target)s",
+    "remove its members": "delete from list_members where list_id = %(target)s",
+}
+
+
+# (The invitee is told the list's id by their invitation, and may join or decline it.)
+@pytest.mark.parametrize("who", ["stranger", "removed", "forged", "nobody"])
+@pytest.mark.parametrize("write", ORACLE_WRITES)
+def test_no_write_tells_whether_a_list_exists(database, shared, who, write):
+    answers = []
+    with psycopg.connect(database.app_url) as conn:
+        for target in (shared["list"], uuid.uuid4()):
+            act(conn, who, shared)
+            try:
+                with conn.transaction():
+                    cursor = conn.execute(ORACLE_WRITES[write], {**shared, "me": shared[who] if who in shared
+                                                                 else shared["fresh"], "target": target})
+                    answers.append(("done", cursor.rowcount))
+            except psycopg.Error as error:
+                answers.append((type(error).__name__, error.diag.message_primary))
+            conn.rollback()
+    assert answers[0] == answers[1], answers
