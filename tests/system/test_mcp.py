@@ -398,21 +398,30 @@ def test_a_foreign_host_or_origin_is_refused(served_mcp):
 def test_an_agents_writes_reach_the_feed_and_the_webhooks(served_mcp, local_client, admin_sql):
     alice = audience_user("alice")
     headers = {"Authorization": f"Bearer {make_token({'sub': alice.sub})}"}
-    subscribed = local_client.post("/api/me/webhooks", headers=headers,
-                                   json={"url": "http://127.0.0.1:9/hook", "events": ["task.created"]})
+    subscribed = local_client.post("/api/me/webhooks", headers=headers, json={
+        "url": "http://127.0.0.1:9/hook", "events": ["task.created", "task.updated", "task.completed", "task.deleted"]})
     assert subscribed.status_code == 201, subscribed.get_json()
     token = local_client.get("/api/me/changes", headers=headers).get_json()["next"]
 
     async def session():
         async with over_http(served_mcp, alice.token) as alices:
-            return (await call(alices, "add_tasks", tasks=[{"title": "by the agent"}]))["tasks"][0]
+            kept, gone = (await call(alices, "add_tasks", tasks=[{"title": "by the agent"}, {"title": "to go"}]))[
+                "tasks"]
+            await call(alices, "update_tasks", changes=[{"task_id": kept["id"], "priority": "high"}])
+            await call(alices, "complete_tasks", task_ids=[kept["id"]])
+            await call(alices, "delete_tasks", task_ids=[gone["id"]])
+            return kept, gone
 
-    task = anyio.run(session)
+    kept, gone = anyio.run(session)
     changes = local_client.get("/api/me/changes", query_string={"since": token}, headers=headers).get_json()
-    assert [(c["op"], c["task"]["id"]) for c in changes["changes"]] == [("upsert", task["id"])]
-    events = admin_sql.execute("select type, task->>'id' from webhook_deliveries where user_id = %s",
-                               (alice.sub,)).fetchall()
-    assert events == [("task.created", task["id"])]
+    named = sorted((c["op"], c["task"]["id"] if c["op"] == "upsert" else c["task_id"]) for c in changes["changes"])
+    assert named == sorted([("upsert", kept["id"]), ("delete", gone["id"])])
+    upserted = next(c["task"] for c in changes["changes"] if c["op"] == "upsert")
+    assert upserted["priority"] == "high" and upserted["completed"] is True
+    events = admin_sql.execute("select type, task->>'id' from webhook_deliveries where user_id = %s "
+                               "order by created_at", (alice.sub,)).fetchall()
+    assert events == [("task.created", kept["id"]), ("task.created", gone["id"]), ("task.updated", kept["id"]),
+                      ("task.completed", kept["id"]), ("task.deleted", gone["id"])]
 
 
 def test_any_node_answers_any_request_without_a_session(served_mcp, database):
