@@ -68,7 +68,7 @@ def main() -> int:
                                             users, args.slices)
                     row = {"scenario": name, "connections": count, **dict(zip(CANDIDATES, measured, strict=True))}
                     rows.append(row)
-                    print(line(row), flush=True)
+                    print(line(row, CANDIDATES), flush=True)
         finally:
             for server in servers:
                 server.stop()
@@ -78,20 +78,22 @@ def main() -> int:
                 "results": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "servers.json").write_text(json.dumps(document, indent=2) + "\n")
-    print(table(document))
+    print(table(document, CANDIDATES))
     return 0
 
 
-def line(row: dict) -> str:
-    first, second = (row[name] for name in CANDIDATES)
+def line(row: dict, candidates: tuple[str, str]) -> str:
+    """One measured row of two candidates, as it is printed while the run goes on."""
+    first, second = (row[name] for name in candidates)
     return (f"{row['scenario']:<19} c={row['connections']:<3} "
             + " | ".join(f"{name} {row[name]['throughput']:6.0f}/s p99 {row[name]['p99_ms']:6.1f} ms "
-                         f"errors {row[name]['errors']}" for name in CANDIDATES)
-            + f" | {CANDIDATES[1]} ÷ {CANDIDATES[0]} {second['throughput'] / first['throughput']:.2f}")
+                         f"errors {row[name]['errors']}" for name in candidates)
+            + f" | {candidates[1]} ÷ {candidates[0]} {second['throughput'] / first['throughput']:.2f}")
 
 
-def table(document: dict) -> str:
-    first, second = CANDIDATES
+def table(document: dict, candidates: tuple[str, str]) -> str:
+    """The run's rows as a Markdown table, the second candidate against the first."""
+    first, second = candidates
     lines = [f"| scenario | conns | {first} req/s | {second} req/s | {second} ÷ {first} | {first} p99 ms "
              f"| {second} p99 ms | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in document["results"]:
