@@ -27,6 +27,14 @@ def create_app():
         if scope["type"] == "lifespan" or scope["path"].startswith(MCP_PREFIXES):
             await mcp(scope, receive, send)  # the SDK's session manager runs in the lifespan
         else:
-            await wsgi(scope, receive, send)
+            # a2wsgi hands the server's receive and send to asyncio.run_coroutine_threadsafe, which
+            # takes only coroutines; Granian's return other awaitables.
+            async def receiving():
+                return await receive()
+
+            async def sending(message):
+                return await send(message)
+
+            await wsgi(scope, receiving, sending)
 
     return app
