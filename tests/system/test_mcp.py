@@ -56,14 +56,16 @@ def token_only(api_url: str, token: str) -> dict:
 class ServedMCP:
     """`taskapp mcp --http` as a child process (tokens must name AUDIENCE)."""
 
-    def __init__(self, database):
+    def __init__(self, database, **settings):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile("w+")  # its logs (every API call's line), read if it dies
         self.process = subprocess.Popen(
             [sys.executable, "-m", "taskapp", "mcp", "--http", "--port", str(self.port),
              "--allowed-origin", "https://agents.example"],
-            env=environment(database, JWT_AUDIENCE=AUDIENCE, JWT_ISSUER=ISSUER), stdout=self.log,
+            env={name: value for name, value in environment(
+                database, **{"JWT_AUDIENCE": AUDIENCE, "JWT_ISSUER": ISSUER, **settings}).items()
+                 if value is not None}, stdout=self.log,
             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -372,6 +374,28 @@ def test_without_a_valid_token_the_answer_is_401_pointing_at_the_metadata(served
     assert status == 200 and metadata["resource"] == f"{served_mcp.url}/mcp"
     assert [server.rstrip("/") for server in metadata["authorization_servers"]] == [ISSUER]  # the configured issuer
     assert metadata["bearer_methods_supported"] == ["header"]
+
+
+def test_while_the_providers_keys_cannot_be_fetched_the_answer_is_503_as_the_apis(database):
+    """A JWKS that does not answer: 503 with Retry-After (try again), not 401 (get a new token), not 500."""
+    from tests.api.test_identity_providers import AUDIENCE as PROVIDER_AUDIENCE
+    from tests.api.test_identity_providers import ISSUER as PROVIDER_ISSUER
+    from tests.api.test_identity_providers import Provider
+
+    provider = Provider("RS256")
+    served = ServedMCP(database, JWT_SECRET_KEY=None, JWT_ALGORITHM="RS256", TASKAPP_SECRET_KEY="s" * 40,
+                       JWT_JWKS_URL=f"http://127.0.0.1:{free_port()}/.well-known/jwks.json",
+                       JWT_AUDIENCE=PROVIDER_AUDIENCE, JWT_ISSUER=PROVIDER_ISSUER)
+    try:
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}}}
+        headers = {"Accept": "application/json, text/event-stream",
+                   "Authorization": f"Bearer {provider.token('idp-user')}"}
+        status, answer_headers, body = http_request(served.url, "POST", "/mcp", initialize, headers)
+        assert status == 503 and answer_headers["Retry-After"], (status, body)
+        assert body["code"] == 503 and "keys" in body["message"]
+    finally:
+        served.close()
 
 
 def test_a_foreign_host_or_origin_is_refused(served_mcp):
