@@ -101,7 +101,13 @@ def roll_back() -> None:
         return
     connection = g.get("db_connection")
     if connection is not None and connection.in_transaction():
+        g.db_rollbacks = rolled_back() + 1
         connection.rollback()
+
+
+def rolled_back() -> int:
+    """How many times the request's transaction was undone so far (roll_back, outside a savepoint)."""
+    return g.get("db_rollbacks", 0)
 
 
 @contextmanager
