@@ -17,7 +17,7 @@ from flask import current_app
 from werkzeug.exceptions import HTTPException
 
 from taskapp.batch.schemas import ANSWERS
-from taskapp.database.transaction import in_savepoint, roll_back, rolled_back
+from taskapp.database.transaction import in_savepoint, rolled_back
 from taskapp.web.api import api
 from taskapp.web.errors import error_body
 
@@ -192,19 +192,20 @@ def run_all(operations: list[dict]) -> list[dict]:
     """Every operation's result, in order; OperationFailed at the first that fails.
 
     A savepoint per operation costs two round trips, a third of a batch of creates; they matter
-    only when an operation fails and its route undid the transaction to explain why (which then
-    undid the earlier operations too). So the operations run without, and only a batch whose
+    only when an operation fails and its route undoes its statements to explain why (which then
+    undoes the earlier operations too). So the operations run in one savepoint, whose undoing
+    keeps what the request did before them (the Idempotency-Key's lock), and only a batch whose
     failure was explained that way runs again from the start, each operation in its savepoint:
     nothing of the first run stays, and the answer is the one the route gives after the others.
     """
     check_refs(operations)
-    rolled_back_before = rolled_back()
+    undone_before = rolled_back()
     try:
-        return run_every(operations, careful=False)
+        with in_savepoint():
+            return run_every(operations, careful=False)
     except OperationFailed:
-        if rolled_back() == rolled_back_before:
+        if rolled_back() == undone_before:
             raise
-    roll_back()
     return run_every(operations, careful=True)
 
 

@@ -93,6 +93,7 @@ def roll_back() -> None:
     Inside a savepoint (one operation of a batch, `in_savepoint`) only that savepoint is undone:
     what the batch's earlier operations wrote stays, so the answer is the one the operation's
     single route would give after them."""
+    g.db_rollbacks = rolled_back() + 1
     savepoint = g.get("db_savepoint")
     if savepoint is not None:
         if savepoint.is_active:
@@ -101,12 +102,11 @@ def roll_back() -> None:
         return
     connection = g.get("db_connection")
     if connection is not None and connection.in_transaction():
-        g.db_rollbacks = rolled_back() + 1
         connection.rollback()
 
 
 def rolled_back() -> int:
-    """How many times the request's transaction was undone so far (roll_back, outside a savepoint)."""
+    """How many times `roll_back()` undid statements of the request so far."""
     return g.get("db_rollbacks", 0)
 
 
