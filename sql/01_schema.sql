@@ -468,10 +468,11 @@ CREATE TABLE webhook_deliveries (
     -- about a task (a member, an invitation) carries its data instead of a task.
     list_id      uuid,
     data         jsonb,
-    -- The transaction that made it (NULL for events from before): an event made by the change
-    -- that took its subscriber out of its list (their removal, the list's deletion) is still
-    -- theirs to receive.
+    -- The transaction that made it (NULL for events from before), and whether it is the news of
+    -- a departure (a member removed or leaving, a list deleted): such an event is still its
+    -- subscriber's to receive after they are out, when that same transaction took them out.
     made_xid     xid8        DEFAULT pg_current_xact_id(),
+    parting      boolean     NOT NULL DEFAULT false,
     CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (user_id, id),
     CONSTRAINT webhook_deliveries_webhook_fkey FOREIGN KEY (user_id, webhook_id)
         REFERENCES webhooks (user_id, id) ON DELETE CASCADE,
@@ -852,8 +853,13 @@ BEGIN
         INSERT INTO public.list_departures (user_id, list_id, task_ids)
         VALUES (OLD.user_id, OLD.list_id, taskapp_private.held_by(OLD.list_id));
         PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
-        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, NULL, 'member.removed', NULL, NULL,
-                                              taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
+        -- A parting event: the member who goes still receives it after they are out.
+        INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data, parting)
+        SELECT s.user_id, s.webhook_id, OLD.list_id, 'member.removed', NULL, NULL,
+               taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role), true
+        FROM taskapp_private.memberships m
+        JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'member.removed' = ANY (s.events)
+        WHERE m.list_id = OLD.list_id;
     END IF;
     RETURN OLD;
 END
@@ -862,9 +868,10 @@ $$;
 CREATE TRIGGER list_members_remember_departure BEFORE DELETE ON list_members
     FOR EACH ROW EXECUTE FUNCTION taskapp_private.list_members_remember_departure();
 
--- The members of a list being deleted hear of each of its tasks' deletion (they belonged to
--- it at the time of the change), before its rows go; the events are delivered to them after
--- the list is gone because they were made with the departures (the worker's check).
+-- Each member of a list being deleted hears that they are out of it (a parting
+-- `member.removed` about themselves, delivered after the list is gone), before its rows go:
+-- one event per member, however many tasks it held (their tasks go with it; the feed deletes
+-- each).
 CREATE FUNCTION taskapp_private.lists_remember_departures() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -874,13 +881,12 @@ DECLARE
 BEGIN
     INSERT INTO public.list_departures (user_id, list_id, task_ids)
     SELECT m.user_id, OLD.id, held FROM public.list_members m WHERE m.list_id = OLD.id;
-    INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
-    SELECT s.user_id, s.webhook_id, OLD.id, 'task.deleted', to_jsonb(t) - 'search', NULL, NULL
+    INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data, parting)
+    SELECT s.user_id, s.webhook_id, OLD.id, 'member.removed', NULL, NULL,
+           taskapp_private.member_event(OLD.id, m.user_id, m.role), true
     FROM taskapp_private.memberships m
-    JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'task.deleted' = ANY (s.events)
-    CROSS JOIN public.tasks t
-    WHERE m.list_id = OLD.id AND t.list_id = OLD.id
-    ORDER BY t.created_at, t.id;
+    JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'member.removed' = ANY (s.events)
+    WHERE m.list_id = OLD.id;
     RETURN OLD;
 END
 $$;

@@ -141,7 +141,10 @@ def mcp(over_http, api_url, host, port, public_url, allowed_origins):
         token = os.environ.get(agents.TOKEN_VARIABLE, "")
         if not token:
             raise click.ClickException(f"{agents.TOKEN_VARIABLE} must hold a bearer token for the API.")
-        api = CallerAPI.over_network(api_url)
+        try:
+            api = CallerAPI.over_network(api_url)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
         try:
             answer = api.call(token, "GET", "/summary")
         except APIUnreachable as error:

@@ -89,29 +89,40 @@ def child_process(name: str, command: list[str], environment: dict) -> Beside:
     stopping = threading.Event()
     starting = threading.Lock()  # a restart and the stop do not cross
 
-    def launch():
+    def launch() -> bool:
         with starting:
             if stopping.is_set():
-                return
-            running.append(subprocess.Popen(command, env=environment))
+                return False
+            try:
+                running.append(subprocess.Popen(command, env=environment))
+            except OSError as error:
+                print(f"{name} could not start: {error}", file=sys.stderr, flush=True)
+                return False
         print(f"{name} started (pid {running[-1].pid})", file=sys.stderr, flush=True)
+        return True
 
-    def supervise():
+    def supervise(started: bool):
         pause = 1.0
         while True:
-            began = time.monotonic()
-            status = running[-1].wait()
-            if stopping.is_set():
-                return
-            pause = 1.0 if time.monotonic() - began > 60 else min(pause * 2, 30.0)
-            print(f"{name} exited ({status}); starting it again in {pause:.0f} s", file=sys.stderr, flush=True)
+            if started:
+                began = time.monotonic()
+                status = running[-1].wait()
+                # A clean exit, or one by a signal meant for the whole service (Ctrl+C, or a
+                # service manager signalling the process group before the server's shutdown
+                # reaches stop()): not a crash, and not to be undone.
+                if stopping.is_set() or status in (0, -signal.SIGINT, -signal.SIGTERM):
+                    return
+                pause = 1.0 if time.monotonic() - began > 60 else min(pause * 2, 30.0)
+                print(f"{name} exited ({status}); starting it again in {pause:.0f} s", file=sys.stderr, flush=True)
             if stopping.wait(pause):
                 return
-            launch()
+            started = launch()
+            if not started:
+                pause = min(pause * 2, 30.0)
 
     def start():
-        launch()
-        threading.Thread(target=supervise, name=f"{name} supervisor", daemon=True).start()
+        started = launch()
+        threading.Thread(target=supervise, args=(started,), name=f"{name} supervisor", daemon=True).start()
 
     def stop():
         with starting:

@@ -6,11 +6,14 @@ Three things a member of a shared list could miss, now told:
   feed before their departure committed, without it being among the tasks their departure
   deletes: their copy kept it. A task entering a list now holds the list's advisory lock
   shared until it commits, and a departure takes it alone before it lists the tasks.
-- The members of a deleted list heard nothing of it by webhook; each now hears of each task's
-  deletion. The member who goes hears `member.removed` too. Such events are delivered although
-  their subscriber is no longer a member, because they were made by the change that took them
-  out: each event remembers the transaction that made it (`made_xid`), the worker reads the
-  subscriber's own departures (a grant), and sends an event made with one.
+- The members of a deleted list heard nothing of it by webhook; each now hears that they are out
+  of it (`member.removed` about themselves: one event per member, however many tasks the list
+  held). The member who goes hears `member.removed` too. These parting events are delivered
+  although their subscriber is no longer a member: each event remembers the transaction that
+  made it (`made_xid`) and whether it is the news of a departure (`parting`); the worker reads
+  the subscriber's own departures (a grant) and sends a parting event made in the transaction
+  that took them out. Any other event of that transaction (a batch's change just before a
+  removal) stays unsent to them, as before.
 - A task moved out of a list is a `task.deleted` for the members of that list who are not
   members of the one it went to (they no longer see it).
 
@@ -32,6 +35,7 @@ COLUMN = r"""
 -- Added, then given its default: the rows there keep NULL (no rewrite of the table).
 ALTER TABLE webhook_deliveries ADD COLUMN made_xid xid8;
 ALTER TABLE webhook_deliveries ALTER COLUMN made_xid SET DEFAULT pg_current_xact_id();
+ALTER TABLE webhook_deliveries ADD COLUMN parting boolean NOT NULL DEFAULT false;
 GRANT SELECT ON TABLE list_departures TO taskapp_worker;
 """
 
@@ -91,8 +95,13 @@ BEGIN
         INSERT INTO public.list_departures (user_id, list_id, task_ids)
         VALUES (OLD.user_id, OLD.list_id, taskapp_private.held_by(OLD.list_id));
         PERFORM taskapp_private.hand_reminders_to_owner(OLD.list_id, OLD.user_id);
-        PERFORM taskapp_private.webhooks_emit(OLD.list_id, NULL, NULL, 'member.removed', NULL, NULL,
-                                              taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role));
+        -- A parting event: the member who goes still receives it after they are out.
+        INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data, parting)
+        SELECT s.user_id, s.webhook_id, OLD.list_id, 'member.removed', NULL, NULL,
+               taskapp_private.member_event(OLD.list_id, OLD.user_id, OLD.role), true
+        FROM taskapp_private.memberships m
+        JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'member.removed' = ANY (s.events)
+        WHERE m.list_id = OLD.list_id;
     END IF;
     RETURN OLD;
 END
@@ -107,13 +116,12 @@ DECLARE
 BEGIN
     INSERT INTO public.list_departures (user_id, list_id, task_ids)
     SELECT m.user_id, OLD.id, held FROM public.list_members m WHERE m.list_id = OLD.id;
-    INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data)
-    SELECT s.user_id, s.webhook_id, OLD.id, 'task.deleted', to_jsonb(t) - 'search', NULL, NULL
+    INSERT INTO public.webhook_deliveries (user_id, webhook_id, list_id, type, task, reminder, data, parting)
+    SELECT s.user_id, s.webhook_id, OLD.id, 'member.removed', NULL, NULL,
+           taskapp_private.member_event(OLD.id, m.user_id, m.role), true
     FROM taskapp_private.memberships m
-    JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'task.deleted' = ANY (s.events)
-    CROSS JOIN public.tasks t
-    WHERE m.list_id = OLD.id AND t.list_id = OLD.id
-    ORDER BY t.created_at, t.id;
+    JOIN taskapp_private.subscriptions s ON s.user_id = m.user_id AND 'member.removed' = ANY (s.events)
+    WHERE m.list_id = OLD.id;
     RETURN OLD;
 END
 $$;
@@ -277,6 +285,7 @@ END
 $$;
 
 REVOKE SELECT ON TABLE list_departures FROM taskapp_worker;
+ALTER TABLE webhook_deliveries DROP COLUMN parting;
 ALTER TABLE webhook_deliveries DROP COLUMN made_xid;
 """
 

@@ -20,6 +20,8 @@ from flask import Flask
 
 from taskapp.identity.bearer import KeysUnavailable, Unauthenticated, identify
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
 
 class APIUnreachable(Exception):
     """The API could not be reached (over the network), or could not check tokens now."""
@@ -58,7 +60,15 @@ class CallerAPI:
 
     @classmethod
     def over_network(cls, base_url: str, timeout: float = 30) -> "CallerAPI":
-        return cls(httpx2.Client(base_url=base_url.rstrip("/"), timeout=timeout))
+        """The API at `base_url`, reached directly (no proxy from the environment: the token goes
+        to the API and nowhere else), over https unless it is on this machine (loopback)."""
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"The API's URL must be http(s)://host[:port], not {base_url!r}.")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+            raise ValueError(f"The API's URL must be https:// (a bearer token is sent to it), unless it is on "
+                             f"this machine: {base_url!r}.")
+        return cls(httpx2.Client(base_url=base_url.rstrip("/"), timeout=timeout, trust_env=False))
 
     def subject(self, token: str) -> str | None:
         """In process: the token's `sub` when the API would accept it (the same check, the same
@@ -86,5 +96,8 @@ class CallerAPI:
         try:
             body = response.json()
         except ValueError:
+            if 200 <= response.status_code < 300 and response.status_code != 204:
+                raise APIUnreachable(f"The API at {self.client.base_url} answered {response.status_code} "
+                                     "without JSON (is something else at that address?).") from None
             body = None
         return Answer(response.status_code, body, {name.lower(): value for name, value in response.headers.items()})

@@ -59,6 +59,12 @@ WHERE list_id = :list_id AND (user_id = :user_id OR role = 'owner')
 RETURNING user_id, role, added_at
 """)
 REMOVE_MEMBER = text("DELETE FROM list_members WHERE list_id = :list_id AND user_id = :user_id RETURNING user_id")
+# The lock a departure takes (list_members_remember_departure, sql/01_schema.sql), taken before
+# the member's row is: a task being added to the list, assigned to that member, holds the lock
+# shared and then needs their row (its foreign key); taken after the row, the two would wait on
+# each other.
+LOCK_FOR_DEPARTURE = text("SELECT 1 FROM pg_advisory_xact_lock(hashtextextended('taskapp.list ' || "
+                          "CAST(:list_id AS text), 0))")
 
 INVITATION = """
 SELECT i.id, i.list_id, l.name AS list_name, i.invitee_id, i.role::text AS role, i.invited_by, i.created_at,

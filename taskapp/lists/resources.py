@@ -185,6 +185,7 @@ class Member(MethodView):
         if member_id == "me":
             member_id = g.user_id
         where = {"list_id": list_id, "user_id": member_id}
+        execute(queries.LOCK_FOR_DEPARTURE, {"list_id": list_id})
         with refusals_explained(list_id):
             removed = first(queries.REMOVE_MEMBER, where)
         if removed is None:

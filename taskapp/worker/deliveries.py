@@ -37,16 +37,17 @@ FORGET_EVERY = 0.1  # of deliveries look for old events of their subscription to
 # The event with its subscription, as its owner sees them (RLS: only the owner's rows exist).
 # The task is returned with the columns and types of the tasks table, as GET returns it. An
 # event of a list is sent only while the subscriber is still a member (they see the list: the
-# policies say so, as the subscriber), or when the change that made it is the one that took
-# them out (their removal, the list's deletion: a departure of theirs made in the same
-# transaction); an invitation is theirs whether or not they joined.
+# policies say so, as the subscriber), or when it is the news of their own departure (a
+# parting event made in the transaction that recorded it: their removal, the list's deletion);
+# an invitation is theirs whether or not they joined.
 EVENT = f"""
 select d.type, d.list_id, d.created_at as event_at, d.attempts, d.state, d.reminder, d.data,
        d.task is not null as about_task,
        w.id as webhook_id, w.url, w.secret, w.active,
        d.list_id is null or d.type = 'invitation.received'
            or exists (select from lists l where l.id = d.list_id)
-           or exists (select from list_departures p where p.list_id = d.list_id and p.left_xid = d.made_xid)
+           or (d.parting and exists (select from list_departures p
+                                     where p.list_id = d.list_id and p.left_xid = d.made_xid))
            as still_a_member,
        {', '.join(f't.{name}' for name in TASK_FIELDS)}
 from webhook_deliveries d

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.support.citus import CITUS_ADMIN_URL
+from tests.support.identity import act_as
 
 pytestmark = pytest.mark.skipif(bool(CITUS_ADMIN_URL), reason="row locks held across a coordinator's shards differ")
 
@@ -73,3 +74,33 @@ def test_accepting_an_invitation_to_a_list_deleted_meanwhile_is_404(database, cl
     response = answered_while_held(database, client, "delete from lists where id = %s", (shared["id"],), send)
     assert response.status_code == 404, response.get_json()
     assert sharing.call(bob, "GET", "/invitations", status=200) == []
+
+
+def test_removing_a_member_while_a_task_is_being_assigned_to_them_waits_without_deadlock(
+        database, client, sharing, alice, bob):
+    """A task entering the list holds its lock shared; the removal takes it before it locks the
+    member's row, so the task can still be assigned to them (its foreign key needs that row) and
+    commit, and then the removal goes on: no deadlock, and the departure holds the task."""
+    shared = sharing.shared_list(alice, {bob: "editor"}, "L")
+    answer = {}
+    with psycopg.connect(database.app_url) as adding, psycopg.connect(database.admin_url, autocommit=True) as watcher:
+        act_as(adding, alice.sub)
+        (task,) = adding.execute("insert into tasks (title, list_id) values ('for bob', %s) returning id",
+                                 (shared["id"],)).fetchone()
+        removal = threading.Thread(target=lambda: answer.setdefault("response", client.delete(
+            f"/api/me/lists/{shared['id']}/members/{bob.sub}", headers=alice.headers)))
+        removal.start()
+        deadline = time.monotonic() + 30
+        while not watcher.execute("select exists (select from pg_stat_activity where usename = 'taskapp_app' "
+                                  "and wait_event_type = 'Lock' and wait_event = 'advisory')").fetchone()[0]:
+            assert time.monotonic() < deadline and removal.is_alive(), answer
+            time.sleep(0.01)
+        adding.execute("update tasks set assignee_id = %s where id = %s", (bob.sub, task))
+        adding.commit()
+        removal.join(30)
+    assert answer["response"].status_code == 204, answer["response"].get_json()
+    assert sharing.call(alice, "GET", f"/tasks/{task}", status=200)["assignee_id"] is None  # cleared as he left
+    with psycopg.connect(database.app_url) as conn:
+        act_as(conn, bob.sub)
+        (held,) = conn.execute("select task_ids from list_departures where list_id = %s", (shared["id"],)).fetchone()
+        assert task in held

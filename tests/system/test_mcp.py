@@ -236,6 +236,9 @@ def test_over_stdio_a_token_is_all_an_agent_holds_and_it_must_be_good(served_api
          "TASKAPP_TOKEN must hold a bearer token"),
         (token_only(served_api.url, make_token({"sub": "x"}, secret="y" * 64)), "refuses the token in TASKAPP_TOKEN"),
         (token_only(f"http://127.0.0.1:{free_port()}", new_user("alice").token), "cannot be reached"),
+        # The token goes where the URL says: in the clear only to this machine.
+        (token_only("http://tasks.example.com", new_user("alice").token), "must be https://"),
+        (token_only("ftp://127.0.0.1", new_user("alice").token), "must be http(s)://"),
     ):
         done = subprocess.run([sys.executable, "-m", "taskapp", "mcp"], env=env, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=60)

@@ -172,22 +172,48 @@ def test_the_member_who_goes_hears_of_it_and_nothing_after(local_client, sharing
     assert bobs.events(hook["secret"], 2)[1]["data"]["task"]["id"] == own["id"]
 
 
-def test_the_members_of_a_deleted_list_hear_of_each_of_its_tasks_deletion(
+def test_each_member_of_a_deleted_list_hears_that_they_are_out_of_it(
         local_client, sharing, alice, bob, carol, receivers, worker):
+    """One `member.removed` about themselves per member, however many tasks the list held; a member
+    who had left before hears nothing."""
     bobs, carols = receivers(), receivers()
-    bob_hook = subscribe(local_client, bob, bobs.url, events=("task.deleted", "task.created"))
-    subscribe(local_client, carol, carols.url, events=("task.deleted",))
-    made = sharing.shared_list(alice, {bob: "editor", carol: "viewer"})
-    tasks = [sharing.add_task(alice, made["id"], title=title) for title in ("paint", "sand")]
-    bobs.wait_for(2)
-    sharing.call(alice, "DELETE", f"/lists/{made['id']}/members/{carol.sub}", status=204)  # Carol went before
+    bob_hook = subscribe(local_client, bob, bobs.url, events=("member.removed", "task.deleted"))
+    carol_hook = subscribe(local_client, carol, carols.url, events=("member.removed", "task.deleted"))
+    made = sharing.shared_list(alice, {bob: "editor", carol: "viewer"}, "Going")
+    for title in ("paint", "sand"):
+        sharing.add_task(alice, made["id"], title=title)
+    sharing.call(carol, "DELETE", f"/lists/{made['id']}/members/me", status=204)  # Carol went before
+    [carol_left] = carols.events(carol_hook["secret"], 1)
+    assert carol_left["data"]["member"]["user_id"] == carol.sub
+    [carol_went] = bobs.events(bob_hook["secret"], 1)  # Bob, a member, heard of Carol leaving
+    assert carol_went["data"]["member"]["user_id"] == carol.sub
     sharing.call(alice, "DELETE", f"/lists/{made['id']}", status=204)
-    deleted = [e for e in bobs.events(bob_hook["secret"], 4) if e["type"] == "task.deleted"]
-    assert sorted((e["data"]["task"]["id"], e["data"]["task"]["title"]) for e in deleted) == sorted(
-        (t["id"], t["title"]) for t in tasks)
-    assert all(e["data"]["task"]["list_id"] == made["id"] for e in deleted)
+    out = bobs.events(bob_hook["secret"], 2)[1]
+    going = {"id": made["id"], "name": "Going"}
+    assert (out["type"], out["data"]) == (
+        "member.removed", {"list": going, "member": {"user_id": bob.sub, "role": "editor"}})
     time.sleep(1.5)
-    assert carols.received == []  # she had left: nothing of the list reaches her
+    assert len(bobs.received) == 2 and len(carols.received) == 1
+
+
+def test_a_member_removed_in_a_batch_hears_of_the_removal_and_not_of_what_came_before_it(
+        local_client, sharing, alice, bob, receivers, worker):
+    """A batch changes a task, then removes Bob: both commit together, so Bob never saw the change;
+    he hears of his removal only."""
+    bobs = receivers()
+    hook = subscribe(local_client, bob, bobs.url, events=("member.removed", "task.updated", "task.created"))
+    made = sharing.shared_list(alice, {bob: "editor"}, "Chores")
+    task = sharing.add_task(alice, made["id"], title="before")
+    bobs.wait_for(1)  # its task.created
+    done = local_client.post("/api/me/batch", headers=alice.headers, json={"operations": [
+        {"op": "update_task", "task_id": task["id"], "changes": {"title": "replacing bob"}},
+        {"op": "create_task", "task": {"title": "secret", "list_id": made["id"]}},
+        {"op": "remove_member", "list_id": made["id"], "user_id": bob.sub}]})
+    assert done.status_code == 200, done.get_json()
+    events = bobs.events(hook["secret"], 2)
+    assert [e["type"] for e in events] == ["task.created", "member.removed"]
+    time.sleep(1.5)
+    assert len(bobs.received) == 2
 
 
 def test_a_task_moved_out_is_deleted_for_members_who_do_not_see_where_it_went(
