@@ -90,6 +90,8 @@ class CallerAPI:
         query = {name: value for name, value in (query or {}).items() if value is not None}
         try:
             response = self.client.request(method, f"/api/me{path}", json=json, params=query, headers=headers)
+        except httpx2.InvalidURL as error:  # a value too long for a URL: the API's 414, said before sending
+            return Answer(414, {"code": 414, "message": f"The request is too long to send: {error}."})
         except httpx2.HTTPError as error:
             raise APIUnreachable(f"The API at {self.client.base_url} cannot be reached: "
                                  f"{error.__class__.__name__}.") from error

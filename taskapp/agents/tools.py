@@ -254,17 +254,19 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
 
     @server.tool(annotations=READ)
     def find_tasks(
-        q: Annotated[str | None, Field(description="Words that must all appear in the title or description.")] = None,
+        q: Annotated[str | None, Field(description="Words that must all appear in the title or description.",
+                                       max_length=500)] = None,
         list_id: Annotated[UUID | None, Field(description="Only this list's tasks.")] = None,
         completed: Annotated[bool | None, Field(description="true: done; false: open; left out: both.")] = None,
         priority: Priority | None = None,
-        tags: Annotated[list[str] | None, Field(description="Tasks having all of these tags.")] = None,
-        due_before: Annotated[str | None, Field(description="Due before this RFC 3339 time.")] = None,
-        due_after: Annotated[str | None, Field(description="Due after this RFC 3339 time.")] = None,
-        assignee_id: Annotated[str | None, Field(description="Tasks assigned to this user.")] = None,
+        tags: Annotated[list[Annotated[str, Field(max_length=40)]] | None,
+                        Field(description="Tasks having all of these tags.", max_length=20)] = None,
+        due_before: Annotated[str | None, Field(description="Due before this RFC 3339 time.", max_length=64)] = None,
+        due_after: Annotated[str | None, Field(description="Due after this RFC 3339 time.", max_length=64)] = None,
+        assignee_id: Annotated[str | None, Field(description="Tasks assigned to this user.", max_length=255)] = None,
         sort: Annotated[Sort, Field(description="Sort order; `-` for descending.")] = "-created_at",
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.", max_length=4096)] = None,
     ) -> answers(TaskPage):
         """Find the user's tasks across every list they can see: filter, search, sort, page."""
         query = {"q": q, "list_id": None if list_id is None else str(list_id), "priority": priority,
@@ -331,10 +333,12 @@ def build(server: MCPServer, api: CallerAPI, token: Callable[[], str]) -> MCPSer
     @server.tool(annotations=READ)
     def completion_history(
         task_id: Annotated[UUID | None, Field(description="One task's completions; left out: all.")] = None,
-        completed_after: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
-        completed_before: Annotated[str | None, Field(description="RFC 3339; all completions only.")] = None,
+        completed_after: Annotated[str | None, Field(description="RFC 3339; all completions only.",
+                                                     max_length=64)] = None,
+        completed_before: Annotated[str | None, Field(description="RFC 3339; all completions only.",
+                                                      max_length=64)] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.")] = None,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous answer.", max_length=4096)] = None,
     ) -> answers(CompletionPage):
         """When tasks were completed, and by whom, newest first."""
         if task_id is not None:

@@ -10,6 +10,7 @@ succeeded (the commit is held); the first that fails ends the batch, and the req
 transaction is rolled back.
 """
 
+import json
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -162,7 +163,10 @@ def run(operation: dict, refs: References, index: int, careful: bool) -> dict:
     result, or OperationFailed."""
     sent = request_for(operation, refs, index)
     headers = {"If-Match": sent.if_match} if sent.if_match is not None else {}
-    kwargs = {"json": sent.body} if sent.body is not None else {}
+    # The body as the route would receive it over HTTP. The standard library's encoder keeps what
+    # the batch's JSON held (NaN, Infinity) for the route to refuse as it refuses them alone; the
+    # app's (orjson) would have written null, a different request.
+    kwargs = {"data": json.dumps(sent.body), "content_type": "application/json"} if sent.body is not None else {}
     with current_app.test_request_context(sent.routed_path(), method=sent.method, headers=headers,
                                           **kwargs) as context, in_savepoint() if careful else nullcontext():
         request = context.request

@@ -46,6 +46,7 @@ LIST_WRITE, LIST_PATCH, MEMBER_PATCH, INVITATION_WRITE = (
 INBOX_NOT_SHARED = "An Inbox is never shared: make a list to share."
 INBOX_KEPT = "An Inbox cannot be deleted."
 OWNER_STAYS = "The owner cannot leave or be removed: hand ownership over first (make another member owner)."
+OWNER_KEEPS_ROLE = "The owner cannot take a lower role: hand ownership over first (make another member owner)."
 ALREADY_MEMBER = "The user is already a member of this list."
 EXPIRED = "The invitation has expired; ask for a new one."
 INVITED_MEANWHILE = "Another invitation to this user was sent at the same moment; send it again to replace it."
@@ -164,14 +165,14 @@ class Member(MethodView):
                     changed = rows(queries.CHANGE_ROLE, {**where, **change})
         except IntegrityError:  # the owner demoting themselves: a list keeps its owner
             roll_back()
-            abort(409, OWNER_STAYS)
+            abort(409, OWNER_KEEPS_ROLE)
         if not changed:
             roll_back()  # handing over to nobody must not leave the list without its owner
             member = first(queries.ONE_MEMBER, where)
             if member is None:
                 abort(404)
             if member["role"] == "owner" and member_id == g.user_id:
-                abort(409, OWNER_STAYS)
+                abort(409, OWNER_KEEPS_ROLE)
             abort(403, ROLE_TOO_LOW)
         commit()
         return changed[0]

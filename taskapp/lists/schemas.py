@@ -73,7 +73,11 @@ class MemberPatchSchema(Input):
 class InvitationWriteSchema(Input):
     """An invitation: who (their `sub`) and as what."""
 
-    user_id = user_id_field(required=True, metadata={"description": "The invitee's `sub`."})
+    # `me` names the caller in every path and member operation, so a member whose `sub` were `me`
+    # could be named by nobody else: nobody is invited by that name.
+    user_id = Text(required=True, validate=[validate.Length(min=1, max=255), validate.NoneOf(
+        ["me"], error="`me` names you; invite someone by their `sub`.")],
+        metadata={"description": "The invitee's `sub` (not `me`).", "not": {"enum": ["me"]}})
     role = Text(required=True, validate=validate.OneOf(INVITABLE_ROLES), metadata={"description": ROLE_DESCRIPTION})
 
 

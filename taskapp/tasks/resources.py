@@ -11,7 +11,15 @@ from taskapp.changes import queries as change_queries
 from taskapp.database.transaction import commit, execute, first, rows
 from taskapp.lists.access import refusals_explained, refuse_moves_where_distributed, written_task
 from taskapp.tasks import queries, series
-from taskapp.tasks.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, answer_with_etag, check_if_match, etag_header
+from taskapp.tasks.etags import (
+    ETAG_HEADER,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    answer_with_etag,
+    check_if_match,
+    check_if_match_is_well_formed,
+    etag_header,
+)
 from taskapp.tasks.listing import SORT_ORDERS, page_scope, page_statement, read_cursor, task_cursor
 from taskapp.tasks.schemas import SummarySchema, TaskPatchSchema, TaskQueryArgs, TaskSchema, TaskWriteSchema
 from taskapp.web.api import KEY_IN_USE, string_header
@@ -44,6 +52,7 @@ def write_task(task_id: str, change, moving_to=None):
     it, or there is no such task: 403 or 404). `moving_to` is the list the write moves it to.
     """
     task_id = uuid_or_404(task_id)
+    check_if_match_is_well_formed()
     with refusals_explained(moving_to):
         refuse_moves_where_distributed(task_id, moving_to)
         if request.if_match:

@@ -281,3 +281,31 @@ def test_the_feed_shows_the_batchs_tasks_as_they_ended(client, alice, create_tas
     assert upserts[results[0]["task"]["id"]]["title"] == "new, renamed"
     assert upserts[kept["id"]]["completed"] is True
     assert results[3]["task"]["id"] not in upserts
+
+
+@pytest.mark.parametrize("raw", ['{"description": NaN}', '{"due_at": Infinity}', '{"title": -Infinity}',
+                                 '{"due_at": 1e999}'])
+def test_a_number_json_cannot_hold_is_refused_as_its_route_refuses_it(client, alice, create_task, raw):
+    """NaN, Infinity and numbers past a double reach the operation's route as sent (and are
+    refused there, 422), not rewritten as null, which would clear the field."""
+    task = create_task(alice, title="kept", description="kept", due_at="2030-01-01T00:00:00Z")
+    body = '{"operations": [{"op": "update_task", "task_id": "%s", "changes": %s}]}' % (task["id"], raw)
+    response = client.post("/api/me/batch", data=body, content_type="application/json", headers=alice.headers)
+    assert response.status_code in (400, 422), response.json
+    single = client.patch(f"/api/me/tasks/{task['id']}", data=raw, content_type="application/json",
+                          headers=alice.headers)
+    assert single.status_code == response.status_code, (single.json, response.json)
+    kept = client.get(f"/api/me/tasks/{task['id']}", headers=alice.headers).json
+    assert (kept["title"], kept["description"], kept["due_at"]) == ("kept", "kept", "2030-01-01T00:00:00Z")
+
+
+def test_nobody_is_invited_as_me(client, alice):
+    """`me` names the caller wherever a member is named: a member by that name could be named by nobody else."""
+    made = client.post("/api/me/lists", json={"name": "L"}, headers=alice.headers).json
+    single = client.post(f"/api/me/lists/{made['id']}/invitations", json={"user_id": "me", "role": "viewer"},
+                         headers=alice.headers)
+    assert single.status_code == 422 and "user_id" in single.json["errors"]["json"], single.json
+    body = run(client, alice, [{"op": "invite", "list_id": made["id"], "invitation": {"user_id": "me",
+                                                                                      "role": "viewer"}}],
+               status=422).json
+    assert "user_id" in body["errors"]["json"]["operations"]["0"]["invitation"]

@@ -68,3 +68,24 @@ def test_the_etag_of_a_write_is_the_etag_a_read_then_gives(client, alice, task_a
     url = f"/api/me/tasks/{task['id']}"
     written = client.patch(url, json={"title": "v2"}, headers=alice.headers)
     assert client.get(url, headers=alice.headers).headers["ETag"] == written.headers["ETag"]
+
+
+@pytest.mark.parametrize("method, suffix, body", WRITES, ids=[f"{m}{s}" for m, s, _ in WRITES])
+@pytest.mark.parametrize("malformed", [",,,", " ", "abc", '"a",', "Ã©", "W/", '"unterminated'])
+def test_an_if_match_that_names_no_entity_tag_is_400_and_changes_nothing(
+        client, alice, task_and_etag, method, suffix, body, malformed):
+    """Ignored, it would let the write through without the check the client asked for."""
+    task, _ = task_and_etag
+    url = f"/api/me/tasks/{task['id']}"
+    before = client.get(url, headers=alice.headers).json
+    response = client.open(url + suffix, method=method, json=body, headers={**alice.headers, "If-Match": malformed})
+    assert response.status_code == 400, response.json
+    assert "If-Match" in response.json["message"]
+    assert client.get(url, headers=alice.headers).json == before
+
+
+def test_a_list_of_entity_tags_matches_when_one_of_them_does(client, alice, task_and_etag):
+    task, etag = task_and_etag
+    response = client.patch(f"/api/me/tasks/{task['id']}", json={"title": "x"},
+                            headers={**alice.headers, "If-Match": f'"other", {etag}'})
+    assert response.status_code == 200, response.json

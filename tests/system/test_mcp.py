@@ -320,6 +320,11 @@ def test_a_malformed_id_is_refused_naming_its_field(served_mcp):
                 ("complete_tasks", {"task_ids": ["%2e%2e"]}, "task_ids"),
                 ("answer_invitation", {"invitation_id": "1 OR 1=1", "accept": True}, "invitation_id"),
                 ("add_tasks", {"tasks": [{"title": "x"}], "idempotency_key": "line\nbreak"}, "idempotency_key"),
+                # Text past what a URL carries is refused by its length, before any call.
+                ("find_tasks", {"q": "word " * 14000}, "q"),
+                ("find_tasks", {"cursor": "c" * 70000}, "cursor"),
+                ("completion_history", {"completed_after": "9" * 70000}, "completed_after"),
+                ("invite_to_list", {"list_id": task["list_id"], "invitee_id": "me", "role": "viewer"}, "user_id"),
             ):
                 text = await refused(alices, tool, **arguments)
                 assert field in text, (tool, text)
