@@ -37,6 +37,10 @@ MAX_COUNT = 1000
 #   any one rule can cost a request, whatever it is (measured: bench/README.md, "Rules").
 SEARCH_BUDGET = 40_000
 SEARCH_CPU_SECONDS = 0.02
+# What the searches of one request may spend together: a batch of a hundred completions of a rule
+# whose occurrences are decades apart would otherwise cost seconds of a worker (about 43 ms each).
+# Ten searches at the full budget; a completion of an ordinary rule spends a few hundred calls.
+REQUEST_SEARCH_BUDGET = 10 * SEARCH_BUDGET
 CHECK_CLOCK_EVERY = 64  # calls; the clock is a system call, the count is not
 NOT_FOUND_IN_BUDGET = (
     "The rule needs too much computation to find its occurrences (they are too far apart, or too "
@@ -48,6 +52,17 @@ OUT_OF_CALENDAR = "due_at in this time zone leaves the years 1 to 9999, where oc
 
 class RecurrenceError(ValueError):
     """A recurrence the API refuses; the message says why, for a 422."""
+
+
+class RequestOverBudget(Exception):
+    """The request's searches together spent REQUEST_SEARCH_BUDGET: this one is not done."""
+
+
+class SearchAllowance:
+    """The calls a request may still spend on searching occurrences, across its completions."""
+
+    def __init__(self, calls: int = REQUEST_SEARCH_BUDGET):
+        self.calls = calls
 
 
 class _OverBudget(Exception):
@@ -122,17 +137,18 @@ def anchor(rule: str, time_zone: str, due_at: datetime) -> datetime | None:
         raise RecurrenceError(f"Not a valid RRULE value: {exc}") from None
 
 
-def next_occurrence(series: Series, now: datetime) -> datetime | None:
+def next_occurrence(series: Series, now: datetime, allowance: SearchAllowance | None = None) -> datetime | None:
     """The due date after completing the current occurrence at `now`; None when the series ends.
 
     It is the first occurrence strictly after both the completed one and now: occurrences
     missed meanwhile are skipped, not replayed. With repeat_from "completion" the rule
     restarts on the day of completion at the due time of day (Todoist's `every!`), and COUNT
     counts completions. A next occurrence that cannot be found within the search budget, or
-    only past the year 9999, ends the series too.
+    only past the year 9999, ends the series too. RequestOverBudget when `allowance` (what the
+    request may still spend) runs out first: the series stays as it is.
     """
     try:
-        return _next_occurrence(series, now)
+        return _next_occurrence(series, now, allowance)
     except (RecurrenceError, OverflowError):
         return None
     except DATEUTIL_FAILURES:  # a rule accepted when written should never get here: say so, end the series
@@ -141,7 +157,7 @@ def next_occurrence(series: Series, now: datetime) -> datetime | None:
         return None
 
 
-def _next_occurrence(series: Series, now: datetime) -> datetime | None:
+def _next_occurrence(series: Series, now: datetime, allowance: SearchAllowance | None) -> datetime | None:
     tz = zone(series.time_zone)
     parts = _parts(series.rule)
     after = max(series.due_at, now)
@@ -164,7 +180,7 @@ def _next_occurrence(series: Series, now: datetime) -> datetime | None:
     # grows with how long the task was left undone, which its rule does not decide: only the
     # call count bounds it (as long as it always has), not the CPU budget, so that a task left
     # for years is moved on rather than ended by a clock.
-    with _searching(cpu_seconds=None):
+    with _searching(cpu_seconds=None, allowance=allowance):
         for found in built.xafter(_local(after, tz) - timedelta(hours=3), count=8):
             if _instant(found, tz) > after:
                 return _instant(found, tz)
@@ -297,15 +313,17 @@ def _first(occurrences):
 
 
 @contextmanager
-def _searching(cpu_seconds: float | None = SEARCH_CPU_SECONDS):
+def _searching(cpu_seconds: float | None = SEARCH_CPU_SECONDS, allowance: SearchAllowance | None = None):
     """Run dateutil under SEARCH_BUDGET calls and `cpu_seconds` of this thread's CPU time;
-    RecurrenceError when it needs more.
+    RecurrenceError when it needs more (RequestOverBudget when `allowance`, the calls left to the
+    request, runs out first; what the search spent is taken from it).
 
     A trace function that raises is removed by Python, and the exception goes on from the call
     it was raised at: out of dateutil, to here.
     """
     previous = sys.gettrace()
-    left = SEARCH_BUDGET
+    granted = SEARCH_BUDGET if allowance is None else min(SEARCH_BUDGET, allowance.calls)
+    left = granted
     deadline = clock.thread_time() + cpu_seconds if cpu_seconds is not None else float("inf")
 
     def count(frame, event, arg):
@@ -319,6 +337,11 @@ def _searching(cpu_seconds: float | None = SEARCH_CPU_SECONDS):
     try:
         yield
     except _OverBudget:
+        if allowance is not None and granted < SEARCH_BUDGET:
+            allowance.calls = 0
+            raise RequestOverBudget from None
         raise RecurrenceError(NOT_FOUND_IN_BUDGET) from None
     finally:
         sys.settrace(previous)
+        if allowance is not None:
+            allowance.calls = max(0, allowance.calls - (granted - max(left, 0)))

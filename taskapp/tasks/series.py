@@ -8,6 +8,8 @@ the same statement, leaving the task open; when the rule has no next occurrence 
 completed for good, as a plain one is.
 """
 
+from flask import g
+
 from taskapp.database.transaction import first
 from taskapp.tasks import queries, recurrence, reminders
 from taskapp.tasks.etags import check_if_match
@@ -16,6 +18,8 @@ from taskapp.web.errors import abort
 SCHEDULE = ("due_at", "recurrence", "time_zone", "repeat_from")
 # The bookkeeping of a task that does not recur.
 PLAIN = {"recurrence_start": None, "recurrence_last": None, "series_completions": 0}
+TOO_MUCH_AT_ONCE = ("Finding the next occurrences of the recurring tasks completed in this request takes more "
+                    "computation than one request may spend; complete fewer of them at once.")
 
 
 def touches_schedule(values: dict) -> bool:
@@ -63,7 +67,11 @@ def apply(task_id, values: dict):
     current = recurrence.Series(
         after["recurrence"], after["time_zone"], after["repeat_from"], after["due_at"], last, completions, start
     )
-    following = recurrence.next_occurrence(current, task["now"])
+    allowance = g.setdefault("recurrence_search_allowance", recurrence.SearchAllowance())
+    try:
+        following = recurrence.next_occurrence(current, task["now"], allowance)
+    except recurrence.RequestOverBudget:
+        refuse("completed", TOO_MUCH_AT_ONCE)
     if following is None:  # the series is over: completed for good
         changes["completed"] = True
         return first(*queries.change(task_id, changes))

@@ -309,3 +309,23 @@ def test_nobody_is_invited_as_me(client, alice):
                                                                                       "role": "viewer"}}],
                status=422).json
     assert "user_id" in body["errors"]["json"]["operations"]["0"]["invitation"]
+
+
+SPARSE_RULE = "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;BYSETPOS=1"  # a 29 February on a Monday: decades apart
+
+
+def test_one_request_spends_a_bounded_computation_on_recurring_completions(client, alice, create_task):
+    """Each completion of a rule whose occurrences are decades apart searches tens of thousands of
+    days; a batch of a hundred would hold a worker for seconds. The searches of one request share
+    a budget: past it, the batch is refused (422, nothing written) and each completion alone works."""
+    sparse = create_task(alice, title="leap monday", due_at="2032-02-29T00:00:00Z", recurrence=SPARSE_RULE)
+    body = run(client, alice, [{"op": "complete_task", "task_id": sparse["id"]}] * 100, status=422).json
+    assert body["operation"] != "/operations/0" and "fewer" in str(body["errors"]), body
+    assert client.get(f"/api/me/tasks/{sparse['id']}", headers=alice.headers).json["due_at"] == "2032-02-29T00:00:00Z"
+    done = client.patch(f"/api/me/tasks/{sparse['id']}/complete", headers=alice.headers)
+    assert done.status_code == 200 and done.json["due_at"] > "2032-02-29T00:00:00Z", done.json
+    # Ordinary recurring tasks, a hundred completions at once, are far within it.
+    daily = [create_task(alice, title=f"daily {n}", due_at="2030-01-01T09:00:00Z", recurrence="FREQ=DAILY")
+             for n in range(100)]
+    results = run(client, alice, [{"op": "complete_task", "task_id": t["id"]} for t in daily]).json["results"]
+    assert all(r["task"]["due_at"] == "2030-01-02T09:00:00Z" for r in results)
