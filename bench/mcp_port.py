@@ -8,50 +8,25 @@ adapter beside the SDK's app). Same workers, threads, settings and data set (the
 alternates slices between them. Writes bench/results/mcp-port.json and prints a table.
 """
 
-import argparse
-import json
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench import report
-from bench.__main__ import IDENTITY_KEY_SECRET, SECRET, database, users_file
-from bench.scenarios import IN_MIX, MIX, SCENARIOS
-from bench.seed import seed
-from bench.servers import line, table
-from bench.targets import ROOT, VENV_BIN, Server, free_port, side_by_side, wrk
-from taskapp.identity.issuing import issue_token
+from bench.servers import two_candidates
+from bench.targets import VENV_BIN, Server, free_port
 
 CANDIDATES = ("own-port", "same-port")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.mcp_port", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=20, help="per scenario, candidate and concurrency")
-    parser.add_argument("--slices", type=int, default=10)
-    parser.add_argument("--connections", default="1,16")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--only", default="", help="scenario names separated by ';' (and/or mix); default all")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    args = parser.parse_args()
-    connections = [int(c) for c in args.connections.split(",")]
-    plan = [(scenario.name, [scenario]) for scenario in SCENARIOS if not scenario.needs_sync_token]
-    plan.append((MIX, list(IN_MIX)))
-    only = {name.strip() for name in args.only.split(";") if name.strip()}
-    plan = [(name, chosen) for name, chosen in plan if not only or name in only]
-    started, rows = time.time(), []
-    with database() as (admin_url, app_url), tempfile.TemporaryDirectory(prefix="taskapp-mcp-port-") as tmp:
-        folder = Path(tmp)
-        print(f"seeded {seed(admin_url)} tasks", flush=True)
-        env = {"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
-               "DATABASE_POOL_SIZE": str(args.threads)}
-        (folder / "metrics").mkdir()
-        same_port, mcp_port = free_port(), free_port()
-        servers = [
+    same_port, mcp_port = free_port(), free_port()
+    # Where each candidate answers /mcp: the next process's port, or its own.
+    mcp_urls = {"own-port": f"http://127.0.0.1:{mcp_port}", "same-port": f"http://127.0.0.1:{same_port}"}
+
+    def own_and_same_port(args, env: dict, folder: Path) -> list[Server]:
+        return [
             Server("own-port", [str(VENV_BIN / "taskapp"), "serve", "--port", "{port}", "--workers", str(args.workers),
                                 "--threads", str(args.threads), "--mcp-port", str(mcp_port)],
                    env, folder / "own-port.log"),
@@ -62,31 +37,9 @@ def main() -> int:
                     "TASKAPP_BENCH_THREADS": str(args.threads)},
                    folder / "same-port.log", port=same_port),
         ]
-        users = users_file(admin_url, folder)
-        probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
-        try:
-            for server, mcp_url in zip(servers, (f"http://127.0.0.1:{mcp_port}", None), strict=True):
-                server.start("/api/me/tasks?limit=1", probe)
-                mcp_answers(mcp_url or server.url)  # each candidate serves the MCP server too
-                wrk(server.url, list(IN_MIX), 4, 3, users)  # warm up: imports, pools, plans
-            for name, chosen in plan:
-                for count in connections:
-                    measured = side_by_side([server.url for server in servers], chosen, count, args.seconds,
-                                            users, args.slices)
-                    row = {"scenario": name, "connections": count, **dict(zip(CANDIDATES, measured, strict=True))}
-                    rows.append(row)
-                    print(line(row, CANDIDATES), flush=True)
-        finally:
-            for server in servers:
-                server.stop()
-    document = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "machine": report.machine(),
-                "settings": {"seconds": args.seconds, "slices": args.slices, "workers": args.workers,
-                             "threads": args.threads, "data_set": "full"},
-                "results": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mcp-port.json").write_text(json.dumps(document, indent=2) + "\n")
-    print(table(document, CANDIDATES))
-    return 0
+
+    return two_candidates("bench.mcp_port", __doc__, CANDIDATES, own_and_same_port, "mcp-port.json",
+                          ready=lambda server: mcp_answers(mcp_urls[server.name]))  # each serves MCP too
 
 
 def mcp_answers(base_url: str, seconds: float = 60) -> None:

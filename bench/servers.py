@@ -14,6 +14,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import report
@@ -26,9 +27,30 @@ from taskapp.identity.issuing import issue_token
 CANDIDATES = ("gunicorn", "granian")
 
 
+def gunicorn_and_granian(args, env: dict, folder: Path) -> list[Server]:
+    return [
+        Server("gunicorn", [str(VENV_BIN / "gunicorn"), "taskapp.app:create_app()", "--worker-class", "gthread",
+                            "--workers", str(args.workers), "--threads", str(args.threads),
+                            "-b", "127.0.0.1:{port}", "--graceful-timeout", "30", "--timeout", "30"],
+               {**env, "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics")}, folder / "gunicorn.log"),
+        Server("granian", [str(VENV_BIN / "taskapp"), "serve", "--port", "{port}", "--workers", str(args.workers),
+                           "--threads", str(args.threads), "--mcp-port", "0"], env, folder / "granian.log"),
+    ]
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.servers", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=20, help="per scenario, server and concurrency")
+    return two_candidates("bench.servers", __doc__, CANDIDATES, gunicorn_and_granian, "servers.json")
+
+
+def two_candidates(module: str, doc: str, candidates: tuple[str, str],
+                   make_servers: Callable[[argparse.Namespace, dict, Path], list[Server]], result: str,
+                   ready: Callable[[Server], None] | None = None) -> int:
+    """Two ways of serving taskapp, side by side on one database in one run: `make_servers(args,
+    env, folder)` gives them (in the order of `candidates`), `ready(server)` checks each once
+    it answers; every scenario at each concurrency, wrk alternating slices between them. Writes
+    bench/results/`result` and prints a table."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20, help="per scenario, candidate and concurrency")
     parser.add_argument("--slices", type=int, default=10)
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--workers", type=int, default=2)
@@ -42,33 +64,28 @@ def main() -> int:
     only = {name.strip() for name in args.only.split(";") if name.strip()}
     plan = [(name, chosen) for name, chosen in plan if not only or name in only]
     started, rows = time.time(), []
-    with database() as (admin_url, app_url), tempfile.TemporaryDirectory(prefix="taskapp-servers-") as tmp:
+    with database() as (admin_url, app_url), tempfile.TemporaryDirectory(prefix="taskapp-candidates-") as tmp:
         folder = Path(tmp)
         print(f"seeded {seed(admin_url)} tasks", flush=True)
         env = {"DATABASE_URL": app_url, "JWT_SECRET_KEY": SECRET, "TASKAPP_IDENTITY_KEY": IDENTITY_KEY_SECRET,
                "DATABASE_POOL_SIZE": str(args.threads)}
         (folder / "metrics").mkdir()
-        servers = [
-            Server("gunicorn", [str(VENV_BIN / "gunicorn"), "taskapp.app:create_app()", "--worker-class", "gthread",
-                                "--workers", str(args.workers), "--threads", str(args.threads),
-                                "-b", "127.0.0.1:{port}", "--graceful-timeout", "30", "--timeout", "30"],
-                   {**env, "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics")}, folder / "gunicorn.log"),
-            Server("granian", [str(VENV_BIN / "taskapp"), "serve", "--port", "{port}", "--workers", str(args.workers),
-                               "--threads", str(args.threads), "--mcp-port", "0"], env, folder / "granian.log"),
-        ]
+        servers = make_servers(args, env, folder)
         users = users_file(admin_url, folder)
         probe = {"Authorization": f"Bearer {issue_token('bench-1', SECRET, 86400)}"}
         try:
             for server in servers:
                 server.start("/api/me/tasks?limit=1", probe)
+                if ready is not None:
+                    ready(server)
                 wrk(server.url, list(IN_MIX), 4, 3, users)  # warm up: imports, pools, plans
             for name, chosen in plan:
                 for count in connections:
                     measured = side_by_side([server.url for server in servers], chosen, count, args.seconds,
                                             users, args.slices)
-                    row = {"scenario": name, "connections": count, **dict(zip(CANDIDATES, measured, strict=True))}
+                    row = {"scenario": name, "connections": count, **dict(zip(candidates, measured, strict=True))}
                     rows.append(row)
-                    print(line(row, CANDIDATES), flush=True)
+                    print(line(row, candidates), flush=True)
         finally:
             for server in servers:
                 server.stop()
@@ -77,8 +94,8 @@ def main() -> int:
                              "threads": args.threads, "data_set": "full"},
                 "results": rows}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "servers.json").write_text(json.dumps(document, indent=2) + "\n")
-    print(table(document, CANDIDATES))
+    (args.out / result).write_text(json.dumps(document, indent=2) + "\n")
+    print(table(document, candidates))
     return 0
 
 

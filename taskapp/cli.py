@@ -99,6 +99,9 @@ def serve(host, port, workers, threads, mcp_port, mcp_public_url, mcp_allowed_or
     server.serve(config, host, port, workers, threads, mcp_port, mcp_public_url, mcp_allowed_origins)
 
 
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 def url_host(host: str) -> str:
     """`host` as a URL writes it (an IPv6 address in brackets)."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
@@ -107,9 +110,6 @@ def url_host(host: str) -> str:
 def listening_url(host: str, port: int) -> str:
     """The URL of a server listening on `host` (a wildcard address: this machine's loopback name)."""
     return f"http://{'localhost' if host in WILDCARD_HOSTS else url_host(host)}:{port}"
-
-
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 @cli.command(with_appcontext=False)

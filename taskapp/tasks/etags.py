@@ -42,8 +42,8 @@ def etag_header(task) -> dict:
 
 
 def check_if_match(task) -> None:
-    """412 when the client sent If-Match and it names another version (400 when it names none)."""
-    check_if_match_is_well_formed()
+    """412 when the client sent If-Match and it names another version (a malformed one was 400
+    before: check_if_match_is_well_formed, at the start of every write that takes it)."""
     if request.if_match and etag_of(task) not in request.if_match:
         abort(412)
 

@@ -4,13 +4,13 @@ gets the answer it would have got a moment later (404: the list or invitation is
 500, and nothing of it is written."""
 
 import threading
-import time
 
 import psycopg
 import pytest
 
 from tests.support.citus import CITUS_ADMIN_URL
 from tests.support.identity import act_as
+from tests.support.locks import until_waiting_on_a_lock
 
 pytestmark = pytest.mark.skipif(bool(CITUS_ADMIN_URL), reason="row locks held across a coordinator's shards differ")
 
@@ -23,12 +23,7 @@ def answered_while_held(database, client, change: str, parameters: tuple, send):
         holder.execute(change, parameters)
         thread = threading.Thread(target=lambda: answer.setdefault("response", send()))
         thread.start()
-        with psycopg.connect(database.admin_url, autocommit=True) as watcher:
-            deadline = time.monotonic() + 30
-            while not watcher.execute("select exists (select from pg_stat_activity where usename = 'taskapp_app' "
-                                      "and wait_event_type = 'Lock')").fetchone()[0]:
-                assert thread.is_alive() and time.monotonic() < deadline, answer
-                time.sleep(0.01)
+        until_waiting_on_a_lock(database.admin_url, still=thread.is_alive, why=answer)
         holder.commit()
         thread.join(30)
     return answer["response"]
@@ -83,18 +78,14 @@ def test_removing_a_member_while_a_task_is_being_assigned_to_them_waits_without_
     commit, and then the removal goes on: no deadlock, and the departure holds the task."""
     shared = sharing.shared_list(alice, {bob: "editor"}, "L")
     answer = {}
-    with psycopg.connect(database.app_url) as adding, psycopg.connect(database.admin_url, autocommit=True) as watcher:
+    with psycopg.connect(database.app_url) as adding:
         act_as(adding, alice.sub)
         (task,) = adding.execute("insert into tasks (title, list_id) values ('for bob', %s) returning id",
                                  (shared["id"],)).fetchone()
         removal = threading.Thread(target=lambda: answer.setdefault("response", client.delete(
             f"/api/me/lists/{shared['id']}/members/{bob.sub}", headers=alice.headers)))
         removal.start()
-        deadline = time.monotonic() + 30
-        while not watcher.execute("select exists (select from pg_stat_activity where usename = 'taskapp_app' "
-                                  "and wait_event_type = 'Lock' and wait_event = 'advisory')").fetchone()[0]:
-            assert time.monotonic() < deadline and removal.is_alive(), answer
-            time.sleep(0.01)
+        until_waiting_on_a_lock(database.admin_url, advisory=True, still=removal.is_alive, why=answer)
         adding.execute("update tasks set assignee_id = %s where id = %s", (bob.sub, task))
         adding.commit()
         removal.join(30)

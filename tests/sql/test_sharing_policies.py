@@ -4,7 +4,6 @@ was removed, a stranger, nobody and a forged identity — in SQL as taskapp_app,
 from the application."""
 
 import threading
-import time
 import uuid
 
 import psycopg
@@ -14,6 +13,7 @@ from psycopg import errors
 from tests.sql.test_listing_plans import plan_nodes
 from tests.support.citus import CITUS_ADMIN_URL
 from tests.support.identity import act_as
+from tests.support.locks import until_waiting_on_a_lock
 
 WHO = ["owner", "admin", "editor", "viewer", "invited", "removed", "stranger", "nobody", "forged"]
 DENIED = errors.InsufficientPrivilege  # a policy (or a missing grant) refused the row
@@ -179,8 +179,7 @@ def test_a_departure_waits_for_a_task_entering_the_list_and_remembers_it(databas
     """A task added while a member is being removed: the member may see it before the removal
     commits, so their departure must hold it (their feed then deletes it). The removal waits
     for the task's transaction (the list's lock, shared by tasks entering it), then lists it."""
-    with psycopg.connect(database.app_url) as adding, psycopg.connect(database.app_url) as removing, \
-            psycopg.connect(database.admin_url, autocommit=True) as watcher:
+    with psycopg.connect(database.app_url) as adding, psycopg.connect(database.app_url) as removing:
         act_as(adding, shared["owner"])
         (task,) = adding.execute("insert into tasks (title, list_id) values ('in flight', %s) returning id",
                                  (shared["list"],)).fetchone()
@@ -188,11 +187,8 @@ def test_a_departure_waits_for_a_task_entering_the_list_and_remembers_it(databas
         removal = threading.Thread(target=removing.execute, args=(
             "delete from list_members where list_id = %s and user_id = %s", (shared["list"], shared["editor"])))
         removal.start()
-        deadline = time.monotonic() + 30
-        while not watcher.execute("select exists (select from pg_stat_activity where usename = 'taskapp_app' "
-                                  "and wait_event_type = 'Lock' and wait_event = 'advisory')").fetchone()[0]:
-            assert time.monotonic() < deadline, "the removal did not wait for the task entering the list"
-            time.sleep(0.01)
+        until_waiting_on_a_lock(database.admin_url, advisory=True,
+                                why="the removal did not wait for the task entering the list")
         adding.commit()
         removal.join(30)
         removing.commit()
